@@ -1,0 +1,250 @@
+"""The GitHub integration files: schemas, zizmor, pins and the properties the workflows rely on.
+
+check-jsonschema and zizmor both run offline (builtin schemas; `zizmor --offline`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GITHUB = ROOT / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
+ACTION = GITHUB / "actions" / "launchops" / "action.yml"
+HOOKS = ROOT / ".pre-commit-hooks.yaml"
+EXPECTED_WORKFLOWS = {
+    "ci.yml",
+    "launchops-apply.yml",
+    "launchops-preview.yml",
+    "launchops-sync.yml",
+}
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+
+
+def _tool(name: str) -> str:
+    """An executable installed next to the running interpreter (any venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed (pip install -e '.[test]')")
+    return found
+
+
+def _load(path: Path) -> dict:
+    # PyYAML reads the key `on` as True (YAML 1.1); use the BaseLoader to keep every key a string.
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+
+
+def _workflow(name: str) -> dict:
+    return _load(GITHUB / "workflows" / name)
+
+
+def _steps(doc: dict):
+    if "runs" in doc:
+        yield from doc["runs"].get("steps", [])
+    for job in doc.get("jobs", {}).values():
+        yield from job.get("steps", [])
+
+
+def test_expected_files_exist():
+    assert {p.name for p in WORKFLOWS} >= EXPECTED_WORKFLOWS
+    assert ACTION.is_file()
+    assert HOOKS.is_file()
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_matches_schema(path):
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_action_matches_schema():
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_reports_nothing_medium_or_above():
+    # --strict-collection also fails on any input that does not match its schema, which is how
+    # .pre-commit-hooks.yaml is checked against pre-commit's hook schema (check-jsonschema has
+    # no builtin one).
+    result = subprocess.run(
+        [
+            _tool("zizmor"),
+            "--offline",
+            "--strict-collection",
+            "--no-progress",
+            "--format",
+            "json",
+            "--min-severity",
+            "medium",
+            str(GITHUB),
+            str(HOOKS),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    findings = json.loads(result.stdout)
+    assert findings == [], json.dumps(findings, indent=2)
+    # every input was actually audited
+    for path in [*WORKFLOWS, ACTION, HOOKS]:
+        assert path.relative_to(ROOT).as_posix() in result.stderr, result.stderr
+
+
+def test_pre_commit_hook():
+    hooks = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
+    assert isinstance(hooks, list)
+    (hook,) = [h for h in hooks if h["id"] == "launchops-validate"]
+    assert hook["entry"] == "launchops validate"
+    assert hook["language"] == "python"
+    assert hook.get("pass_filenames", True) is True
+    files = re.compile(hook["files"])
+    for path in ["launches/a.yaml", "launches/team-a/nightly-eval.yml", "launches/_defaults.yaml"]:
+        assert files.search(path), path
+    for path in ["launchesx/a.yaml", "src/launches/a.yaml", "launches/a.json", ".launchops/ledger.json"]:
+        assert not files.search(path), path
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_every_uses_is_pinned_to_a_commit(path):
+    uses = [step["uses"] for step in _steps(_load(path)) if "uses" in step]
+    for job in _load(path).get("jobs", {}).values():
+        if "uses" in job:  # reusable workflows
+            uses.append(job["uses"])
+    for ref in uses:
+        if ref.startswith("./"):  # an action of this same repository, at the checked-out commit
+            continue
+        assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a full commit SHA"
+    text = path.read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if re.search(r"^\s*(-\s*)?uses:\s*[^.\s]", line):
+            assert re.search(r"@[0-9a-f]{40} # v\d", line), f"{path.name}: no version comment: {line}"
+
+
+@pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
+def test_no_expressions_in_run_scripts(path):
+    """Inputs reach shell scripts through env:, never through ${{ }} (template injection)."""
+    for step in _steps(_load(path)):
+        assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name')}"
+        assert "${{" not in step.get("with", {}).get("script", ""), f"{path.name}: {step.get('name')}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_permissions(path):
+    doc = _workflow(path.name)
+    assert doc.get("permissions") == {}, f"{path.name}: top-level permissions must be {{}}"
+    for name, job in doc["jobs"].items():
+        assert "permissions" in job, f"{path.name}: job {name} has no permissions"
+        for scope, level in job["permissions"].items():
+            assert level in {"read", "write", "none"}
+            if level == "write":
+                assert (path.name, name, scope) in {
+                    ("launchops-preview.yml", "comment", "pull-requests"),
+                    ("launchops-apply.yml", "apply", "contents"),
+                    ("launchops-sync.yml", "sync", "contents"),
+                }, f"{path.name}: job {name} may not write {scope}"
+
+
+def test_preview_runs_on_pull_request_only():
+    doc = _workflow("launchops-preview.yml")
+    assert set(doc["on"]) == {"pull_request"}
+    for path in WORKFLOWS:  # no workflow of this repository runs untrusted code with secrets
+        assert "pull_request_target" not in _load(path)["on"], path.name
+    assert "launches/**" in doc["on"]["pull_request"]["paths"]
+    # the job that runs the pull request's code cannot write; the one that writes runs nothing of it
+    plan, comment = doc["jobs"]["plan"], doc["jobs"]["comment"]
+    assert plan["permissions"] == {"contents": "read"}
+    assert comment["permissions"] == {"pull-requests": "write"}
+    assert not any("actions/checkout" in s.get("uses", "") for s in comment["steps"])
+    # fork pull requests skip the comment instead of failing on a read-only token
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in comment["if"]
+    # no secret is needed to preview
+    assert "secrets." not in (GITHUB / "workflows" / "launchops-preview.yml").read_text()
+    # validate with annotations, plan as markdown, and the comment finds the SPEC's marker
+    with_ = [s.get("with", {}) for s in plan["steps"]]
+    assert {"command": "validate", "args": "--format github"}.items() <= with_[1].items()
+    assert with_[2]["command"] == "plan" and "--format markdown" in with_[2]["args"]
+    assert "<!-- launchops-plan -->" in comment["steps"][0]["with"]["script"]
+    for step in plan["steps"]:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] == "false"
+
+
+def test_apply_and_sync_share_one_uncancelled_concurrency_group():
+    groups = set()
+    for name in ["launchops-apply.yml", "launchops-sync.yml"]:
+        concurrency = _workflow(name)["concurrency"]
+        assert concurrency["cancel-in-progress"] == "false", name
+        groups.add(concurrency["group"])
+    assert groups == {"launchops-apply"}
+
+
+def test_apply_triggers_and_command():
+    doc = _workflow("launchops-apply.yml")
+    assert set(doc["on"]) == {"push"}
+    push = doc["on"]["push"]
+    assert push["branches"] == ["main"]
+    assert "paths-ignore" not in push
+    paths = push["paths"]
+    assert "launches/**" in paths and "launchops.toml" in paths
+    # the ledger commit (.launchops/ only) must not match the filter, or apply would retrigger
+    assert not any(p.startswith((".launchops", "**", "*")) or p.startswith("!") for p in paths), paths
+    steps = doc["jobs"]["apply"]["steps"]
+    (apply,) = [s for s in steps if s.get("with", {}).get("command") == "apply"]
+    assert apply["with"]["args"].split() == ["--yes", "--push"]
+    assert apply["with"]["wandb"] == "true"
+    assert apply["env"] == {"WANDB_API_KEY": "${{ secrets.WANDB_API_KEY }}"}
+    # the credential is given to the apply step only
+    for step in steps:
+        if step is not apply:
+            assert "secrets." not in json.dumps(step), step.get("name")
+    # the job is not allowed to swallow a failed enqueue
+    assert "continue-on-error" not in apply and "continue-on-error" not in doc["jobs"]["apply"]
+
+
+def test_sync_applies_then_refreshes():
+    doc = _workflow("launchops-sync.yml")
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
+    assert doc["on"]["schedule"][0]["cron"]
+    commands = [
+        (s["with"]["command"], s["with"].get("args", "")) for s in doc["jobs"]["sync"]["steps"] if "with" in s and "command" in s["with"]
+    ]
+    assert commands == [("apply", "--yes --push"), ("status", "--refresh")]
+
+
+def test_ci_runs_the_readme_test_command():
+    doc = _workflow("ci.yml")
+    assert {"push", "pull_request"} <= set(doc["on"])
+    runs = [s.get("run", "") for job in doc["jobs"].values() for s in job["steps"]]
+    assert "make test" in runs
+
+
+def test_action_inputs_and_install_source():
+    doc = _load(ACTION)
+    assert doc["runs"]["using"] == "composite"
+    inputs = doc["inputs"]
+    assert inputs["command"]["required"] == "true"
+    assert inputs["python-version"]["default"] == "3.11"
+    assert inputs["wandb"]["default"] == "false"
+    assert {"args", "working-directory"} <= set(inputs)
+    text = ACTION.read_text(encoding="utf-8")
+    assert "github.action_path" in text and '"$ACTION_PATH/../../.."' in text
