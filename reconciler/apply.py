@@ -1,0 +1,323 @@
+"""Apply consumes a plan: record intents, enqueue, record results, materialise and commit the ledger.
+
+Order of writes, so that no kill point can enqueue a change twice or lose a QueuedRun ID:
+  1. the intent (`pending`, with the change's marker) is durable before the backend is called:
+     in the local journal, and with --push also committed and pushed (CI machines vanish);
+  2. a retry of a `pending` or `unknown` attempt first looks the item up on the backend by marker
+     and adopts what it finds;
+  3. each QueuedRun ID goes to the journal the moment the backend returns it;
+  4. the ledger is written once from the journal, committed, and only then is the journal cleared.
+With --push the ledger push is the compare-and-swap between racing runs: a rejected push means
+another run got there first, so catch up with the remote, re-plan, and enqueue only what is left.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from reconciler import ledger as ledger_mod
+from reconciler.backends.base import Backend, EnqueueFailed, EnqueueRequest, QueuedRun
+from reconciler.gitrepo import Repo
+from reconciler.journal import Journal
+from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
+from reconciler.plan import Action, Change, Plan, make_plan
+from reconciler.settings import Settings
+from reconciler.specs import SpecSet
+
+FAULT_ENV = "LAUNCHOPS_DIE_AT"  # tests name a step (optionally step:N) to be SIGKILLed at
+
+
+def checkpoint(step: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a per-process counter
+    """A step boundary: the fault-injection tests can arm a SIGKILL here."""
+    armed = os.environ.get(FAULT_ENV)
+    if not armed:
+        return
+    name, _, nth = armed.partition(":")
+    if name != step:
+        return
+    _counts[step] = _counts.get(step, 0) + 1
+    if _counts[step] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Options:
+    commit: bool = True
+    push: bool = False
+    remote: str = "origin"
+    fail_fast: bool = False
+    push_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    action: Action
+    result: str  # enqueued | adopted | failed | unknown | removed | skipped
+    queued_runs: tuple[str, ...] = ()
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("enqueued", "adopted", "removed")
+
+
+@dataclass(frozen=True)
+class Result:
+    plan: Plan
+    outcomes: tuple[Outcome, ...]
+    ledger: Ledger
+    commit: str | None = None
+    pushed: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_results(self.outcomes)
+
+
+Progress = Callable[[Outcome, int, int], None]
+
+
+def _request(change: Change) -> EnqueueRequest:
+    return EnqueueRequest(change.id, change.digest, marker(change.id, change.digest, change.change), change.launch)
+
+
+def intents(plan: Plan, commit: str | None) -> list[Event]:
+    return [Event("intent", c.id, c.change, {"digest": c.digest, "source": c.source, "launch": dict(c.launch),
+                                             "commit": commit})
+            for c in plan.changes if c.action.enqueues]
+
+
+def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> str:
+    lines = [f"launchops: {phase} " + ", ".join(f"{n} {k}" for k, n in sorted(count_results(result_outcomes).items()))
+             + " [skip ci]", ""]
+    for outcome in result_outcomes:
+        runs = ", ".join(outcome.queued_runs) or outcome.result
+        lines.append(f"{outcome.id} -> {runs}")
+    return "\n".join(lines) + "\n"
+
+
+def count_results(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    return counts
+
+
+class Applier:
+    """Runs one apply. Owns the journal and the ledger file; the CLI owns the lock and the prompt."""
+
+    def __init__(self, settings: Settings, repo: Repo | None, backend: Backend, journal: Journal,
+                 options: Options, reload_specs: Callable[[], SpecSet]) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.backend = backend
+        self.journal = journal
+        self.options = options
+        self.reload_specs = reload_specs
+        self.name = settings.ledger
+
+    # ---- ledger ----------------------------------------------------------------------------------
+    def current_ledger(self) -> Ledger:
+        """The committed ledger with every journalled event folded in: recovery after a crash."""
+        base = ledger_mod.read(self.settings.ledger_path, self.name)
+        return ledger_mod.fold(base, (event for _, event in self.journal.events()))
+
+    def _record(self, events: list[Event]) -> None:
+        self.journal.extend(events)
+
+    def _files_to_commit(self) -> list[str]:
+        files = [self.settings.ledger]
+        ignore = self.settings.state_dir / ".gitignore"
+        if self.repo is not None and ignore.exists():
+            rel = ignore.relative_to(self.settings.root).as_posix()
+            if rel in self.repo.dirty([rel]):
+                files.append(rel)
+        return files
+
+    # ---- the run ---------------------------------------------------------------------------------
+    def run(self, plan: Plan, head: str | None, progress: Progress | None = None) -> Result:
+        notes: list[str] = []
+        recovered = self.journal.last_seq() > 0
+        if recovered:
+            notes.append("recorded the results of an interrupted apply from the journal")
+        if not plan.changes and not recovered:
+            return Result(plan, (), self.current_ledger(), notes=tuple(notes))
+        work = [c for c in plan.changes if c.action.enqueues]
+        refused = self.backend.preflight([_request(c) for c in work]) if work else {}
+        if self.options.push:
+            plan = self._push_intents(plan, head, notes)
+        else:
+            self._record(intents(plan, head))
+        checkpoint("after-intent")
+        outcomes = self._execute(plan, progress, refused)
+        removed = [c for c in plan.changes if c.action is Action.REMOVE]
+        self._record([Event("removed", c.id, c.change) for c in removed])
+        outcomes.extend(Outcome(c.id, c.action, "removed") for c in removed)
+        outcomes.sort(key=lambda o: o.id)
+        message = commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
+        if self.options.push and self.options.commit and self.repo is not None:
+            ledger, commit = self.publish(message, notes)
+            return Result(plan, tuple(outcomes), ledger, commit, True, tuple(notes))
+        seq, ledger, commit = self.materialise(message)
+        self.journal.forget(seq)
+        return Result(plan, tuple(outcomes), ledger, commit, False, tuple(notes))
+
+    def materialise(self, message: str) -> tuple[int, Ledger, str | None]:
+        """Write the ledger from the journal and commit it; the caller forgets the journal when safe."""
+        seq = self.journal.last_seq()
+        ledger = self.current_ledger()
+        checkpoint("before-ledger-write")
+        ledger_mod.write(self.settings.ledger_path, ledger)
+        commit = None
+        if self.options.commit and self.repo is not None:
+            checkpoint("before-commit")
+            commit = self.repo.commit_only(self._files_to_commit(), message)
+        return seq, ledger, commit
+
+    def _push_intents(self, plan: Plan, head: str | None, notes: list[str]) -> Plan:
+        """Commit and push the intents before any enqueue; re-plan when another run got there first."""
+        assert self.repo is not None
+        for _ in range(self.options.push_attempts):
+            events = intents(plan, head)
+            if not events:
+                return plan
+            ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(self.current_ledger(), events))
+            pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
+            self.repo.commit_only(self._files_to_commit(), commit_message(pending, "intend"))
+            checkpoint("before-push")
+            if self.repo.push(self.options.remote):
+                self._record(events)  # the pushed ledger holds them already: folding again changes nothing
+                return plan
+            notes.append("the ledger push was rejected (another apply pushed first): re-planned on its ledger")
+            self.repo.catch_up(self.options.remote)  # drops our unpushed intent commit
+            specs = self.reload_specs()
+            if not specs.valid:
+                raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
+            head = self.repo.head()
+            plan = make_plan(specs.specs, self.current_ledger())
+        raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
+                           "enqueued; run apply again")
+
+    def publish(self, message: str, notes: list[str]) -> tuple[Ledger, str | None]:
+        """Commit and push the results; on a rejected push, fold the journal onto the remote's ledger."""
+        assert self.repo is not None
+        for _ in range(self.options.push_attempts):
+            seq, ledger, commit = self.materialise(message)
+            checkpoint("before-push")
+            if self.repo.push(self.options.remote):
+                self.journal.forget(seq)
+                return ledger, commit
+            notes.append("the ledger push was rejected (another apply pushed first): merged onto its ledger")
+            self.repo.catch_up(self.options.remote)
+        raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; every QueuedRun ID "
+                           "is in the local journal and ledger: run apply --push again to publish them")
+
+    def _execute(self, plan: Plan, progress: Progress | None, refused: dict[str, str]) -> list[Outcome]:
+        """Enqueue every create, update and retry; a failure does not stop the others unless fail_fast."""
+        work = [c for c in plan.changes if c.action.enqueues]
+        workers = max(1, int(getattr(self.backend, "parallel", 1) or 1))
+        outcomes: list[Outcome] = []
+        with ThreadPoolExecutor(workers, thread_name_prefix="enqueue") as pool:
+            futures = [pool.submit(self._refuse, change, refused[change.id]) if change.id in refused
+                       else pool.submit(self._one, change) for change in work]
+            stopped = False
+            for change, future in zip(work, futures):
+                if stopped and future.cancel():
+                    # Never started, so certainly not enqueued: the next apply retries it.
+                    error = "not tried: an earlier enqueue failed and --fail-fast was given"
+                    outcome = Outcome(change.id, change.action, "skipped", error=error)
+                    events = [Event("failed", change.id, change.change, {"error": error})]
+                else:
+                    _, outcome, events = future.result()
+                self._record(events)
+                checkpoint("after-record")
+                outcomes.append(outcome)
+                if progress:
+                    progress(outcome, len(outcomes), len(work))
+                if not outcome.ok and self.options.fail_fast and not stopped:
+                    stopped = True
+                    for later in futures:
+                        later.cancel()
+        return outcomes
+
+    def _refuse(self, change: Change, reason: str) -> tuple[Change, Outcome, list[Event]]:
+        """The backend's preflight said this change cannot succeed: nothing is sent."""
+        return change, Outcome(change.id, change.action, "failed", error=reason), [
+            Event("failed", change.id, change.change, {"error": reason})]
+
+    def _one(self, change: Change) -> tuple[Change, Outcome, list[Event]]:
+        """Resolve or enqueue one change; returns the events to journal (the caller writes them)."""
+        request = _request(change)
+        events: list[Event] = []
+        notes: list[str] = []
+        if change.action is Action.UPDATE and change.prior_status in UNCERTAIN:
+            # The superseded change may have landed after all: keep its IDs before moving on.
+            old = EnqueueRequest(change.id, change.prior_digest or "",
+                                 marker(change.id, change.prior_digest or "", change.change - 1), {})
+            for run in self._find(old):
+                events.append(Event("enqueued", change.id, change.change - 1, {"queued_run": run.to_json()}))
+        if change.action is Action.RETRY and change.prior_status in UNCERTAIN:
+            found = self._find(request)
+            if found:
+                events.extend(self._adopt(change, found, notes))
+                return change, Outcome(change.id, change.action, "adopted", tuple(r.id for r in found),
+                                       notes=tuple(notes)), events
+        checkpoint("before-enqueue")
+        try:
+            run = self.backend.enqueue(request)
+        except EnqueueFailed as exc:
+            if exc.uncertain:
+                found = self._find(request)
+                if found:
+                    events.extend(self._adopt(change, found, notes))
+                    return change, Outcome(change.id, change.action, "adopted", tuple(r.id for r in found),
+                                           notes=(f"the backend reported {exc}, but the item is queued",)), events
+                events.append(Event("unknown", change.id, change.change, {"error": str(exc)}))
+                return change, Outcome(change.id, change.action, "unknown", error=str(exc)), events
+            events.append(Event("failed", change.id, change.change, {"error": str(exc)}))
+            return change, Outcome(change.id, change.action, "failed", error=str(exc)), events
+        checkpoint("after-enqueue")
+        events.append(Event("enqueued", change.id, change.change, {"queued_run": run.to_json()}))
+        return change, Outcome(change.id, change.action, "enqueued", (run.id,), notes=tuple(notes)), events
+
+    def _find(self, request: EnqueueRequest) -> list[QueuedRun]:
+        try:
+            return self.backend.find(request)
+        except EnqueueFailed:
+            return []
+
+    def _adopt(self, change: Change, found: list[QueuedRun], notes: list[str]) -> list[Event]:
+        """Record every item the marker found; remove extras an SDK retry left while still pending."""
+        events = [Event("enqueued", change.id, change.change, {"queued_run": run.to_json()}) for run in found]
+        for extra in found[1:]:
+            if extra.state == "pending" and self.backend.delete(extra):
+                events.append(Event("refreshed", change.id, change.change,
+                                    {"id": extra.id, "fields": {"state": "deleted"}}))
+                notes.append(f"removed duplicate {extra.id} (kept {found[0].id})")
+            else:
+                notes.append(f"duplicate {extra.id} could not be removed: it is {extra.state}")
+        return events
+
+
+class ApplyAborted(Exception):
+    """Apply stopped before enqueueing (or before publishing); the message says what to do."""
+
+
+def ensure_gitignore(state_dir: Path) -> None:
+    """`.launchops/` holds the queue, journal, lock and cache: only the ledger is committed."""
+    path = state_dir / ".gitignore"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("# written by launchops: only the ledger is committed\n*\n!.gitignore\n!ledger.json\n",
+                        encoding="utf-8")

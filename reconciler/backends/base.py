@@ -1,0 +1,98 @@
+"""The one interface every queue backend implements.
+
+A backend turns an EnqueueRequest into a QueuedRun, finds the items an earlier attempt may have
+left (by the marker every enqueue carries), refreshes an item's state and deletes a duplicate.
+Backends never touch the ledger or git: apply owns those.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """One change to enqueue: the effective, normalised launch arguments of a spec."""
+
+    spec_id: str
+    digest: str
+    marker: str  # derived from (id, digest, change number): the same change always has the same marker
+    launch: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class QueuedRun:
+    """What a backend returned for one enqueued item; recorded in the ledger as is."""
+
+    id: str
+    backend: str
+    queue_name: str | None
+    entity: str | None
+    project_queue: str | None
+    priority: int | None
+    digest: str
+    enqueued_at: str
+    state: str = "pending"
+    marker: str | None = None
+    run_id: str | None = None  # the W&B run the item became, once an agent claims it
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        data.update(extra)
+        return {k: v for k, v in data.items() if v is not None or k in ("entity", "priority")}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "QueuedRun":
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        kwargs = {k: data.get(k) for k in known}
+        kwargs["state"] = data.get("state") or "pending"
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(**kwargs, extra=extra)
+
+
+class BackendError(Exception):
+    """The backend cannot be used at all (missing extra, missing credentials): nothing was enqueued."""
+
+
+class EnqueueFailed(Exception):
+    """The backend refused this one item.
+
+    `uncertain` is True when the call failed in a way that may still have enqueued the item
+    (a timeout, a 5xx after the server committed): the ledger then records `unknown`, and the next
+    apply looks the item up by its marker before trying again.
+    """
+
+    def __init__(self, message: str, *, uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.uncertain = uncertain
+
+
+class Backend(abc.ABC):
+    name: str = ""
+
+    def preflight(self, requests: Sequence[EnqueueRequest]) -> dict[str, str]:
+        """Check what can be checked before the first push; return spec id -> reason for the
+        requests that must not be enqueued. Raise BackendError when nothing can be enqueued."""
+        return {}
+
+    @abc.abstractmethod
+    def enqueue(self, request: EnqueueRequest) -> QueuedRun:
+        """Enqueue one item; raise EnqueueFailed when the backend says no."""
+
+    @abc.abstractmethod
+    def find(self, request: EnqueueRequest) -> list[QueuedRun]:
+        """Items on the backend that carry request.marker, oldest first."""
+
+    def refresh(self, run: QueuedRun) -> QueuedRun:
+        """The item's current state (and run id); the same run when the backend cannot tell."""
+        return run
+
+    def delete(self, run: QueuedRun) -> bool:
+        """Remove a still-pending duplicate; False when it could not be removed."""
+        return False
+
+    def close(self) -> None:
+        """Release connections and clients."""

@@ -1,0 +1,99 @@
+"""The embedded local queue: one SQLite file (`.launchops/queue.db`), no server, no credentials.
+
+It stands in for a W&B Launch queue on a laptop, in demos and in tests. The enqueue marker is a
+UNIQUE column, so one change can never be queued twice here, whatever retries or races happen.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from reconciler.backends.base import Backend, EnqueueRequest, QueuedRun
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+  id TEXT PRIMARY KEY,
+  marker TEXT NOT NULL UNIQUE,
+  spec_id TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  queue_name TEXT NOT NULL,
+  entity TEXT,
+  project TEXT,
+  project_queue TEXT NOT NULL,
+  priority INTEGER,
+  state TEXT NOT NULL DEFAULT 'pending',
+  launch TEXT NOT NULL,
+  enqueued_at TEXT NOT NULL
+)
+"""
+_COLUMNS = "id, marker, spec_id, digest, queue_name, entity, project, project_queue, priority, state, launch, enqueued_at"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _item_id(marker: str) -> str:
+    # The shape of a W&B QueuedRun id (base64 of "RunQueueItem:<number>"), derived from the marker.
+    number = int(hashlib.sha256(marker.encode()).hexdigest()[:13], 16)
+    return base64.b64encode(f"RunQueueItem:{number}".encode()).decode()
+
+
+class LocalQueue(Backend):
+    name = "local"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def _run(self, row: tuple[Any, ...]) -> QueuedRun:
+        item = dict(zip(_COLUMNS.split(", "), row))
+        return QueuedRun(id=item["id"], backend=self.name, queue_name=item["queue_name"], entity=item["entity"],
+                         project_queue=item["project_queue"], priority=item["priority"], digest=item["digest"],
+                         enqueued_at=item["enqueued_at"], state=item["state"], marker=item["marker"])
+
+    def enqueue(self, request: EnqueueRequest) -> QueuedRun:
+        launch = request.launch
+        # Insert-or-keep by marker: a retry of the same change returns the item already queued.
+        self._db.execute(
+            f"INSERT INTO items ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+            "ON CONFLICT(marker) DO NOTHING",
+            (_item_id(request.marker), request.marker, request.spec_id, request.digest,
+             launch.get("queue_name") or "default", launch.get("entity"), launch.get("project"),
+             launch.get("project_queue") or "model-registry", launch.get("priority"),
+             json.dumps(launch, sort_keys=True), now()))
+        return self.find(request)[0]
+
+    def find(self, request: EnqueueRequest) -> list[QueuedRun]:
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE marker = ?", (request.marker,)).fetchall()
+        return [self._run(row) for row in rows]
+
+    def refresh(self, run: QueuedRun) -> QueuedRun:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (run.id,)).fetchone()
+        return self._run(row) if row else run
+
+    def delete(self, run: QueuedRun) -> bool:
+        return self._db.execute("DELETE FROM items WHERE id = ? AND state = 'pending'", (run.id,)).rowcount == 1
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item, oldest first, as `queue list` shows them."""
+        out = []
+        for row in self._db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY enqueued_at, rowid"):
+            item = dict(zip(_COLUMNS.split(", "), row))
+            out.append({"id": item["id"], "spec_id": item["spec_id"], "queue_name": item["queue_name"],
+                        "entity": item["entity"], "project": item["project"], "priority": item["priority"],
+                        "state": item["state"], "launch": json.loads(item["launch"]),
+                        "enqueued_at": item["enqueued_at"], "marker": item["marker"]})
+        return out
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,635 @@
+"""W&B Launch through the wandb SDK: the only module of launchops that imports `wandb`.
+
+`wandb` is imported lazily, on the first call that needs the network (`preflight`, `enqueue`,
+`find`, `refresh`, `delete`), never at import time: `validate`, `plan` and `--help` stay free of it.
+
+How an enqueue is made. `launch_add` opens two API sessions per call (a `Viewer` round trip each),
+looks up the default entity again, and checks a `job` artifact only *after* pushing, so an unknown
+job leaves an orphan item. This backend keeps one `LaunchApi` client for its lifetime, checks each
+distinct job once before the first push (`preflight`), and then makes exactly one round trip per
+spec: the SDK's own `construct_launch_spec` builds the run spec (so its quirks are kept: it mutates
+`config`, drops `repository` when there is no `config`, prefers `template_variables` over
+`resource_args`) and the SDK's own `LaunchApi.push_to_run_queue` sends it. What reaches the server
+(runSpec, priority, template variables, queue, entity, project_queue) is identical to what
+`launch_add` sends for the same arguments; tests/test_wandb_backend.py compares the two on the wire.
+`build: true` is delegated to the SDK's `_launch_add` unchanged (it needs a Docker daemon).
+
+The marker. Every enqueue carries `request.marker` as a top-level key of the run spec,
+`"launchops_marker": "<marker>"`, put into the `config` mapping that `construct_launch_spec` turns
+into the run spec. The server keeps the run spec verbatim on the queue item and returns it in
+`runQueueItems { edges { node { runSpec } } }`; launch agents ignore keys they do not know. It works
+whether or not the spec sets `run_id` and leaves the run's identity alone (a deterministic `run_id`
+would change which W&B run the item becomes, and cannot be used when the spec sets its own).
+`find` searches the queue the spec names (queue entity, `project_queue`, `queue_name`) page by page
+(`first: 100, after: <cursor>`, up to `MAX_FIND_PAGES` pages), because `RunQueue.items` returns only
+the first 100 ids and no run spec. Limits: items an agent has already taken and that the server no
+longer lists are not found (by then the item has run: the next apply would enqueue it again only
+if its ledger entry was still `pending`/`unknown`); a queue longer than `MAX_FIND_PAGES * 100`
+items is searched only that far; a server that does not accept `after:` is searched in its first
+page only.
+
+Uncertain failures. wandb 0.31 reports every failed push with a priority as a bare
+`LaunchError("Error adding run to queue")`, and wandb-core retries 5xx responses on its own, so a
+failed push may have landed (even twice). Every failure from the push on is
+`EnqueueFailed(..., uncertain=True)`, with the cause the transport saw when there is one; failures
+certain to have enqueued nothing (missing job, `uri`, bad arguments the SDK refuses before pushing,
+missing credentials) are `uncertain=False` or `BackendError`. A push that took longer than the
+SDK's first retry delay may have been retried after the server committed it: the backend then
+searches by marker at once and reports the other items in `QueuedRun.extra["duplicates"]`.
+
+Threads. One `LaunchApi` is shared by all threads: its requests go through wandb-core's
+asynchronous mailbox, which serves concurrent requests (measured: 8 threads against a server with
+20 ms added latency push ~8x as many items per second as one). `enqueue` is safe to call from
+several threads; `enqueue_many` runs a pool of `parallel` threads.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import netrc
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from .base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
+
+PIP_INSTALL = "pip install 'launchops[wandb]'"
+MARKER_KEY = "launchops_marker"
+DEFAULT_PROJECT_QUEUE = "model-registry"  # wandb's LAUNCH_DEFAULT_PROJECT
+DEFAULT_QUEUE = "default"  # what launch_add uses when queue_name is None
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+MAX_FIND_PAGES = 50
+# wandb-core's first retry of a 5xx comes ~2 s after the first attempt; a push slower than this
+# may have been sent twice.
+RETRY_SUSPECT_SECONDS = 1.5
+
+# launch_add's keyword arguments, in the SPEC's names (which are the SDK's).
+LAUNCH_KEYS = (
+    "job", "docker_image", "uri", "queue_name", "entity", "project", "priority",
+    "template_variables", "config", "resource", "resource_args", "entry_point", "name", "version",
+    "project_queue", "run_id", "build", "repository", "sweep_id", "author",
+)
+
+_FIND_QUERY = """
+query LaunchopsRunQueueItems($entityName: String!, $projectName: String!, $runQueue: String!, $first: Int, $after: String) {
+    project(name: $projectName, entityName: $entityName) {
+        runQueue(name: $runQueue) {
+            runQueueItems(first: $first, after: $after) {
+                pageInfo { hasNextPage endCursor }
+                edges { node { id state associatedRunId runSpec createdAt } }
+            }
+        }
+    }
+}
+"""
+
+_FIND_QUERY_FIRST_PAGE = """
+query LaunchopsRunQueueItems($entityName: String!, $projectName: String!, $runQueue: String!) {
+    project(name: $projectName, entityName: $entityName) {
+        runQueue(name: $runQueue) {
+            runQueueItems(first: 100) {
+                edges { node { id state associatedRunId runSpec createdAt } }
+            }
+        }
+    }
+}
+"""
+
+
+def launch_problems(launch: Mapping[str, Any]) -> list[str]:
+    """What makes a launch impossible on this backend, without importing wandb (for validate/plan)."""
+    problems: list[str] = []
+    unknown = sorted(set(launch) - set(LAUNCH_KEYS))
+    if unknown:
+        problems.append(f"launch_add has no argument {', '.join(unknown)}")
+    if launch.get("uri") is not None:
+        problems.append(
+            "uri is not supported by the wandb backend: wandb's launch_add drops it and then refuses "
+            "the launch; use job or docker_image"
+        )
+    elif bool(launch.get("job")) == bool(launch.get("docker_image")) and not launch.get("build"):
+        problems.append("exactly one of job or docker_image must be set for the wandb backend")
+    priority = launch.get("priority")
+    if priority is not None and (isinstance(priority, bool) or priority not in (0, 1, 2, 3)):
+        problems.append(f"priority must be 0..3 (critical..low), not {priority!r}")
+    return problems
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Silenced:
+    """Mute the SDK's terminal output (it prints each launch spec) while our calls run.
+
+    Reference-counted, because several threads may be inside at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: tuple[bool, bool] = (True, True)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        from wandb.errors import term
+
+        with self._lock:
+            if self._depth == 0:
+                self._saved = (term._show_info, term._show_warnings)
+                term._show_info = term._show_warnings = False
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    term._show_info, term._show_warnings = self._saved
+
+
+class WandbBackend(Backend):
+    name = "wandb"
+
+    def __init__(self, *, settings: Mapping[str, Any] | None = None, parallel: int = 1) -> None:
+        self.settings = dict(settings or {})
+        self.parallel = max(1, int(parallel))
+        self._lock = threading.Lock()
+        self._api: Any = None  # wandb.sdk.launch.api.LaunchApi, made on first use
+        self._jobs: dict[str, str | None] = {}  # job -> None when it exists, else why not
+        self._job_locks: dict[str, threading.Lock] = {}
+        self._silenced = _Silenced()
+        self._last_error = threading.local()
+
+    # ------------------------------------------------------------------------------------------
+    # The client
+
+    def _import(self) -> Any:
+        try:
+            import wandb  # noqa: F401  (the extra may be missing: say how to get it)
+            from wandb.sdk.launch import api as launch_api
+        except ImportError as e:
+            raise BackendError(
+                f"the wandb backend needs the wandb extra ({e.name or 'wandb'} is not installed): "
+                f"run {PIP_INSTALL}"
+            ) from None
+        return launch_api
+
+    def _base_url(self) -> str:
+        url = os.environ.get("WANDB_BASE_URL")
+        if url:
+            return url
+        with contextlib.suppress(Exception):  # settings files are optional
+            from wandb.sdk import wandb_setup
+
+            return str(wandb_setup.singleton().settings.base_url or DEFAULT_BASE_URL)
+        return DEFAULT_BASE_URL
+
+    def _check_credentials(self, base_url: str) -> None:
+        """Fail before any request when there is no key at all; never show the key."""
+        if os.environ.get("WANDB_API_KEY"):
+            return
+        host = urlsplit(base_url).hostname or ""
+        path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+        with contextlib.suppress(FileNotFoundError, netrc.NetrcParseError, OSError):
+            entry = netrc.netrc(path).authenticators(urlsplit(base_url).netloc) or netrc.netrc(
+                path
+            ).authenticators(host)
+            if entry and entry[2]:
+                return
+        raise BackendError(
+            f"no W&B credentials for {base_url}: set WANDB_API_KEY (and WANDB_BASE_URL for a "
+            f"dedicated W&B server), or run `wandb login` to store a key in {path}"
+        )
+
+    def _client(self) -> Any:
+        """The one LaunchApi this backend uses; BackendError when it cannot be made."""
+        if self._api is not None:
+            return self._api
+        with self._lock:
+            if self._api is not None:
+                return self._api
+            launch_api = self._import()
+            from wandb.errors import AuthenticationError, Error as WandbError, UsageError
+
+            base_url = self._base_url()
+            self._check_credentials(base_url)
+            # WANDB_HTTP_TIMEOUT is read by the SDK when it is imported; read it again here so a
+            # value set later (a test, a CI step) still bounds every call of this client.
+            timeout_env = os.environ.get("WANDB_HTTP_TIMEOUT")
+            timeout = int(timeout_env) if timeout_env and timeout_env.isdigit() else None
+            try:
+                with self._silenced():
+                    api = launch_api.LaunchApi(timeout=timeout)
+            except (AuthenticationError, UsageError) as e:
+                raise BackendError(
+                    f"W&B at {base_url} refused the credentials ({_clean(e)}): check WANDB_API_KEY "
+                    "or run `wandb login`"
+                ) from None
+            except (WandbError, ValueError) as e:
+                raise BackendError(f"cannot reach W&B at {base_url}: {_clean(e)}") from None
+            self._wrap_service_api(api)
+            self._api = api
+            return api
+
+    def _wrap_service_api(self, api: Any) -> None:
+        """Remember the last transport error per thread: the SDK swallows it on a failed push,
+        and it is the only way to say *why* a push failed."""
+        service = api._service_api
+        execute = service.execute_graphql
+        last = self._last_error
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return execute(*args, **kwargs)
+            except Exception as e:
+                last.error = e
+                raise
+
+        service.execute_graphql = recording
+
+    # ------------------------------------------------------------------------------------------
+    # Preflight and job checks
+
+    def preflight(self, requests: Sequence[EnqueueRequest]) -> dict[str, str]:
+        reasons: dict[str, str] = {}
+        for r in requests:
+            problems = launch_problems(r.launch)
+            if problems:
+                reasons[r.spec_id] = "; ".join(problems)
+        jobs = sorted({str(r.launch["job"]) for r in requests if r.spec_id not in reasons and r.launch.get("job") and not r.launch.get("build")})
+        self._client()  # BackendError (extra, credentials) before anything else
+        if jobs:
+            with ThreadPoolExecutor(max_workers=min(self.parallel, len(jobs))) as pool:
+                results = dict(zip(jobs, pool.map(self._job_problem, jobs)))
+            for r in requests:
+                job = r.launch.get("job")
+                if r.spec_id not in reasons and job and results.get(str(job)):
+                    reasons[r.spec_id] = str(results[str(job)])
+        return reasons
+
+    def _job_problem(self, job: str) -> str | None:
+        """None when the job artifact exists; checked once per job for this backend's lifetime."""
+        with self._lock:
+            lock = self._job_locks.setdefault(job, threading.Lock())
+        with lock:
+            if job in self._jobs:
+                return self._jobs[job]
+            api = self._client()
+            from wandb.errors import CommError
+
+            try:
+                with self._silenced():
+                    api._artifact(job, type="job")  # what launch_add checks, after its push
+                problem = None
+            except (ValueError, CommError) as e:
+                text = _clean(e)
+                if _is_transport(e):
+                    # could not tell: do not remember, so a later call asks again
+                    return f"could not check job {job} on W&B: {text}"
+                problem = f"job {job} was not found on W&B ({text}); nothing was enqueued"
+            self._jobs[job] = problem
+            return problem
+
+    # ------------------------------------------------------------------------------------------
+    # Enqueue
+
+    def enqueue(self, request: EnqueueRequest) -> QueuedRun:
+        problems = launch_problems(request.launch)
+        if problems:
+            raise EnqueueFailed("; ".join(problems), uncertain=False)
+        try:
+            api = self._client()
+        except BackendError as e:
+            raise EnqueueFailed(str(e), uncertain=False) from None
+        launch = self.sdk_arguments(request)
+        if launch.get("build"):
+            return self._enqueue_with_launch_add(request, launch)
+        job = launch.get("job")
+        if job:
+            problem = self._job_problem(str(job))
+            if problem:
+                raise EnqueueFailed(problem, uncertain=False)
+        from wandb.sdk.launch.errors import LaunchError
+
+        try:
+            spec, template_variables, queue_name, project_queue = self._build_spec(api, launch)
+        except (LaunchError, ValueError, TypeError) as e:
+            # construct_launch_spec and the source check run before any push
+            raise EnqueueFailed(f"W&B refused the launch arguments: {_clean(e)}", uncertain=False) from None
+        except Exception as e:  # the default-entity lookup: a request, but not a push
+            raise EnqueueFailed(f"could not prepare the launch: {_clean(e)}", uncertain=False) from None
+        priority = launch.get("priority")
+        self._last_error.error = None
+        started = time.monotonic()
+        try:
+            with self._silenced():
+                result = api.push_to_run_queue(queue_name, spec, template_variables, project_queue, priority)
+        except Exception as e:
+            raise EnqueueFailed(self._push_failure(queue_name, e), uncertain=True) from None
+        elapsed = time.monotonic() - started
+        if not result or "runQueueItemId" not in result:
+            raise EnqueueFailed(self._push_failure(queue_name, None), uncertain=True)
+        queue_entity = spec.get("queue_entity") or spec["entity"]
+        run = QueuedRun(
+            id=str(result["runQueueItemId"]),
+            backend=self.name,
+            queue_name=queue_name,
+            entity=queue_entity,
+            project_queue=project_queue,
+            priority=priority,
+            digest=request.digest,
+            enqueued_at=_now(),
+            state="pending",
+            marker=request.marker,
+            extra={"project": spec.get("project")},
+        )
+        if elapsed >= RETRY_SUSPECT_SECONDS:
+            run = self._with_duplicates(request, run)
+        return run
+
+    def enqueue_many(self, requests: Sequence[EnqueueRequest]) -> Iterator[tuple[EnqueueRequest, QueuedRun | EnqueueFailed]]:
+        """Enqueue with `parallel` threads; yields (request, QueuedRun or EnqueueFailed) as each
+        completes, so the caller records every id as soon as it exists."""
+
+        def one(r: EnqueueRequest) -> tuple[EnqueueRequest, QueuedRun | EnqueueFailed]:
+            try:
+                return r, self.enqueue(r)
+            except EnqueueFailed as e:
+                return r, e
+
+        if self.parallel == 1:
+            for r in requests:
+                yield one(r)
+            return
+        from concurrent.futures import as_completed
+
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            futures = [pool.submit(one, r) for r in requests]
+            for f in as_completed(futures):
+                yield f.result()
+
+    @staticmethod
+    def sdk_arguments(request: EnqueueRequest) -> dict[str, Any]:
+        """launch_add's keyword arguments for a request: a deep copy (the SDK mutates `config`),
+        with the marker in `config`."""
+        launch = copy.deepcopy(dict(request.launch))
+        config = launch.get("config")
+        config = dict(config) if isinstance(config, Mapping) else {}
+        config[MARKER_KEY] = request.marker
+        launch["config"] = config
+        return launch
+
+    def _build_spec(self, api: Any, launch: Mapping[str, Any]) -> tuple[dict[str, Any], Any, str, str]:
+        """The run spec, template variables, queue and project_queue, exactly as `_launch_add`
+        computes them (wandb 0.31 `_launch_add.py`), without its second session and job fetch."""
+        from wandb.sdk.launch.utils import construct_launch_spec, validate_launch_spec_source
+
+        with self._silenced():
+            spec = construct_launch_spec(
+                None,
+                launch.get("job"),
+                api,
+                launch.get("name"),
+                launch.get("project"),
+                launch.get("entity"),
+                launch.get("docker_image"),
+                launch.get("resource"),
+                launch.get("entry_point"),
+                launch.get("version"),
+                launch.get("resource_args"),
+                launch.get("config"),
+                launch.get("run_id"),
+                launch.get("repository"),
+                launch.get("author"),
+                launch.get("sweep_id"),
+            )
+        queue_name = launch.get("queue_name") or DEFAULT_QUEUE
+        project_queue = launch.get("project_queue") or DEFAULT_PROJECT_QUEUE
+        template_variables = launch.get("template_variables")
+        in_spec = spec.get("template_variables")
+        if isinstance(in_spec, dict):
+            spec.pop("template_variables")
+            template_variables = in_spec if template_variables is None else {**in_spec, **template_variables}
+        validate_launch_spec_source(spec)
+        return spec, template_variables, queue_name, project_queue
+
+    def _enqueue_with_launch_add(self, request: EnqueueRequest, launch: dict[str, Any]) -> QueuedRun:
+        from wandb.sdk.launch._launch_add import _launch_add
+
+        api = self._client()
+        try:
+            with self._silenced():
+                queued = _launch_add(
+                    api,
+                    launch.get("job"), launch.get("config"), launch.get("template_variables"),
+                    launch.get("project"), launch.get("entity"), launch.get("queue_name"),
+                    launch.get("resource"), launch.get("entry_point"), launch.get("name"),
+                    launch.get("version"), launch.get("docker_image"), launch.get("project_queue"),
+                    launch.get("resource_args"), run_id=launch.get("run_id"), build=True,
+                    repository=launch.get("repository"), sweep_id=launch.get("sweep_id"),
+                    author=launch.get("author"), priority=launch.get("priority"),
+                )
+        except Exception as e:
+            raise EnqueueFailed(f"building and enqueueing failed: {_clean(e)}", uncertain=True) from None
+        return QueuedRun(
+            id=str(queued.id), backend=self.name, queue_name=queued.queue_name,
+            entity=launch.get("entity") or queued.entity,
+            project_queue=queued.project_queue, priority=launch.get("priority"),
+            digest=request.digest, enqueued_at=_now(), marker=request.marker,
+            extra={"project": queued.project},
+        )
+
+    def _push_failure(self, queue_name: str, error: BaseException | None) -> str:
+        cause = error or getattr(self._last_error, "error", None)
+        why = f": {_clean(cause)}" if cause is not None else ""
+        return (
+            f"W&B did not confirm the push to queue {queue_name}{why}; the item may still have "
+            "been enqueued (the next apply looks for it by its marker before trying again)"
+        )
+
+    def _with_duplicates(self, request: EnqueueRequest, run: QueuedRun) -> QueuedRun:
+        with contextlib.suppress(EnqueueFailed, BackendError):
+            others = [r.id for r in self.find(request) if r.id != run.id]
+            if others:
+                return replace(run, extra={**run.extra, "duplicates": others})
+        return run
+
+    # ------------------------------------------------------------------------------------------
+    # Find, refresh, delete
+
+    def _queue_of(self, request: EnqueueRequest) -> tuple[str, str, str]:
+        """(queue entity, project_queue, queue_name) as the push computes them."""
+        launch = request.launch
+        config = launch.get("config") if isinstance(launch.get("config"), Mapping) else {}
+        entity = launch.get("entity") or (config or {}).get("entity")
+        if not entity:
+            entity = self._client().default_entity
+        queue_entity = (config or {}).get("queue_entity") or entity
+        return (
+            str(queue_entity),
+            str(launch.get("project_queue") or DEFAULT_PROJECT_QUEUE),
+            str(launch.get("queue_name") or DEFAULT_QUEUE),
+        )
+
+    def find(self, request: EnqueueRequest) -> list[QueuedRun]:
+        api = self._client()
+        entity, project_queue, queue_name = self._queue_of(request)
+        found: list[QueuedRun] = []
+        for node in self._queue_items(api, entity, project_queue, queue_name):
+            spec = _json(node.get("runSpec"))
+            if not isinstance(spec, Mapping) or spec.get(MARKER_KEY) != request.marker:
+                continue
+            found.append(
+                QueuedRun(
+                    id=str(node["id"]),
+                    backend=self.name,
+                    queue_name=queue_name,
+                    entity=entity,
+                    project_queue=project_queue,
+                    priority=request.launch.get("priority"),
+                    digest=request.digest,
+                    enqueued_at=_iso(node.get("createdAt")) or _now(),
+                    state=str(node.get("state") or "pending").lower(),
+                    marker=request.marker,
+                    run_id=node.get("associatedRunId"),
+                    extra={"project": spec.get("project")},
+                )
+            )
+        return sorted(found, key=lambda r: r.enqueued_at)  # stable: server order breaks ties
+
+    def _queue_items(self, api: Any, entity: str, project_queue: str, queue_name: str) -> Iterator[dict[str, Any]]:
+        service = api._service_api
+        variables: dict[str, Any] = {"entityName": entity, "projectName": project_queue, "runQueue": queue_name, "first": 100}
+        after: str | None = None
+        for _ in range(MAX_FIND_PAGES):
+            try:
+                with self._silenced():
+                    res = service.execute_graphql(_FIND_QUERY, {**variables, "after": after})
+            except Exception as e:
+                if "after" in str(e) or "pageInfo" in str(e) or "Unknown argument" in str(e):
+                    res = service.execute_graphql(_FIND_QUERY_FIRST_PAGE, variables)
+                    yield from _edges(res)
+                    return
+                raise EnqueueFailed(f"could not search queue {queue_name} on W&B: {_clean(e)}", uncertain=True) from None
+            yield from _edges(res)
+            page = (((res or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems") or {}
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage") or not info.get("endCursor"):
+                return
+            after = info["endCursor"]
+
+    def _sdk_queued_run(self, run: QueuedRun) -> Any:
+        from wandb.apis.public import QueuedRun as SdkQueuedRun
+
+        api = self._client()
+        return SdkQueuedRun(
+            api._service_api,
+            run.entity or "",
+            str(run.extra.get("project") or ""),
+            run.queue_name or DEFAULT_QUEUE,
+            run.id,
+            project_queue=run.project_queue or DEFAULT_PROJECT_QUEUE,
+            priority=run.priority,
+            api_key=api.api_key,
+        )
+
+    def _item(self, run: QueuedRun) -> dict[str, Any] | None:
+        """The queue item as QueuedRun.state reads it (with associatedRunId); None when gone."""
+        queued = self._sdk_queued_run(run)
+        try:
+            with self._silenced():
+                return queued._get_item()
+        except Exception as e:
+            raise BackendError(f"could not read queue item {run.id} from W&B: {_clean(e)}") from None
+
+    def refresh(self, run: QueuedRun) -> QueuedRun:
+        """The item's state (lower-case, as QueuedRun.state gives it) and associated run id."""
+        item = self._item(run)
+        if not item:
+            return run
+        return replace(run, state=str(item.get("state") or run.state).lower(), run_id=item.get("associatedRunId") or run.run_id)
+
+    def delete(self, run: QueuedRun) -> bool:
+        """Remove a duplicate only while it is still pending (an agent may have taken it since)."""
+        try:
+            item = self._item(run)
+            if not item or str(item.get("state")).lower() != "pending":
+                return False
+            with self._silenced():
+                self._sdk_queued_run(run).delete()  # QueuedRun.delete(): queue id, then deleteFromRunQueue
+            return self._item(run) is None
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self._api = None  # wandb-core frees the session when the client is collected
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _http_status(error: BaseException) -> int | None:
+    """The HTTP status wandb-core saw, found through CommError.exc / __cause__ chains."""
+    cause: BaseException | None = error
+    for _ in range(5):
+        if cause is None:
+            return None
+        status = getattr(getattr(cause, "response", None), "http_status", None)
+        if status:
+            return int(status)
+        cause = getattr(cause, "exc", None) or cause.__cause__
+    return None
+
+
+def _clean(error: BaseException) -> str:
+    """A one-line description of an SDK error (no key ever appears in these)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    status = _http_status(error)
+    if status and str(status) not in text:
+        text = f"HTTP {status}: {text}"
+    key = os.environ.get("WANDB_API_KEY")
+    if key and key in text:  # belt and braces: never echo a credential
+        text = text.replace(key, "***")
+    return text[:500]
+
+
+def _is_transport(error: BaseException) -> bool:
+    """True when the lookup got no authoritative answer (timeout, no response, 5xx)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        response = getattr(cause, "response", None)
+        status = getattr(response, "http_status", None)
+        if type(cause).__name__ == "WandbApiFailedError":
+            return not status or status >= 500 or status in (408, 429)
+        cause = getattr(cause, "exc", None) or cause.__cause__  # CommError keeps the original in .exc
+    return False
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        import json
+
+        with contextlib.suppress(ValueError):
+            return json.loads(value)
+        return None
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    """The server's createdAt (`2026-11-29T19:00:00` or with a fraction/zone) as `...Z`."""
+    if not isinstance(value, str) or len(value) < 19:
+        return None
+    return value[:19] + "Z"
+
+
+def _edges(res: Any) -> Iterator[dict[str, Any]]:
+    page = (((res or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems") or {}
+    for edge in page.get("edges") or []:
+        node = (edge or {}).get("node")
+        if node:
+            yield node

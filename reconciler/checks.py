@@ -1,0 +1,154 @@
+"""What makes an effective spec invalid: the JSON Schema, then what a schema cannot say well.
+
+Findings carry the JSON path in the effective document; `specs` turns them into Problems at the
+file, line and column the offending value came from.
+"""
+from __future__ import annotations
+
+import datetime
+import difflib
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterator
+
+from reconciler import secrets
+
+SCHEMA_FILE = "launch-spec.v1.schema.json"
+API_VERSION = "launchops/v1"
+SOURCE_KEYS = ("job", "docker_image", "uri")
+PRIORITIES = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+# Names people reach for that launch_add spells differently.
+_CONFUSED = {
+    "parameters": "config", "params": "config", "args": "config", "overrides": "config",
+    "queue": "queue_name", "queue_entity": "entity", "image": "docker_image", "docker": "docker_image",
+    "container": "docker_image", "variables": "template_variables", "template_vars": "template_variables",
+    "vars": "template_variables", "entrypoint": "entry_point", "command": "entry_point", "cmd": "entry_point",
+    "resources": "resource", "resource_config": "resource_args", "team": "entity", "artifact": "job",
+    "job_name": "job", "git": "uri", "repo": "uri", "url": "uri", "run_name": "name", "tags": "labels",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: tuple[str | int, ...]
+    message: str
+    at_key: bool = False  # point at the key rather than its value (unknown keys)
+    quote_hint: bool = False  # a string was expected: show what YAML read and how to quote it
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("reconciler").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    guess = _CONFUSED.get(key.lower())
+    if guess and guess in known:
+        return f"; did you mean {guess!r}?"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(known))}"
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"
+    if value is None:
+        return "null"
+    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _schema_findings(doc: dict[str, Any]) -> Iterator[Finding]:
+    launch_keys = list(schema()["$defs"]["launch"]["properties"])
+    for error in _validator().iter_errors(doc):
+        path = tuple(error.absolute_path)
+        where = path[-1] if path else None
+        kind = error.validator
+        if kind == "additionalProperties":
+            known = list(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known), key=str):
+                if not path and key in launch_keys:
+                    hint = f"; launch arguments go under launch: (launch.{key})"
+                else:
+                    hint = _did_you_mean(str(key), known)
+                yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
+        elif kind == "required":
+            for key in error.validator_value:
+                if key not in error.instance:
+                    what = {"apiVersion": "apiVersion: launchops/v1",
+                            "launch": "launch: (the launch_add arguments)"}.get(key, key)
+                    yield Finding(path, f"missing {what}")
+        elif kind == "const":
+            yield Finding(path, f"must be {error.validator_value!r}, not {error.instance!r}")
+        elif kind == "oneOf" and where == "priority":
+            yield Finding(path, f"must be critical, high, medium, low or a number 0..3, not {error.instance!r}")
+        elif kind == "type":
+            expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            want = " or ".join({"object": "a mapping", "array": "a list", "string": "a string",
+                                "number": "a number", "integer": "a whole number",
+                                "boolean": "true or false"}.get(t, t) for t in expected)
+            quote = "string" in expected and not isinstance(error.instance, (dict, list))
+            yield Finding(path, f"must be {want}, not {_type_name(error.instance)}", quote_hint=quote)
+        elif kind == "pattern" and where == "id":
+            yield Finding(path, "must not be empty, nor start or end with a space or '/'")
+        else:
+            yield Finding(path, error.message)
+
+
+def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
+    """Values JSON cannot carry, which the schema leaves through in free-form mappings like config."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _non_json(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_json(v, (*path, i))
+    elif isinstance(value, (datetime.date, datetime.datetime)):
+        yield Finding(path, "is a date, which a launch cannot carry", quote_hint=True)
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield Finding(path, f"is {value}, which JSON cannot carry", quote_hint=True)
+    elif not isinstance(value, (str, int, float, bool, type(None))):
+        yield Finding(path, f"is a {type(value).__name__}, which a launch cannot carry; write a plain value")
+
+
+def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
+    """Every finding for one effective spec document."""
+    findings = list(_schema_findings(doc))
+    findings.extend(_non_json(doc, ()))
+    launch = doc.get("launch")
+    if isinstance(launch, dict):
+        given = [k for k in SOURCE_KEYS if k in launch]
+        if len(given) != 1:
+            which = " and ".join(given) if given else "none"
+            findings.append(Finding(("launch",), f"needs exactly one of job, docker_image or uri (found {which})",
+                                    at_key=True))
+        if backend == "wandb" and "uri" in launch:
+            findings.append(Finding(("launch", "uri"), "is not supported by the wandb backend (wandb's launch_add "
+                                    "drops uri); use job or docker_image, or the local backend", at_key=True))
+        for path in secrets.credentials(launch, ["launch"]):
+            findings.append(Finding(tuple(path), "looks like a real credential under a secret-named key; remove it "
+                                    "from the spec (specs are committed) and pass it through your queue's "
+                                    "secret store instead"))
+    return findings
+
+
+def normalise(launch: dict[str, Any]) -> dict[str, Any]:
+    """The launch arguments as enqueued: priority names become the numbers the wandb CLI uses."""
+    out = dict(launch)
+    if isinstance(out.get("priority"), str):
+        out["priority"] = PRIORITIES[out["priority"]]
+    return out

@@ -1,0 +1,358 @@
+"""The `launchops` command: parses flags, calls the library, picks a renderer, sets the exit code.
+
+Exit codes: 0 success, 1 failure (invalid specs, unreadable ledger, backend errors), 2 usage
+errors (click's own); `plan --detailed-exitcode` exits 2 when there are changes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import click
+
+from reconciler import __version__, journal, ledger as ledger_mod
+from reconciler.plan import Plan, make_plan
+from reconciler.render import FORMATS
+from reconciler.settings import Settings, SettingsError, load_settings, with_backend
+from reconciler.specs import SpecSet, load_specs
+
+JOURNAL = "journal.db"
+LOCK = "apply.lock"
+
+
+@dataclass
+class Ctx:
+    root: Path
+
+    def settings(self, backend: str | None = None) -> Settings:
+        try:
+            return with_backend(load_settings(self.root), backend)
+        except SettingsError as exc:
+            fail(str(exc))
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"launchops: error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def render(command: str, fmt: str, document: dict[str, Any]) -> str:
+    if fmt == "json":
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    from importlib import import_module
+
+    return getattr(import_module(f"reconciler.render.{fmt}"), command)(document)
+
+
+def step_summary(markdown: str) -> None:
+    """GitHub Actions shows what is appended to $GITHUB_STEP_SUMMARY on the run's page."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+
+
+def format_option(command: str) -> Callable[[Any], Any]:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS[command]), default="text", show_default=True,
+                        help="Output format.")
+
+
+backend_option = click.option("--backend", type=click.Choice(["local", "wandb"]), default=None,
+                              help="Queue backend (default: settings, then LAUNCHOPS_BACKEND, then local).")
+
+
+def _specs_or_fail(settings: Settings) -> SpecSet:
+    specs = load_specs(settings)
+    if not specs.valid:
+        from reconciler.render import documents, text
+
+        click.echo(text.validate(documents.validate(specs)), err=True, nl=False)
+        fail("specs are invalid; nothing was enqueued (run launchops validate for details)")
+    return specs
+
+
+def _ledger_with_journal(settings: Settings) -> ledger_mod.Ledger:
+    try:
+        base = ledger_mod.read(settings.ledger_path, settings.ledger)
+    except ledger_mod.LedgerError as exc:
+        fail(str(exc))
+    return ledger_mod.fold(base, journal.peek(settings.state_dir / JOURNAL))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="launchops")
+@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Repository root (default: the current directory).")
+@click.pass_context
+def main(ctx: click.Context, directory: Path) -> None:
+    """GitOps for Weights & Biases Launch: launch specs in git, enqueued exactly once, every
+    QueuedRun ID recorded in a committed ledger.
+
+    \b
+    launchops validate      check every spec
+    launchops plan          show what apply would enqueue
+    launchops apply --yes   enqueue, record, commit the ledger
+    launchops status        what was applied, and its queue state
+    """
+    ctx.obj = Ctx(directory)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@format_option("validate")
+@click.pass_obj
+def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
+    """Check specs (all of specs_dir, or the given files and folders); report every problem."""
+    from reconciler.render import documents
+
+    settings = obj.settings()
+    result = load_specs(settings, [Path(p) for p in paths] if paths else None)
+    click.echo(render("validate", fmt, documents.validate(result)), nl=False)
+    raise SystemExit(0 if result.valid else 1)
+
+
+def _plan(settings: Settings) -> Plan:
+    specs = _specs_or_fail(settings)
+    return make_plan(specs.specs, _ledger_with_journal(settings))
+
+
+@main.command()
+@format_option("plan")
+@backend_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.pass_obj
+def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
+    """Show what apply would do. Reads files only: no backend, no credentials, no writes."""
+    from reconciler.render import documents, markdown
+
+    the_plan = _plan(obj.settings(backend))
+    document = documents.plan(the_plan)
+    click.echo(render("plan", fmt, document), nl=False)
+    step_summary(markdown.plan(document))
+    raise SystemExit(2 if detailed_exitcode and not the_plan.empty else 0)
+
+
+@main.command()
+@backend_option
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal).")
+@click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
+@click.option("--push", is_flag=True, help="Push the ledger commits; intents are pushed before enqueueing.")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--allow-dirty", is_flag=True, help="Apply although spec files differ from HEAD.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed enqueue.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Concurrent enqueues (wandb backend).")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another apply in this clone to finish.")
+@format_option("apply")
+@click.pass_obj
+def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, remote: str, allow_dirty: bool,
+          fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
+    """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
+    from reconciler import apply as apply_mod
+    from reconciler.backends import BackendError, get_backend
+    from reconciler.gitrepo import GitError, Repo
+    from reconciler.lock import ApplyLock, LockError
+    from reconciler.render import documents, markdown, text
+
+    if push and no_commit:
+        raise click.UsageError("--push needs a commit; drop --no-commit")
+    settings = obj.settings(backend)
+    try:
+        repo = Repo(settings.root)
+    except GitError as exc:
+        fail(str(exc))
+    specs = _specs_or_fail(settings)
+    if not allow_dirty:
+        watched = [settings.specs_dir] + [n for n in ("launchops.toml", "pyproject.toml")
+                                          if (settings.root / n).exists()]
+        dirty = repo.dirty(watched)
+        if dirty:
+            fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
+                 + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
+    try:
+        lock = ApplyLock(settings.state_dir / LOCK).acquire(lock_timeout)
+    except LockError as exc:
+        fail(str(exc))
+    with lock:
+        apply_mod.ensure_gitignore(settings.state_dir)
+        events = journal.Journal(settings.state_dir / JOURNAL)
+        try:
+            runner = apply_mod.Applier(settings, repo, _LazyBackend(lambda: get_backend(settings, parallel=parallel)),
+                                       events, apply_mod.Options(commit=not no_commit, push=push, remote=remote,
+                                                                 fail_fast=fail_fast),
+                                       reload_specs=lambda: load_specs(settings))
+            try:
+                current = runner.current_ledger()
+            except ledger_mod.LedgerError as exc:
+                fail(str(exc))
+            the_plan = make_plan(specs.specs, current)
+            if lock.stale:
+                click.echo(f"note: took over the lock of an apply that is no longer running "
+                           f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')})", err=True)
+            if not the_plan.empty:
+                click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
+                if not yes:
+                    if not sys.stdin.isatty():
+                        fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
+                             "(nothing was enqueued)")
+                    click.confirm("Enqueue these changes?", abort=True)
+            try:
+                result = runner.run(the_plan, repo.head(), _progress(the_plan))
+            except (BackendError, apply_mod.ApplyAborted, GitError) as exc:
+                fail(str(exc))
+            finally:
+                runner.backend.close()
+        finally:
+            events.close()
+    document = documents.apply(result)
+    click.echo(render("apply", fmt, document), nl=False)
+    step_summary(markdown.apply(document))
+    raise SystemExit(0 if result.ok else 1)
+
+
+class _LazyBackend:
+    """Builds the backend on first use, so an apply with nothing to enqueue needs no credentials."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._backend: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._backend is None:
+            self._backend = self._factory()
+        return getattr(self._backend, name)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+
+
+def _progress(plan: Plan) -> Callable[..., None] | None:
+    total = sum(1 for c in plan.changes if c.action.enqueues)
+    if total <= 5:
+        return None
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=total, label="enqueueing", file=sys.stderr)
+
+        def tick(outcome: Any, done: int, total: int) -> None:
+            bar.update(1)
+            if done == total:
+                bar.render_finish()
+        return tick
+
+    def line(outcome: Any, done: int, total: int) -> None:
+        runs = ", ".join(outcome.queued_runs)
+        click.echo(f"[{done}/{total}] {outcome.result} {outcome.id}" + (f" -> {runs}" if runs else "")
+                   + (f": {outcome.error}" if outcome.error else ""), err=True)
+    return line
+
+
+@main.command()
+@format_option("status")
+@backend_option
+@click.option("--refresh", is_flag=True, help="Ask the backend for each latest QueuedRun's state; commit it.")
+@click.option("--no-commit", is_flag=True, help="With --refresh: write the ledger but do not commit it.")
+@click.option("--push", is_flag=True, help="With --refresh: push the ledger commit.")
+@click.pass_obj
+def status(obj: Ctx, fmt: str, backend: str | None, refresh: bool, no_commit: bool, push: bool) -> None:
+    """The ledger as a table: id, status, last QueuedRun ID, its state, when."""
+    from reconciler.render import documents
+
+    settings = obj.settings(backend)
+    if refresh:
+        current = _refresh(settings, commit=not no_commit, push=push)
+    else:
+        current = _ledger_with_journal(settings)
+    click.echo(render("status", fmt, documents.status(current)), nl=False)
+
+
+def _refresh(settings: Settings, commit: bool, push: bool) -> ledger_mod.Ledger:
+    from reconciler import apply as apply_mod
+    from reconciler.backends import BackendError, QueuedRun, get_backend
+    from reconciler.gitrepo import GitError, Repo
+    from reconciler.ledger import Event
+    from reconciler.lock import ApplyLock, LockError
+
+    try:
+        repo = Repo(settings.root) if commit else None
+        lock = ApplyLock(settings.state_dir / LOCK, "status --refresh").acquire()
+    except (GitError, LockError) as exc:
+        fail(str(exc))
+    with lock:
+        events = journal.Journal(settings.state_dir / JOURNAL)
+        runner = apply_mod.Applier(settings, repo, _LazyBackend(lambda: get_backend(settings)), events,
+                                   apply_mod.Options(commit=commit, push=push), reload_specs=lambda: load_specs(settings))
+        try:
+            current = runner.current_ledger()
+            found = []
+            for spec_id, entry in sorted(current.specs.items()):
+                run = entry.latest_run
+                if not run or run.get("backend", settings.backend) != settings.backend:
+                    continue
+                fresh = runner.backend.refresh(QueuedRun.from_json(run)).to_json()
+                changed = {k: v for k, v in fresh.items() if run.get(k) != v and k in ("state", "run_id")}
+                if changed:
+                    found.append(Event("refreshed", spec_id, entry.change, {"id": run["id"], "fields": changed}))
+            if not found:
+                return current
+            events.extend(found)
+            message = f"launchops: refresh {len(found)} queue states [skip ci]\n\n" + "\n".join(
+                f"{e.spec_id} -> {e.data['id']}: {e.data['fields'].get('state')}" for e in found) + "\n"
+            if push and repo is not None:
+                return runner.publish(message, [])[0]
+            seq, current, _ = runner.materialise(message)
+            events.forget(seq)
+            return current
+        except (ledger_mod.LedgerError, BackendError, GitError, apply_mod.ApplyAborted) as exc:
+            fail(str(exc))
+        finally:
+            runner.backend.close()
+            events.close()
+
+
+@main.group()
+def queue() -> None:
+    """The embedded local queue (backend local)."""
+
+
+@queue.command("list")
+@format_option("queue")
+@click.pass_obj
+def queue_list(obj: Ctx, fmt: str) -> None:
+    """Items of the embedded local queue, oldest first."""
+    from reconciler.backends.local import LocalQueue
+    from reconciler.render import documents
+
+    settings = obj.settings()
+    path = settings.state_dir / "queue.db"
+    items: list[dict[str, Any]] = []
+    if path.exists():
+        local = LocalQueue(path)
+        items = local.items()
+        local.close()
+    click.echo(render("queue", fmt, documents.queue(items)), nl=False)
+
+
+@main.command()
+@click.pass_obj
+def unlock(obj: Ctx) -> None:
+    """Remove the apply lock left by a process that is no longer running."""
+    from reconciler.lock import LockError, unlock as do_unlock
+
+    try:
+        click.echo(do_unlock(obj.settings().state_dir / LOCK))
+    except LockError as exc:
+        fail(str(exc))
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of a spec (for editors: yaml-language-server)."""
+    from reconciler.checks import schema as load_schema
+
+    click.echo(json.dumps(load_schema(), indent=2))

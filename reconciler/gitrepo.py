@@ -1,0 +1,112 @@
+"""Everything launchops asks of git; the only module that imports it.
+
+A ledger commit is built with plumbing on a private index, so it holds the ledger and nothing
+else, whatever the user has staged; then HEAD moves by compare-and-swap and the real index learns
+only the ledger's new blob.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import git
+
+FALLBACK_NAME = "launchops"
+FALLBACK_EMAIL = "launchops@localhost"
+
+
+class GitError(Exception):
+    """A git step failed; the message says which and what git said."""
+
+
+class Repo:
+    def __init__(self, root: Path) -> None:
+        try:
+            self._repo = git.Repo(root, search_parent_directories=False)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(f"{root} is not a git repository; apply records what it enqueued in a ledger commit, "
+                           "so run it in one (git init), or pass -C DIR") from None
+        self.root = Path(self._repo.working_tree_dir or root)
+        self.git = self._repo.git
+
+    def head(self) -> str | None:
+        try:
+            return self._repo.head.commit.hexsha
+        except ValueError:  # no commit yet
+            return None
+
+    def branch(self) -> str | None:
+        try:
+            return self._repo.active_branch.name
+        except TypeError:  # detached HEAD
+            return None
+
+    def dirty(self, paths: Sequence[str]) -> list[str]:
+        """Files under `paths` that differ from HEAD: modified, staged, untracked or deleted."""
+        out = self.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+
+    def _identity_env(self) -> dict[str, str]:
+        """The repository's identity, or launchops's own where none is configured (a fresh CI runner)."""
+        env: dict[str, str] = {}
+        reader = self._repo.config_reader()
+        for role in ("AUTHOR", "COMMITTER"):
+            for what, fallback in (("NAME", FALLBACK_NAME), ("EMAIL", FALLBACK_EMAIL)):
+                key = f"GIT_{role}_{what}"
+                if os.environ.get(key):
+                    continue
+                if not reader.get_value("user", what.lower(), default=""):
+                    env[key] = fallback
+        return env
+
+    def commit_only(self, files: Sequence[str], message: str) -> str:
+        """Commit exactly `files` (repository-relative) on top of HEAD; returns the new commit."""
+        parent = self.head()
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self.git.read_tree(parent, env=env)
+            blobs = []
+            for rel in files:
+                blob = self.git.hash_object("-w", "--", rel)
+                mode = "100644"
+                self.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{rel}", env=env)
+                blobs.append((mode, blob, rel))
+            tree = self.git.write_tree(env=env)
+        if parent and tree == self._repo.commit(parent).tree.hexsha:
+            return parent  # nothing changed
+        args = [tree, "-m", message] + (["-p", parent] if parent else [])
+        commit = self.git.commit_tree(*args, env=self._identity_env())
+        ref = self._repo.head.ref.path if not self._repo.head.is_detached else "HEAD"
+        self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
+        for mode, blob, rel in blobs:
+            self.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{rel}")
+        return commit
+
+    def push(self, remote: str = "origin") -> bool:
+        """Push HEAD to the same branch on `remote`; False when it was rejected as not a fast-forward."""
+        branch = self.branch()
+        if not branch:
+            raise GitError("cannot push from a detached HEAD; check out a branch")
+        try:
+            self.git.push(remote, f"HEAD:refs/heads/{branch}")
+        except git.GitCommandError as exc:
+            text = f"{exc.stderr}"
+            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
+                return False
+            raise GitError(f"git push {remote} failed: {text.strip()}") from None
+        return True
+
+    def catch_up(self, remote: str = "origin") -> None:
+        """Fetch and move this branch to the remote's tip, keeping local edits that do not conflict.
+
+        Only ledger commits are ever unpushed here; their content lives on in the journal and is
+        folded again onto the remote's ledger, so dropping them loses nothing."""
+        branch = self.branch()
+        try:
+            self.git.fetch(remote, branch)
+            self.git.reset("--keep", "FETCH_HEAD")
+        except git.GitCommandError as exc:
+            raise GitError(f"could not catch up with {remote}/{branch}: {str(exc.stderr).strip()}") from None

@@ -1,0 +1,214 @@
+"""The applied-state ledger: what was enqueued for which spec, committed beside the specs.
+
+The ledger is never edited in place: apply and status record Events (in the journal first), and
+`fold` applies them. Folding is idempotent, so replaying a journal after a crash, or twice, gives
+the same ledger. An event about an older change of a spec only ever adds QueuedRun IDs: an ID a
+backend returned is never dropped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from reconciler.specs import digest_of
+
+VERSION = 1
+STATUSES = ("pending", "applied", "failed", "unknown", "removed")
+# Attempts that may or may not have reached the queue: looked up by marker before any retry.
+UNCERTAIN = ("pending", "unknown")
+RETRYABLE = ("pending", "unknown", "failed")
+
+
+class LedgerError(Exception):
+    """The ledger cannot be read; the message names it and the fix. Nothing is written then."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    digest: str
+    source: str
+    launch: Mapping[str, Any]
+    status: str
+    change: int = 1  # how many times this id has reached a new digest; part of the enqueue marker
+    applied_commit: str | None = None
+    queued_runs: tuple[Mapping[str, Any], ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "digest": self.digest, "source": self.source, "launch": dict(self.launch), "status": self.status,
+            "change": self.change, "applied_commit": self.applied_commit,
+            "queued_runs": [dict(r) for r in self.queued_runs],
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+    @property
+    def latest_run(self) -> Mapping[str, Any] | None:
+        return self.queued_runs[-1] if self.queued_runs else None
+
+
+@dataclass(frozen=True)
+class Ledger:
+    specs: Mapping[str, Entry] = field(default_factory=dict)
+    version: int = VERSION
+
+    def to_text(self) -> str:
+        data = {"version": self.version, "specs": {k: e.to_json() for k, e in sorted(self.specs.items())}}
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One durable fact about an apply, in the order it happened."""
+
+    kind: str  # intent | enqueued | failed | unknown | removed | refreshed
+    spec_id: str
+    change: int
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def marker(spec_id: str, digest: str, change: int) -> str:
+    """The key every enqueue of one change carries, so a retry can find what an earlier try left."""
+    import hashlib
+
+    return "lo-" + hashlib.sha256(f"{spec_id}\n{digest}\n{change}".encode()).hexdigest()[:24]
+
+
+def _add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    return runs if any(r.get("id") == run.get("id") for r in runs) else (*runs, dict(run))
+
+
+def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
+    specs = dict(ledger.specs)
+    for event in events:
+        entry = specs.get(event.spec_id)
+        current = entry is not None and event.change == entry.change
+        if event.kind == "intent":
+            if entry is None or event.change > entry.change or (current and entry.status != "applied"):
+                specs[event.spec_id] = Entry(
+                    digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
+                    status="pending", change=event.change, applied_commit=event.data.get("commit"),
+                    queued_runs=entry.queued_runs if entry else ())
+        elif entry is None:
+            continue
+        elif event.kind == "enqueued":
+            entry = replace(entry, queued_runs=_add_run(entry.queued_runs, event.data["queued_run"]))
+            if current and entry.status != "removed":
+                entry = replace(entry, status="applied", error=None)
+            specs[event.spec_id] = entry
+        elif event.kind in ("failed", "unknown"):
+            if current and entry.status in UNCERTAIN + ("failed",):
+                specs[event.spec_id] = replace(entry, status=event.kind, error=event.data.get("error"))
+        elif event.kind == "removed":
+            if current:
+                specs[event.spec_id] = replace(entry, status="removed", error=None)
+        elif event.kind == "refreshed":
+            runs = tuple({**r, **event.data["fields"]} if r.get("id") == event.data["id"] else r
+                         for r in entry.queued_runs)
+            specs[event.spec_id] = replace(entry, queued_runs=runs)
+    return Ledger(specs, ledger.version)
+
+
+# ---- reading and writing -------------------------------------------------------------------------
+
+_CONFLICT = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.M)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise LedgerError(f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def parse(text: str, name: str) -> Ledger:
+    fix = f"restore it from git (git checkout -- {name}, or git log -p -- {name}) or remove the bad part by hand"
+    if _CONFLICT.search(text):
+        raise LedgerError(f"{name}: holds git merge-conflict markers; resolve the conflict (keep the union of both "
+                          f"sides' queued_runs), then run launchops again")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
+    except LedgerError as exc:
+        raise LedgerError(f"{name}: {exc}; {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise LedgerError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}") from None
+    if not isinstance(data, dict) or "version" not in data:
+        raise LedgerError(f"{name}: not a launchops ledger (no \"version\"); {fix}")
+    if data["version"] != VERSION:
+        raise LedgerError(f"{name}: ledger version {data['version']!r} is not one this launchops reads "
+                          f"(it reads version {VERSION}); upgrade launchops, and never edit the version by hand")
+    specs = data.get("specs")
+    if not isinstance(specs, dict):
+        raise LedgerError(f"{name}: \"specs\" must be an object; {fix}")
+    entries = {}
+    for spec_id, raw in specs.items():
+        entries[spec_id] = _entry(raw, f"{name}: specs[{spec_id!r}]", fix)
+    return Ledger(entries, VERSION)
+
+
+def _entry(raw: Any, where: str, fix: str) -> Entry:
+    if not isinstance(raw, dict):
+        raise LedgerError(f"{where} must be an object; {fix}")
+    for key, kind in (("digest", str), ("source", str), ("launch", dict), ("status", str), ("queued_runs", list)):
+        if not isinstance(raw.get(key), kind):
+            raise LedgerError(f"{where}.{key} is missing or not a{'n object' if kind is dict else ' ' + kind.__name__}"
+                              f"; {fix}")
+    if raw["status"] not in STATUSES:
+        raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
+    if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
+        raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
+    if digest_of(raw["launch"]) != raw["digest"]:
+        raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); {fix}")
+    change = raw.get("change", 1)
+    if not isinstance(change, int) or isinstance(change, bool) or change < 1:
+        raise LedgerError(f"{where}.change must be a positive whole number; {fix}")
+    return Entry(digest=raw["digest"], source=raw["source"], launch=raw["launch"], status=raw["status"],
+                 change=change, applied_commit=raw.get("applied_commit"),
+                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"))
+
+
+def read(path: Path, name: str) -> Ledger:
+    """The ledger at `path`; an empty one when the file does not exist yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Ledger()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"{name}: cannot be read: {exc}") from None
+    return parse(text, name)
+
+
+def write(path: Path, ledger: Ledger) -> bool:
+    """Write atomically (temp file, fsync, rename); False when the file already says the same."""
+    text = ledger.to_text()
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True

@@ -1,0 +1,119 @@
+"""A plan is a value: what apply would do, computed from files alone (no backend, no writes).
+
+Desired specs and ledger entries are paired by id first (a missing side means create or remove),
+then compared by digest, then classified. Field diffs explain an update; they never drive it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+from reconciler.ledger import RETRYABLE, Ledger
+from reconciler.problems import dotted
+from reconciler.specs import Spec
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    RETRY = "retry"
+    REMOVE = "remove"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "retry": "↻", "remove": "-"}[self.value]
+
+    @property
+    def enqueues(self) -> bool:
+        return self is not Action.REMOVE
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    parts: tuple[str | int, ...]  # ("launch", "config", …)
+    old: Any  # None where the field was absent
+    new: Any
+
+    @property
+    def path(self) -> str:
+        return dotted(self.parts)
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    action: Action
+    source: str
+    digest: str
+    change: int  # which change of this id this is; with id and digest it makes the enqueue marker
+    launch: Mapping[str, Any]
+    diff: tuple[FieldDiff, ...] = ()
+    prior_status: str | None = None  # the ledger status a retry or update starts from
+    prior_digest: str | None = None  # for an update: the digest of the change it supersedes
+    reason: str = ""  # an explanation for people, never used to decide anything
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    unchanged: int
+    specs: Mapping[str, Spec] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return {**counts, "unchanged": self.unchanged}
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def field_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldDiff, ...]:
+    """Leaf-level differences between two launch mappings, paths starting at `launch`."""
+    from deepdiff import DeepDiff  # only plans with updates pay for the import
+
+    tree = DeepDiff(dict(old), dict(new), view="tree", verbose_level=2)
+    out = []
+    for levels in tree.values():
+        for level in levels:
+            parts = ("launch", *level.path(output_format="list"))
+            old_value = None if _missing(level.t1) else level.t1
+            new_value = None if _missing(level.t2) else level.t2
+            out.append(FieldDiff(parts, old_value, new_value))
+    return tuple(sorted(out, key=lambda d: d.path))
+
+
+def _missing(value: Any) -> bool:
+    return type(value).__name__ == "NotPresent"
+
+
+def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
+    changes: list[Change] = []
+    unchanged = 0
+    for spec_id in sorted(set(specs) | set(ledger.specs)):
+        spec, entry = specs.get(spec_id), ledger.specs.get(spec_id)
+        if spec is None:
+            if entry is not None and entry.status != "removed":
+                changes.append(Change(spec_id, Action.REMOVE, entry.source, entry.digest, entry.change, entry.launch,
+                                      prior_status=entry.status, reason="its spec file is gone"))
+            continue
+        if entry is None or entry.status == "removed":
+            number = entry.change + 1 if entry else 1
+            changes.append(Change(spec_id, Action.CREATE, spec.source, spec.digest, number, spec.launch,
+                                  reason="new spec" if entry is None else "spec added again after removal"))
+        elif entry.digest != spec.digest:
+            changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest, entry.change + 1, spec.launch,
+                                  diff=field_diff(entry.launch, spec.launch), prior_status=entry.status,
+                                  prior_digest=entry.digest,
+                                  reason="launch arguments changed"))
+        elif entry.status in RETRYABLE:
+            changes.append(Change(spec_id, Action.RETRY, spec.source, spec.digest, entry.change, spec.launch,
+                                  prior_status=entry.status, reason=f"last attempt is {entry.status}"
+                                  + (f": {entry.error}" if entry.error else "")))
+        else:
+            unchanged += 1
+    return Plan(tuple(changes), unchanged, specs)

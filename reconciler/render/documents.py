@@ -1,0 +1,61 @@
+"""The machine-readable document of each result (`--format json`); text and markdown render these.
+
+FORMAT_VERSION changes only for a breaking change; keys may be added.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from reconciler import secrets
+from reconciler.apply import Result
+from reconciler.ledger import UNCERTAIN, Ledger
+from reconciler.plan import Plan
+from reconciler.specs import SpecSet
+
+FORMAT_VERSION = 1
+
+
+def plan(plan: Plan) -> dict[str, Any]:
+    changes = []
+    for change in plan.changes:
+        changes.append({
+            "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
+            "reason": change.reason,
+            "diff": [{"path": d.path, "old": secrets.mask(d.old, d.parts), "new": secrets.mask(d.new, d.parts)}
+                     for d in change.diff],
+        })
+    return {"format_version": FORMAT_VERSION, "summary": plan.summary, "changes": changes}
+
+
+def validate(result: SpecSet) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "valid": result.valid, "specs": len(result.specs),
+            "files": result.files,
+            "errors": [{"file": p.file, "line": p.line, "column": p.column, "path": p.path, "message": p.message}
+                       for p in result.problems]}
+
+
+def status(ledger: Ledger) -> dict[str, Any]:
+    rows = []
+    for spec_id, entry in sorted(ledger.specs.items()):
+        run = entry.latest_run
+        rows.append({"id": spec_id, "status": entry.status, "digest": entry.digest, "source": entry.source,
+                     "uncertain": entry.status in UNCERTAIN, "error": entry.error,
+                     "queued_runs": len(entry.queued_runs), "queued_run": dict(run) if run else None})
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"format_version": FORMAT_VERSION, "summary": counts, "specs": rows}
+
+
+def apply(result: Result) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "ok": result.ok, "summary": result.counts,
+            "commit": result.commit, "pushed": result.pushed, "notes": list(result.notes),
+            "plan": plan(result.plan)["summary"],
+            "outcomes": [{"id": o.id, "action": o.action.value, "result": o.result,
+                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes)}
+                         for o in result.outcomes]}
+
+
+def queue(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION,
+            "items": [{**item, "launch": secrets.mask(item["launch"], ["launch"])} for item in items]}

@@ -1,0 +1,89 @@
+"""Plain text for people at a terminal or reading CI logs."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-"}
+
+
+def value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in (headers, *rows)]
+    return "\n".join(lines)
+
+
+def summary_line(summary: dict[str, int]) -> str:
+    return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
+            f"{summary['remove']} to remove, {summary['unchanged']} unchanged")
+
+
+def plan(doc: dict[str, Any]) -> str:
+    lines = []
+    for change in doc["changes"]:
+        lines.append(f"  {SYMBOLS[change['action']]} {change['id']}  ({change['action']}: {change['reason']}; "
+                     f"{change['source']})")
+        for d in change["diff"]:
+            if d["old"] is None:
+                lines.append(f"      + {d['path']}: {value(d['new'])}")
+            elif d["new"] is None:
+                lines.append(f"      - {d['path']}: {value(d['old'])}")
+            else:
+                lines.append(f"      ~ {d['path']}: {value(d['old'])} -> {value(d['new'])}")
+    head = "No changes: the queue matches the specs." if not doc["changes"] else "launchops will:"
+    return "\n".join([head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
+
+
+def validate(doc: dict[str, Any]) -> str:
+    lines = []
+    for e in doc["errors"]:
+        where = f"{e['file']}:{e['line']}:{e['column']}" if e["line"] else e["file"]
+        lines.append(f"{where}: {e['path'] + ': ' if e['path'] else ''}{e['message']}")
+    if doc["valid"]:
+        lines.append(f"{doc['specs']} specs valid.")
+    else:
+        files = len({e["file"] for e in doc["errors"]})
+        lines.append(f"{len(doc['errors'])} problems in {files} files; nothing was enqueued.")
+    return "\n".join(lines) + "\n"
+
+
+def status(doc: dict[str, Any]) -> str:
+    if not doc["specs"]:
+        return "The ledger is empty: nothing applied yet.\n"
+    rows = []
+    for s in doc["specs"]:
+        run = s["queued_run"] or {}
+        status = s["status"] + (" (uncertain: next apply looks it up)" if s["uncertain"] else "")
+        rows.append([s["id"], status, run.get("id", "-"), run.get("state", "-"), run.get("enqueued_at", "-")])
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(doc["summary"].items()))
+    errors = [f"  {s['id']}: {s['error']}" for s in doc["specs"] if s["error"]]
+    out = table(["ID", "STATUS", "QUEUED RUN", "STATE", "ENQUEUED"], rows) + f"\n\n{counts}\n"
+    return out + ("\nErrors:\n" + "\n".join(errors) + "\n" if errors else "")
+
+
+def apply(doc: dict[str, Any]) -> str:
+    if not doc["outcomes"]:
+        return "No changes: nothing to enqueue.\n" + "".join(f"note: {n}\n" for n in doc["notes"])
+    rows = [[o["id"], o["action"], o["result"], ", ".join(o["queued_runs"]) or "-", o["error"] or ""]
+            for o in doc["outcomes"]]
+    lines = [table(["ID", "ACTION", "RESULT", "QUEUED RUN", "ERROR"], rows), ""]
+    for o in doc["outcomes"]:
+        lines.extend(f"note: {o['id']}: {n}" for n in o["notes"])
+    lines.extend(f"note: {n}" for n in doc["notes"])
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(doc["summary"].items()))
+    where = (f"ledger committed as {doc['commit'][:12]}" + (" and pushed" if doc["pushed"] else "")
+             if doc["commit"] else "ledger written (not committed)")
+    lines.append(f"Apply {'complete' if doc['ok'] else 'finished with failures'}: {counts}; {where}.")
+    return "\n".join(lines) + "\n"
+
+
+def queue(doc: dict[str, Any]) -> str:
+    if not doc["items"]:
+        return "The local queue is empty.\n"
+    rows = [[i["id"], i["spec_id"], i["queue_name"], str(i["priority"] if i["priority"] is not None else "-"),
+             i["state"], i["enqueued_at"]] for i in doc["items"]]
+    return table(["ID", "SPEC", "QUEUE", "PRIORITY", "STATE", "ENQUEUED"], rows) + f"\n\n{len(rows)} items\n"

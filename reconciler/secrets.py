@@ -1,0 +1,41 @@
+"""Secrets in specs: masked in every output, refused when they look like real credentials.
+
+Specs are committed to git and shown on pull requests, so a credential must never be written in
+one; a value under a secret-named key is only ever shown as `***`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator, Sequence
+
+SECRET_KEY = re.compile(r"(?i)(secret|token|passw(or)?d|api[_-]?key|credential|private[_-]?key|^key$)")
+_CREDENTIAL = re.compile(r"[0-9a-fA-F]{40,}|[A-Za-z0-9_-]{32,}")
+MASK = "***"
+
+
+def is_secret_path(path: Sequence[str | int]) -> bool:
+    """True when any key on the path is secret-named: everything below such a key is secret."""
+    return any(isinstance(part, str) and SECRET_KEY.search(part) for part in path)
+
+
+def mask(value: Any, path: Sequence[str | int] = ()) -> Any:
+    """A copy of `value` with every value under a secret-named key replaced by `***`."""
+    if is_secret_path(path):
+        return MASK
+    if isinstance(value, dict):
+        return {k: mask(v, [*path, k]) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, [*path, i]) for i, v in enumerate(value)]
+    return value
+
+
+def credentials(value: Any, path: list[str | int]) -> Iterator[list[str | int]]:
+    """Paths of values under secret-named keys that look like real credentials."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from credentials(v, [*path, k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from credentials(v, [*path, i])
+    elif isinstance(value, str) and is_secret_path(path) and _CREDENTIAL.search(value):
+        yield path

@@ -1,0 +1,119 @@
+"""Repository settings: defaults < launchops.toml or [tool.launchops] < LAUNCHOPS_<KEY> env < CLI flags."""
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class SettingsError(Exception):
+    """A settings file or value that cannot be used; the message names where."""
+
+
+# Settings that also act as repository-wide launch defaults, under every _defaults.yaml.
+LAUNCH_DEFAULT_KEYS = ("entity", "project", "queue_name", "project_queue")
+BACKENDS = ("local", "wandb")
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    specs_dir: str = "launches"
+    ledger: str = ".launchops/ledger.json"
+    backend: str = "local"
+    entity: str | None = None
+    project: str | None = None
+    queue_name: str | None = None
+    project_queue: str | None = None
+    max_spec_bytes: int = 1048576
+
+    @property
+    def specs_path(self) -> Path:
+        return self.root / self.specs_dir
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / self.ledger
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the ledger lives; the journal, lock, cache and local queue live beside it."""
+        return self.ledger_path.parent
+
+    @property
+    def launch_defaults(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in LAUNCH_DEFAULT_KEYS if getattr(self, k) is not None}
+
+
+_KEYS = {f.name: f for f in fields(Settings) if f.name != "root"}
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    if key == "max_spec_bytes":
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where}: max_spec_bytes must be a whole number of bytes, not {value!r}")
+        if number <= 0:
+            raise SettingsError(f"{where}: max_spec_bytes must be positive")
+        return number
+    if not isinstance(value, str) or not value:
+        raise SettingsError(f"{where}: {key} must be a non-empty string")
+    if key == "backend" and value not in BACKENDS:
+        raise SettingsError(f"{where}: backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+    return value
+
+
+def _from_file(root: Path) -> tuple[dict[str, Any], str]:
+    toml_path = root / "launchops.toml"
+    if toml_path.is_file():
+        name = "launchops.toml"
+        data = _read_toml(toml_path, name)
+    else:
+        pyproject = root / "pyproject.toml"
+        if not pyproject.is_file():
+            return {}, ""
+        name = "pyproject.toml [tool.launchops]"
+        data = _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("launchops", {})
+    for key in data:
+        if key not in _KEYS:
+            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(_KEYS)}"
+            raise SettingsError(f"{name}: unknown setting {key!r}{hint}")
+    return dict(data), name
+
+
+def _read_toml(path: Path, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{name}: not valid TOML: {exc}")
+
+
+def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    data, name = _from_file(root)
+    for key, value in data.items():
+        values[key] = _coerce(key, value, name)
+    for key in _KEYS:
+        env_value = environ.get(f"LAUNCHOPS_{key.upper()}")
+        if env_value:
+            values[key] = _coerce(key, env_value, f"LAUNCHOPS_{key.upper()}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    settings = Settings(root=root.resolve(), **values)
+    for key in ("specs_dir", "ledger"):
+        target = (settings.root / getattr(settings, key)).resolve()
+        if not target.is_relative_to(settings.root):
+            raise SettingsError(f"{name or 'settings'}: {key} {getattr(settings, key)!r} is outside the repository")
+    return settings
+
+
+def with_backend(settings: Settings, backend: str | None) -> Settings:
+    return settings if backend is None else replace(settings, backend=_coerce("backend", backend, "--backend"))

@@ -1,0 +1,264 @@
+"""The desired state: spec files under specs_dir, folder defaults, effective specs and digests.
+
+The effective spec is the repository defaults, then every `_defaults.yaml` from the top folder
+down, then the file (mappings deep-merge; lists and scalars replace). Its digest covers only the
+normalised `launch` mapping, so cosmetic edits never enqueue anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from reconciler import checks, secrets
+from reconciler.problems import Problem, dotted
+from reconciler.settings import Settings
+from reconciler.yamlload import Document, load_documents, locate, read_text
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+DEFAULTS_KEYS = ("launch", "labels")
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    source: str  # repository-relative path of the file
+    launch: Mapping[str, Any]  # effective and normalised: exactly what is enqueued
+    digest: str
+    description: str | None = None
+    labels: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    specs: Mapping[str, Spec]  # by id, sorted
+    problems: tuple[Problem, ...]
+    files: int
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def digest_of(launch: Mapping[str, Any]) -> str:
+    canonical = json.dumps(launch, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _has(data: Any, path: Sequence[str | int]) -> bool:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One source of values in an effective spec, kept to say where a bad value came from."""
+
+    rel: str
+    path: Path | None  # None: launchops.toml settings
+    doc_index: int
+    data: Mapping[str, Any]
+
+
+class _Loader:
+    """Loads one repository's specs; remembers each folder's defaults so each is read once."""
+
+    def __init__(self, settings: Settings, backend: str) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.root = settings.root
+        self.base = settings.specs_path
+        self.problems: list[Problem] = []
+        self._defaults: dict[Path, list[_Layer]] = {}
+        repo_defaults = settings.launch_defaults
+        self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def read(self, path: Path) -> list[Document]:
+        rel = self.rel(path)
+        text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes)
+        if problem:
+            self.problems.append(problem)
+            return []
+        documents, problems = load_documents(text or "", rel)
+        self.problems.extend(problems)
+        return documents
+
+    def problem(self, layer: _Layer, path: Sequence[str | int], message: str, at_key: bool = False) -> Problem:
+        if layer.path is None:
+            return Problem(layer.rel, 0, 0, message, dotted(path))
+        text = layer.path.read_text(encoding="utf-8-sig")
+        line, col, _ = locate(text, layer.doc_index, path, at_key)
+        return Problem(layer.rel, line, col, message, dotted(path))
+
+    def defaults_for(self, folder: Path) -> list[_Layer]:
+        """Layers from the repository settings and every _defaults file from the top folder down."""
+        if folder in self._defaults:
+            return self._defaults[folder]
+        layers = list(self._repo_layer) if folder == self.base else list(self.defaults_for(folder.parent))
+        for name in DEFAULTS_NAMES:
+            path = folder / name
+            if path.is_file():
+                layers.extend(self._read_defaults(path))
+        self._defaults[folder] = layers
+        return layers
+
+    def _read_defaults(self, path: Path) -> list[_Layer]:
+        documents = self.read(path)
+        if len(documents) > 1:
+            self.problems.append(Problem(self.rel(path), documents[1].line, 1,
+                                         "a defaults file holds one document; remove the extra '---'"))
+        layers = []
+        for doc in documents[:1]:
+            layer = _Layer(self.rel(path), path, doc.index, doc.data)
+            ok = True
+            for key, value in doc.data.items():
+                if key not in DEFAULTS_KEYS:
+                    self.problems.append(self.problem(layer, [key], f"unknown key {key!r}: a _defaults file holds "
+                                                                   "only launch: and labels: (apiVersion and id "
+                                                                   "belong in specs)", at_key=True))
+                    ok = False
+                elif not isinstance(value, dict):
+                    self.problems.append(self.problem(layer, [key], "must be a mapping"))
+                    ok = False
+            if ok:
+                layers.append(layer)
+        return layers
+
+    def load_file(self, path: Path) -> list[tuple[Spec, tuple[int, int]]]:
+        """Valid specs of one file with the line and column of their id, for duplicate reports."""
+        rel = self.rel(path)
+        try:
+            default_id = path.relative_to(self.base).with_suffix("").as_posix()
+        except ValueError:
+            self.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({self.settings.specs_dir}/)"))
+            return []
+        documents = self.read(path)
+        folder_layers = self.defaults_for(path.parent)
+        out = []
+        for doc in documents:
+            layer = _Layer(rel, path, doc.index, doc.data)
+            if "id" not in doc.data and len(documents) > 1:
+                self.problems.append(Problem(rel, doc.line, 1, f"document {doc.index + 1} needs an id: a file "
+                                                              "with several documents names each one"))
+                continue
+            spec = self._effective(layer, folder_layers, default_id)
+            if spec:
+                line, col, _ = (locate(path.read_text(encoding="utf-8-sig"), doc.index, ["id"])
+                                if "id" in doc.data else (doc.line, 1, None))
+                out.append((spec, (line, col)))
+        return out
+
+    def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> Spec | None:
+        effective: dict[str, Any] = {}
+        for source in (*folder_layers, layer):
+            effective = deep_merge(effective, source.data)
+        effective.setdefault("id", default_id)
+        findings = checks.check_spec(effective, self.backend)
+        if findings:
+            for finding in findings:
+                owner = next((s for s in reversed((*folder_layers, layer)) if _has(s.data, finding.path)), layer)
+                self.problems.append(self._finding_problem(owner, finding))
+            return None
+        launch = checks.normalise(effective["launch"])
+        return Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
+                    description=effective.get("description"), labels=effective.get("labels") or {})
+
+    def _finding_problem(self, layer: _Layer, finding: checks.Finding) -> Problem:
+        problem = self.problem(layer, finding.path, finding.message, finding.at_key)
+        if not finding.quote_hint or layer.path is None or secrets.is_secret_path(finding.path):
+            return problem
+        _, _, raw = locate(layer.path.read_text(encoding="utf-8-sig"), layer.doc_index, finding.path)
+        if raw is None:
+            return problem
+        key = finding.path[-1] if finding.path else "value"
+        message = f"{finding.message}: YAML 1.1 read `{raw}` that way; quote it: {key}: \"{raw}\""
+        return Problem(problem.file, problem.line, problem.column, message, problem.path)
+
+
+def discover(settings: Settings) -> tuple[list[Path], list[Problem]]:
+    """Every spec file under specs_dir, sorted; folder symlinks are refused, never followed."""
+    base = settings.specs_path
+    problems: list[Problem] = []
+    if not base.exists():
+        return [], [Problem(settings.specs_dir, 0, 0, "no such folder; create it, or set specs_dir in launchops.toml")]
+    if not base.resolve().is_relative_to(settings.root.resolve()):
+        return [], [Problem(settings.specs_dir, 0, 0, "resolves outside the repository")]
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(base):
+        here = Path(folder)
+        for name in list(dirs):
+            if name.startswith("."):
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                dirs.remove(name)
+                rel = (here / name).relative_to(settings.root).as_posix()
+                problems.append(Problem(rel, 0, 0, "is a symlink to a folder, which launchops does not follow "
+                                                   "(it could leave the repository or read specs twice); "
+                                                   "move the specs into the folder"))
+        dirs.sort()
+        files.extend(here / n for n in sorted(names) if _is_spec_name(n))
+    return files, problems
+
+
+def _is_spec_name(name: str) -> bool:
+    return name.endswith(SPEC_SUFFIXES) and not name.startswith(("_", "."))
+
+
+def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend: str | None = None) -> SpecSet:
+    """Load and check specs: all of specs_dir, or only the given files and folders."""
+    loader = _Loader(settings, backend or settings.backend)
+    if paths is None:
+        files, problems = discover(settings)
+        loader.problems.extend(problems)
+    else:
+        files = []
+        for path in paths:
+            path = path.absolute()
+            if path.is_dir():
+                files.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_spec_name(p.name)))
+            elif path.name in DEFAULTS_NAMES:
+                loader.defaults_for(path.parent)
+            elif path.exists():
+                files.append(path)
+            else:
+                loader.problems.append(Problem(loader.rel(path), 0, 0, "no such file"))
+    declared: dict[str, list[tuple[Spec, tuple[int, int]]]] = {}
+    for path in files:
+        for spec, where in loader.load_file(path):
+            declared.setdefault(spec.id, []).append((spec, where))
+    specs: dict[str, Spec] = {}
+    for spec_id, found in declared.items():
+        if len(found) == 1:
+            specs[spec_id] = found[0][0]
+            continue
+        for spec, (line, col) in found:
+            others = ", ".join(f"{o.source}:{w[0]}" for o, w in found if (o, w) != (spec, (line, col)))
+            loader.problems.append(Problem(spec.source, line, col, f"id {spec_id!r} is also declared in {others}; "
+                                                                  "ids must be unique: set a different id", "id"))
+    return SpecSet(dict(sorted(specs.items())), tuple(sorted(set(loader.problems))), len(files))

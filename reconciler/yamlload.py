@@ -1,0 +1,193 @@
+"""Read one spec or defaults file safely.
+
+PyYAML's safe loader is the parser (YAML 1.1, nothing coerced afterwards), but a file is checked
+before anything is built from it: size, encoding, control characters, symlinks, nesting depth,
+alias expansion and repeated keys. Values are built only for documents that pass; every problem
+carries the line and column of the node it is about.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from reconciler.problems import Path_, Problem, dotted
+
+try:  # libyaml when the wheel has it: same results, several times faster
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - pure-Python PyYAML
+    _Loader = yaml.SafeLoader
+
+MAX_DEPTH = 64
+MAX_NODES = 10_000
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class Document:
+    index: int  # position in the file, from 0
+    line: int  # where it starts, 1-based
+    data: dict[str, Any]
+
+
+def read_text(path: Path, rel: str, root: Path, max_bytes: int) -> tuple[str | None, Problem | None]:
+    """The file's text, or the reason it is refused before parsing."""
+    try:
+        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+            return None, Problem(rel, 0, 0, "is a symlink that resolves outside the repository; "
+                                          "copy the file into the repository instead")
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, Problem(rel, 0, 0, f"is {size} bytes, larger than max_spec_bytes ({max_bytes}); "
+                                          "split it, or raise max_spec_bytes in launchops.toml")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, Problem(rel, 0, 0, f"cannot be read: {exc.strerror or exc}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, Problem(rel, line, column, f"is not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
+    text = text.removeprefix("\ufeff")  # a byte-order mark is harmless: editors add it
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        return None, Problem(rel, line, column, f"contains the control character U+{ord(bad.group()):04X}; "
+                                               "remove it (only tab, LF and CR are allowed)")
+    if not text.strip():
+        return None, Problem(rel, 0, 0, "is empty; write a spec (apiVersion: launchops/v1, launch: …) or delete the file")
+    return text, None
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int,
+                sizes: dict[int, int], problems: list[Problem]) -> int:
+    """Problems a built value would hide; returns how many nodes the subtree expands to."""
+    key = id(node)
+    if key in sizes:  # an alias: counted again wherever it is used, but walked once
+        return sizes[key]
+    if depth > MAX_DEPTH:
+        line, col = _mark(node)
+        problems.append(Problem(rel, line, col, f"nested deeper than {MAX_DEPTH} levels; flatten it", dotted(path)))
+        sizes[key] = MAX_NODES + 1
+        return sizes[key]
+    size = 1
+    sizes[key] = size  # guards against recursive aliases
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, tuple[int, int]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                size += _check_node(value_node, rel, path, depth + 1, sizes, problems)
+                continue
+            line, col = _mark(key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                raw = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
+                problems.append(Problem(rel, line, col, f"key {raw} is not a string; quote it: \"{raw}\"", dotted(path)))
+                continue
+            name = key_node.value
+            if name in seen:
+                first = seen[name]
+                problems.append(Problem(rel, line, col, f"key {name!r} is given twice (first at line {first[0]}); "
+                                                        "keep one", dotted(path + [name])))
+                continue
+            seen[name] = (line, col)
+            size += 1 + _check_node(value_node, rel, path + [name], depth + 1, sizes, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            size += _check_node(item, rel, path + [i], depth + 1, sizes, problems)
+    sizes[key] = size
+    return size
+
+
+def _syntax_problem(rel: str, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    what = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    text = f"{context}: {what}" if context else what
+    if "\t" in text or "tab" in text:
+        text += " (YAML indents with spaces, never tabs)"
+    return Problem(rel, line, col, f"YAML syntax error: {text}")
+
+
+def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
+    """Every document of a file, checked then built; problems instead of documents that fail."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader = _Loader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            line, col = _mark(node)
+            before = len(problems)
+            if not isinstance(node, yaml.MappingNode):
+                kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+                if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+                    problems.append(Problem(rel, line, col, f"document {index + 1} is empty; remove the stray '---'"))
+                else:
+                    problems.append(Problem(rel, line, col, f"the top level is {kind}, not a mapping; "
+                                                            "a spec starts with 'apiVersion: launchops/v1'"))
+            else:
+                size = _check_node(node, rel, [], 1, {}, problems)
+                if size > MAX_NODES and len(problems) == before:
+                    problems.append(Problem(rel, line, col, f"expands through aliases to more than {MAX_NODES} "
+                                                            "values; write the values out or use fewer aliases"))
+            if len(problems) == before:
+                documents.append(Document(index, line, loader.construct_document(node)))
+            index += 1
+    except yaml.YAMLError as exc:
+        problems.append(_syntax_problem(rel, exc))
+    except RecursionError:
+        problems.append(Problem(rel, 0, 0, f"nested deeper than {MAX_DEPTH} levels; flatten it"))
+    finally:
+        loader.dispose()
+    if not documents and not problems:
+        problems.append(Problem(rel, 0, 0, "holds no YAML document; write a spec or delete the file"))
+    return documents, problems
+
+
+def _nodes(text: str) -> Iterator[yaml.Node]:
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            yield loader.get_node()
+    finally:
+        loader.dispose()
+
+
+def locate(text: str, doc_index: int, path: Path_, at_key: bool = False) -> tuple[int, int, str | None]:
+    """Line, column and raw scalar text of the node at `path` in document `doc_index`.
+
+    Called only to report a problem, so the node trees are never kept in memory. Falls back to the
+    deepest existing ancestor (for a missing key, the mapping that should hold it)."""
+    try:
+        node = next(n for i, n in enumerate(_nodes(text)) if i == doc_index)
+    except (StopIteration, yaml.YAMLError):
+        return 1, 1, None
+    key_node: yaml.Node | None = None
+    for part in path:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == part:
+                    key_node, child = k, v
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            key_node, child = None, node.value[part]
+        if child is None:
+            line, col = _mark(node)
+            return line, col, None
+        node = child
+    target = key_node if at_key and key_node is not None else node
+    line, col = _mark(target)
+    raw = node.value if isinstance(node, yaml.ScalarNode) else None
+    return line, col, raw
