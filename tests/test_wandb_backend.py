@@ -1,0 +1,362 @@
+"""The wandb backend against the real wandb SDK and a W&B-compatible server on 127.0.0.1."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest_wandb import drive, request, wandb_server  # noqa: E402,F401  (fixture)
+from wandb_server import DUMMY_API_KEY, WandbServer, parse_query  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB = "ent/proj/my-job:latest"
+
+
+def ok(result: dict[str, Any]) -> Any:
+    assert "ok" in result, result
+    return result["ok"]
+
+
+def wire(item: dict[str, Any]) -> dict[str, Any]:
+    """What the server received for one push."""
+    return {k: item[k] for k in ("entity", "project_queue", "queue_name", "runSpec", "priority", "has_priority", "templateVariableValues")}
+
+
+# --------------------------------------------------------------------------------------------
+# Import is lazy; argument checks need no SDK
+
+
+def test_import_does_not_import_wandb() -> None:
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "import reconciler.backends.wandb as w\n"
+        "b = w.WandbBackend(settings={}, parallel=4)\n"
+        "assert w.launch_problems({'uri': 'https://github.com/x/y'})\n"
+        "w.WandbBackend.sdk_arguments\n"
+        "print('wandb' in sys.modules)\n" % str(ROOT)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_launch_problems_without_sdk() -> None:
+    from reconciler.backends.wandb import launch_problems
+
+    assert launch_problems({"job": JOB, "queue_name": "q", "priority": 1}) == []
+    (uri,) = launch_problems({"uri": "https://github.com/wandb/examples"})
+    assert "uri is not supported by the wandb backend" in uri and "job or docker_image" in uri
+    assert launch_problems({"job": JOB, "docker_image": "img"})
+    assert launch_problems({"job": JOB, "priority": 7})
+    assert launch_problems({"job": JOB, "parameters": {}})
+
+
+def test_sdk_arguments_copy_and_carry_the_marker() -> None:
+    from reconciler.backends.base import EnqueueRequest
+    from reconciler.backends.wandb import MARKER_KEY, WandbBackend
+
+    launch = {"job": JOB, "config": {"overrides": {"run_config": {"lr": 0.1}}}}
+    before = copy.deepcopy(launch)
+    args = WandbBackend.sdk_arguments(EnqueueRequest("a", "sha256:1", "mk-1", launch))
+    args["config"]["overrides"]["run_config"]["lr"] = 9
+    assert launch == before  # the ledger keeps what the user wrote
+    assert args["config"][MARKER_KEY] == "mk-1"
+    assert WandbBackend.sdk_arguments(EnqueueRequest("a", "sha256:1", "mk-2", {"job": JOB}))["config"] == {MARKER_KEY: "mk-2"}
+
+
+def test_query_parser_routes_on_root_fields() -> None:
+    roots = parse_query(
+        "mutation pushToRunQueueByName($a: String!) { pushToRunQueueByName(input: {entityName: $a}) { runQueueItemId } }"
+    )
+    assert [f.name for f in roots] == ["pushToRunQueueByName"]
+    roots = parse_query("query Q { project(name: \"x\") { ...F } } fragment F on Project { runQueue(name: $q) { id } }")
+    assert [f.name for f in roots[0].selections] == ["runQueue"]
+
+
+# --------------------------------------------------------------------------------------------
+# What each launch_add argument becomes on the wire: identical to a by-hand launch_add
+
+CASES: dict[str, dict[str, Any]] = {
+    "job-all": dict(
+        job=JOB, queue_name="gpu", entity="ent", project="proj", priority=1,
+        template_variables={"gpus": 2, "zone": "a"}, config={"overrides": {"run_config": {"lr": 0.1}}},
+        resource="kubernetes", entry_point=["python", "train.py"], name="nightly", version="v1.10",
+        run_id="run-1", sweep_id="sw-1", author="alice",
+    ),
+    "docker-resource-args": dict(
+        docker_image="repo/img:1", queue_name="cpu", entity="ent", project="other", priority=3,
+        resource="local-container", resource_args={"local-container": {"env": ["A=1"]}}, project_queue="team-pq",
+    ),
+    "repository-with-config": dict(docker_image="img:2", queue_name="q", entity="ent", repository="registry.example/r", config={"x": 1}),
+    "repository-no-config": dict(docker_image="img:3", queue_name="q", entity="ent", repository="registry.example/r"),
+    "defaults": dict(docker_image="img:4"),  # default queue, default entity from the viewer, no priority
+    "critical": dict(job=JOB, queue_name="q", priority=0, entity="ent2"),
+    "tv-and-resource-args": dict(docker_image="img:5", queue_name="q", entity="ent", template_variables={"a": 1}, resource_args={"k": {"x": 1}}),
+}
+
+
+def test_every_argument_reaches_the_server_as_launch_add_sends_it(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    wandb_server.state.add_job("ent2/proj/my-job")
+    from reconciler.backends.base import EnqueueRequest
+    from reconciler.backends.wandb import WandbBackend
+
+    steps: list[dict[str, Any]] = []
+    for name, launch in CASES.items():
+        req = request(f"mk-{name}", **launch)
+        sdk_kwargs = WandbBackend.sdk_arguments(EnqueueRequest(req["spec_id"], req["digest"], req["marker"], launch))
+        steps.append({"op": "launch_add", "kwargs": sdk_kwargs})
+        steps.append({"op": "enqueue", "request": req})
+    results = drive(wandb_server, steps)
+    items = wandb_server.state.items
+    assert len(items) == 2 * len(CASES), (results, wandb_server.state.server_errors)
+    for k, name in enumerate(CASES):
+        by_hand, ours = items[2 * k], items[2 * k + 1]
+        assert wire(ours) == wire(by_hand), name
+        assert ok(results[2 * k])["id"] == by_hand["id"]
+        run = ok(results[2 * k + 1])
+        assert run["id"] == ours["id"] and run["backend"] == "wandb" and run["state"] == "pending"
+        assert (run["entity"], run["project_queue"], run["queue_name"]) == (ours["entity"], ours["project_queue"], ours["queue_name"])
+        assert run["priority"] == CASES[name].get("priority") and run["marker"] == f"mk-{name}"
+        assert run["enqueued_at"].endswith("Z") and len(run["enqueued_at"]) == 20
+    assert not wandb_server.state.server_errors and not wandb_server.state.unknown_ops
+
+    got = {name: items[2 * k + 1] for k, name in enumerate(CASES)}
+    # exactly what the server received, argument by argument
+    assert got["job-all"]["runSpec"] == {
+        "overrides": {"run_config": {"lr": 0.1}, "entry_point": ["python", "train.py"]},
+        "launchops_marker": "mk-job-all",
+        "job": JOB, "entity": "ent", "author": "alice", "project": "proj", "name": "nightly", "docker": {},
+        "sweep_id": "sw-1", "resource": "kubernetes", "git": {"version": "v1.10"}, "run_id": "run-1",
+    }
+    assert (got["job-all"]["entity"], got["job-all"]["project_queue"], got["job-all"]["queue_name"]) == ("ent", "model-registry", "gpu")
+    assert got["job-all"]["priority"] == 1 and got["job-all"]["templateVariableValues"] == {"gpus": 2, "zone": "a"}
+    d = got["docker-resource-args"]
+    assert d["runSpec"]["docker"] == {"docker_image": "repo/img:1"} and d["runSpec"]["project"] == "other"
+    assert d["runSpec"]["resource_args"] == {"local-container": {"env": ["A=1"]}} and d["project_queue"] == "team-pq"
+    assert d["priority"] == 3 and d["templateVariableValues"] is None
+    assert got["repository-with-config"]["runSpec"]["registry"] == {"url": "registry.example/r"}
+    # launch_add drops `repository` when config is None; the marker makes config a dict, so it lands
+    assert got["repository-no-config"]["runSpec"]["registry"] == {"url": "registry.example/r"}
+    dflt = got["defaults"]
+    assert (dflt["entity"], dflt["queue_name"], dflt["project_queue"]) == ("viewer-ent", "default", "model-registry")
+    assert dflt["has_priority"] is False and dflt["via"] == "pushToRunQueueByName"
+    assert got["critical"]["priority"] == 0 and got["critical"]["entity"] == "ent2"
+    # the SDK drops resource_args only for template variables given inside config, not as an argument
+    tv = got["tv-and-resource-args"]
+    assert tv["runSpec"]["resource_args"] == {"k": {"x": 1}} and tv["templateVariableValues"] == {"a": 1}
+
+
+def test_one_round_trip_per_spec_after_preflight(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    reqs = [request(f"m{i}", job=JOB, queue_name="q", entity="ent", priority=2) for i in range(20)]
+    results = drive(wandb_server, [{"op": "preflight", "requests": reqs}, {"op": "enqueue_many", "requests": reqs}])
+    assert ok(results[0]) == {}
+    ops = wandb_server.state.ops()
+    assert ops.count("pushToRunQueueByName") == 20
+    assert len(ops) - 20 <= 4  # Viewer once, the job check once (serverInfo + project)
+    assert ops.count("project") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Preflight
+
+
+def test_unknown_job_fails_preflight_and_nothing_is_pushed(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    good = request("a", job=JOB, queue_name="q", entity="ent", priority=1)
+    bad = request("b", job="ent/proj/missing-job:v3", queue_name="q", entity="ent", priority=1)
+    uri = request("c", uri="https://github.com/wandb/examples", queue_name="q")
+    results = drive(
+        wandb_server,
+        [{"op": "preflight", "requests": [good, bad, uri]}, {"op": "enqueue", "request": bad}],
+    )
+    reasons = ok(results[0])
+    assert set(reasons) == {"spec-b", "spec-c"}
+    assert "ent/proj/missing-job:v3 was not found" in reasons["spec-b"]
+    assert "uri is not supported" in reasons["spec-c"]
+    assert results[1]["kind"] == "EnqueueFailed" and results[1]["uncertain"] is False
+    assert wandb_server.state.items == [] and "pushToRunQueueByName" not in wandb_server.state.ops()
+
+
+# --------------------------------------------------------------------------------------------
+# Faults: each gives a clear error with the right `uncertain`, and find() tells the truth
+
+
+def test_500_after_commit_leaves_a_duplicate_that_find_reports_and_delete_removes(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    req = request("dup", job=JOB, queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "500-after", nth=1, times=1)
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}, {"op": "find", "request": req}])
+    run = ok(results[0])
+    first, second = wandb_server.state.items
+    assert run["id"] == second["id"]  # wandb-core retried; the caller sees only the second id
+    assert run["duplicates"] == [first["id"]]
+    assert [r["id"] for r in ok(results[1])] == [first["id"], second["id"]]
+    dup = dict(ok(results[1])[0])
+    results = drive(wandb_server, [{"op": "delete", "run": dup}, {"op": "delete", "run": run | {"id": "nope"}}])
+    assert ok(results[0]) is True and ok(results[1]) is False
+    assert [i["id"] for i in wandb_server.state.items] == [second["id"]]
+    assert [i["id"] for i in wandb_server.state.deleted] == [first["id"]]
+
+
+def test_500_before_commit_is_retried_by_wandb_core_once(wandb_server: WandbServer) -> None:
+    req = request("r", docker_image="img", queue_name="q", entity="ent", priority=2)
+    wandb_server.state.inject("pushToRunQueueByName", "500-before", nth=1, times=1)
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}])
+    run = ok(results[0])
+    assert [i["id"] for i in wandb_server.state.items] == [run["id"]] and "duplicates" not in run
+
+
+def test_persistent_500_after_commit_is_uncertain_and_found_later(wandb_server: WandbServer) -> None:
+    req = request("p", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "500-after", nth=1, times=1000)
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}], http_timeout=3)
+    assert results[0]["kind"] == "EnqueueFailed" and results[0]["uncertain"] is True
+    assert "may still have been enqueued" in results[0]["error"]
+    landed = [i["id"] for i in wandb_server.state.items]
+    assert landed  # the server committed every attempt
+    found = ok(drive(wandb_server, [{"op": "find", "request": req}])[0])
+    assert [r["id"] for r in found] == landed
+
+
+def test_graphql_error_with_priority_is_uncertain_and_names_the_cause(wandb_server: WandbServer) -> None:
+    req = request("g", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "graphql-error", message="queue q is paused")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}])
+    assert results[0]["uncertain"] is True and "queue q is paused" in results[0]["error"]
+    assert wandb_server.state.items == []
+
+
+def test_graphql_error_without_priority_recovers_through_the_legacy_push(wandb_server: WandbServer) -> None:
+    req = request("l", docker_image="img", queue_name="q", entity="ent", template_variables={"a": 1})
+    wandb_server.state.queue_id("ent", "model-registry", "q")
+    wandb_server.state.inject("pushToRunQueueByName", "graphql-error")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}])
+    (item,) = wandb_server.state.items
+    assert ok(results[0])["id"] == item["id"] and item["via"] == "pushToRunQueue"
+    assert item["templateVariableValues"] == {"a": 1} and item["runSpec"]["launchops_marker"] == "l"
+
+
+def test_slow_push_beyond_the_timeout_is_uncertain_and_lands(wandb_server: WandbServer) -> None:
+    req = request("s", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "slow", delay=4.0)
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}], http_timeout=2)
+    assert results[0]["kind"] == "EnqueueFailed" and results[0]["uncertain"] is True
+    found = ok(drive(wandb_server, [{"op": "find", "request": req}])[0])
+    assert len(found) >= 1 and found[0]["marker"] == "s"
+
+
+def test_dropped_connection_is_retried_by_wandb_core(wandb_server: WandbServer) -> None:
+    req = request("d", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "drop")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}])
+    assert [i["id"] for i in wandb_server.state.items] == [ok(results[0])["id"]]
+
+
+def test_connection_dropped_after_commit_leaves_a_duplicate_found_by_marker(wandb_server: WandbServer) -> None:
+    req = request("da", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "drop-after")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}, {"op": "find", "request": req}])
+    ids = [i["id"] for i in wandb_server.state.items]
+    assert len(ids) == 2 and ok(results[0])["id"] == ids[1] and ok(results[0])["duplicates"] == [ids[0]]
+    assert [r["id"] for r in ok(results[1])] == ids
+
+
+def test_401_on_push_is_a_clear_error(wandb_server: WandbServer) -> None:
+    req = request("u", docker_image="img", queue_name="q", entity="ent", priority=1)
+    wandb_server.state.inject("pushToRunQueueByName", "401")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}])
+    assert results[0]["kind"] == "EnqueueFailed" and "401" in results[0]["error"]
+    assert DUMMY_API_KEY not in results[0]["error"] and wandb_server.state.items == []
+
+
+def test_rejected_credentials_stop_before_any_push(wandb_server: WandbServer) -> None:
+    wandb_server.state.auth_ok = False
+    req = request("x", docker_image="img", queue_name="q", entity="ent", priority=1)
+    results = drive(wandb_server, [{"op": "preflight", "requests": [req]}, {"op": "enqueue", "request": req}])
+    assert results[0]["kind"] == "BackendError" and "refused the credentials" in results[0]["error"]
+    assert results[1]["kind"] == "EnqueueFailed" and results[1]["uncertain"] is False
+    assert DUMMY_API_KEY not in results[0]["error"] + results[1]["error"]
+    assert "pushToRunQueueByName" not in wandb_server.state.ops()
+
+
+def test_missing_credentials_name_what_to_set(wandb_server: WandbServer) -> None:
+    req = request("x", docker_image="img", queue_name="q", entity="ent")
+    results = drive(wandb_server, [{"op": "preflight", "requests": [req]}], env={"WANDB_API_KEY": None})
+    assert results[0]["kind"] == "BackendError"
+    assert "WANDB_API_KEY" in results[0]["error"] and "wandb login" in results[0]["error"]
+    assert wandb_server.state.requests == []  # not even a Viewer call
+
+
+def test_netrc_entry_for_the_base_url_is_enough(wandb_server: WandbServer, tmp_path: Path) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1:{wandb_server.port}\n  login user\n  password {DUMMY_API_KEY}\n")
+    netrc.chmod(0o600)
+    req = request("n", docker_image="img", queue_name="q", entity="ent")
+    results = drive(wandb_server, [{"op": "enqueue", "request": req}], env={"WANDB_API_KEY": None, "NETRC": str(netrc)})
+    assert ok(results[0])["id"] == wandb_server.state.items[0]["id"]
+
+
+def test_missing_extra_says_the_pip_command(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.path.insert(0, %r); sys.modules['wandb'] = None\n"
+        "from reconciler.backends.wandb import WandbBackend\n"
+        "from reconciler.backends.base import BackendError\n"
+        "try:\n    WandbBackend().preflight([])\nexcept BackendError as e:\n    print(e)\n" % str(ROOT)
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "pip install 'launchops[wandb]'" in out.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# find / refresh / delete
+
+
+def test_find_searches_past_the_first_100_items(wandb_server: WandbServer) -> None:
+    others = [request(f"o{i}", docker_image="img", queue_name="q", entity="ent", priority=2) for i in range(120)]
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    results = drive(
+        wandb_server,
+        [{"op": "enqueue_many", "requests": others, "parallel": 8}, {"op": "enqueue", "request": target}, {"op": "find", "request": target}],
+    )
+    run = ok(results[1])
+    (found,) = ok(results[2])
+    assert found["id"] == run["id"] and found["marker"] == "target" and found["state"] == "pending"
+    assert (found["entity"], found["queue_name"], found["project_queue"]) == ("ent", "q", "model-registry")
+    pages = [r for r in wandb_server.state.requests if r["variables"].get("first") == 100]
+    assert len(pages) == 2  # 121 items, pages of 100
+
+
+def test_refresh_reads_state_and_run_id(wandb_server: WandbServer) -> None:
+    req = request("f", docker_image="img", queue_name="q", entity="ent", project="p", priority=1)
+    run = ok(drive(wandb_server, [{"op": "enqueue", "request": req}])[0])
+    wandb_server.state.set_state(run["id"], "CLAIMED", "abc123")
+    results = drive(wandb_server, [{"op": "refresh", "run": run}, {"op": "delete", "run": run}])
+    refreshed = ok(results[0])
+    assert refreshed["state"] == "claimed" and refreshed["run_id"] == "abc123" and refreshed["id"] == run["id"]
+    assert ok(results[1]) is False  # not pending any more: never removed
+    assert [i["id"] for i in wandb_server.state.items] == [run["id"]]
+
+
+# --------------------------------------------------------------------------------------------
+# Threads
+
+
+def test_parallel_enqueue_keeps_every_item_with_its_own_marker(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    wandb_server.state.latency = 0.005
+    reqs = [request(f"t{i}", job=JOB, queue_name="q", entity="ent", priority=i % 4, config={"i": i}) for i in range(120)]
+    results = drive(wandb_server, [{"op": "preflight", "requests": reqs, "parallel": 8}, {"op": "enqueue_many", "requests": reqs}])
+    runs = ok(results[1])
+    by_id = {i["id"]: i for i in wandb_server.state.items}
+    assert len(by_id) == 120
+    for k in range(120):
+        run = runs[f"t{k}"]
+        item = by_id[run["id"]]
+        assert item["runSpec"]["launchops_marker"] == f"t{k}" and item["runSpec"]["i"] == k and item["priority"] == k % 4
