@@ -477,8 +477,15 @@ class WandbBackend(Backend):
         )
 
     def find(self, request: EnqueueRequest) -> list[QueuedRun]:
-        api = self._client()
-        entity, project_queue, queue_name = self._queue_of(request)
+        """Items whose run spec carries request.marker, oldest first. request.launch must name the
+        queue the enqueue used (queue_name, entity, project_queue; defaults as launch_add's)."""
+        try:
+            api = self._client()
+            entity, project_queue, queue_name = self._queue_of(request)
+        except EnqueueFailed:
+            raise
+        except Exception as e:  # BackendError, or the default-entity lookup failing
+            raise EnqueueFailed(f"could not search W&B for {request.spec_id}: {_clean(e)}", uncertain=True) from None
         found: list[QueuedRun] = []
         for node in self._queue_items(api, entity, project_queue, queue_name):
             spec = _json(node.get("runSpec"))

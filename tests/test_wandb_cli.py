@@ -1,0 +1,71 @@
+"""End to end through the CLI: `launchops apply --backend wandb --yes`, then `status --refresh`,
+with the real SDK against the W&B-compatible server on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
+from wandb_server import DUMMY_API_KEY, WandbServer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git(repo: Path, *args: str) -> str:
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    return subprocess.run(["git", "-C", str(repo), *ident, *args], check=True, capture_output=True, text=True).stdout
+
+
+def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tmp_path: Path) -> None:
+    pytest.importorskip("reconciler.cli")
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "launches", repo / "launches")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "specs")
+    jobs = [line.split("job:", 1)[1].strip() for p in (repo / "launches").rglob("*.yaml")
+            for line in p.read_text().splitlines() if line.strip().startswith("job:")]
+    for job in jobs:
+        wandb_server.state.add_job(job)
+    env = wandb_server.env(http_timeout=10)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    applied = cli("apply", "--backend", "wandb", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    items = wandb_server.state.items
+    ledger = json.loads((repo / ".launchops" / "ledger.json").read_text())
+    assert len(items) == len(ledger["specs"]) > 0
+    by_id = {i["id"]: i for i in items}
+    for spec_id, entry in ledger["specs"].items():
+        (run,) = entry["queued_runs"]
+        item = by_id[run["id"]]
+        assert entry["status"] == "applied" and run["backend"] == "wandb"
+        assert item["runSpec"]["launchops_marker"] == run["marker"]
+        assert "launchops_marker" not in json.dumps(entry["launch"])  # the ledger keeps what the user wrote
+        launch = entry["launch"]
+        assert (item["queue_name"], item["entity"], item["priority"]) == (launch["queue_name"], launch["entity"], launch.get("priority"))
+        assert (run["queue_name"], run["entity"], run["project_queue"]) == (item["queue_name"], item["entity"], item["project_queue"])
+    assert DUMMY_API_KEY not in applied.stdout + applied.stderr
+
+    first = items[0]["id"]
+    wandb_server.state.set_state(first, "CLAIMED", "run-abc")
+    refreshed = cli("status", "--refresh", "--backend", "wandb", "--format", "json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    ledger = json.loads((repo / ".launchops" / "ledger.json").read_text())
+    runs = {r["id"]: r for e in ledger["specs"].values() for r in e["queued_runs"]}
+    assert runs[first]["state"] == "claimed" and runs[first]["run_id"] == "run-abc"
+    assert "refresh" in _git(repo, "log", "-1", "--format=%s")
+
+    again = cli("apply", "--backend", "wandb", "--yes")  # nothing changed: nothing enqueued
+    assert again.returncode == 0, again.stderr
+    assert len(wandb_server.state.items) == len(items)
