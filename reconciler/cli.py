@@ -35,6 +35,11 @@ class Ctx:
             fail(str(exc))
 
 
+def interactive() -> bool:
+    """Whether a person can answer a prompt (never in CI, where apply needs --yes)."""
+    return sys.stdin.isatty()
+
+
 def fail(message: str) -> NoReturn:
     click.echo(f"launchops: error: {message}", err=True)
     raise SystemExit(1)
@@ -197,7 +202,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
             if not the_plan.empty:
                 click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
                 if not yes:
-                    if not sys.stdin.isatty():
+                    if not interactive():
                         fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
                              "(nothing was enqueued)")
                     click.confirm("Enqueue these changes?", abort=True)
