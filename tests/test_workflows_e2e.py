@@ -1,0 +1,533 @@
+"""Plays the three launchops workflows with git alone.
+
+A bare repository stands in for GitHub ("origin"). Each job runs in a fresh runner workspace: the
+checkout is done the way actions/checkout does it (shallow fetch of the ref), the launchops action's
+own script runs with its inputs (its setup-python and install steps are replaced by a `launchops`
+that is `python -m reconciler`), and the workflows' `run:` steps run as written, with the
+environment a GitHub runner sets (GITHUB_ACTIONS, GITHUB_EVENT_NAME, GITHUB_STEP_SUMMARY, ...).
+The backend is the local one; each runner workspace has its own embedded queue, so "enqueued once"
+is checked over the queues of every runner together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "<!-- launchops-plan -->"
+LEDGER = ".launchops/ledger.json"
+BRANCH = "main"
+
+SPEC_A = """\
+apiVersion: launchops/v1
+description: Nightly eval
+launch:
+  job: acme/evals/eval-job:v3
+  priority: high
+  config:
+    overrides:
+      run_config:
+        lr: 0.001
+"""
+SPEC_A_CHANGED = SPEC_A.replace("lr: 0.001", "lr: 0.002")
+SPEC_B = """\
+apiVersion: launchops/v1
+launch:
+  docker_image: acme/train:1.4
+  template_variables: {gpus: 2}
+"""
+DEFAULTS = """\
+launch:
+  entity: acme
+  project: evals
+  queue_name: gpu-a100
+"""
+SETTINGS = 'backend = "local"\n'
+
+# A fresh runner has no git identity; the harness's own commits (the "humans") name one.
+HUMAN = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "-c", "commit.gpgsign=false"]
+
+
+def git(cwd: Path, *args: str, env: dict | None = None) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env or _git_env())
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def _git_env(home: Path | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "GITHUB_", "LAUNCHOPS_", "RUNNER_"))}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0")
+    env.pop("WANDB_API_KEY", None)
+    if home is not None:
+        env["HOME"] = str(home)
+    return env
+
+
+def github_paths_match(path: str, pattern: str) -> bool:
+    """GitHub's filter glob: `**` crosses folders, `*` does not."""
+    regex = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            regex += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            regex += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            regex += "[^/]"
+            i += 1
+        else:
+            regex += re.escape(pattern[i])
+            i += 1
+    return re.fullmatch(regex, path) is not None
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+
+
+class Origin:
+    """The GitHub repository: a bare git repository, plus what GitHub would decide on a push."""
+
+    def __init__(self, tmp: Path):
+        self.path = tmp / "origin.git"
+        self.url = self.path.as_uri()
+        git(tmp, "init", "--quiet", "--bare", "--initial-branch", BRANCH, str(self.path))
+
+    def rev(self, ref: str = BRANCH) -> str:
+        return git(self.path, "rev-parse", ref).strip()
+
+    def changed_files(self, old: str, new: str) -> list[str]:
+        return git(self.path, "diff", "--name-only", old, new).split()
+
+    def show(self, ref: str, path: str) -> str:
+        return git(self.path, "show", f"{ref}:{path}")
+
+    def triggers(self, workflow: str, old: str, new: str) -> bool:
+        """Would a push from `old` to `new` on main start this workflow (branch and path filters)?"""
+        on = load_yaml(ROOT / ".github" / "workflows" / workflow)["on"]
+        if "push" not in on:
+            return False
+        push = on["push"] or {}
+        if BRANCH not in push.get("branches", [BRANCH]):
+            return False
+        if "[skip ci]" in git(self.path, "log", "-1", "--format=%B", new):
+            return False
+        paths = push.get("paths")
+        if paths is None:
+            return True
+        return any(github_paths_match(f, p) for f in self.changed_files(old, new) for p in paths)
+
+
+class Developer:
+    """A clone where a person edits specs and pushes."""
+
+    def __init__(self, tmp: Path, origin: Origin, name: str):
+        self.path = tmp / name
+        git(tmp, "clone", "--quiet", origin.url, str(self.path))
+
+    def write(self, rel: str, text: str) -> None:
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def commit(self, message: str) -> str:
+        git(self.path, "add", "-A")
+        git(self.path, *HUMAN, "commit", "--quiet", "-m", message)
+        return git(self.path, "rev-parse", "HEAD").strip()
+
+    def git(self, *args: str) -> str:
+        return git(self.path, *HUMAN, *args)
+
+
+class Expressions:
+    """The few `${{ }}` expressions the workflows and the action use, with a runner's values."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def __call__(self, text: str) -> str:
+        def one(match: re.Match) -> str:
+            expr = match.group(1).strip()
+            if expr.startswith("secrets."):
+                return self.values.get(expr, "")  # a secret that is not set is empty
+            if expr not in self.values:
+                raise AssertionError(f"expression not known to the test harness: {expr}")
+            return self.values[expr]
+
+        return re.sub(r"\$\{\{(.*?)\}\}", one, str(text))
+
+
+class Runner:
+    """One job on a fresh GitHub-hosted runner."""
+
+    def __init__(self, tmp: Path, origin: Origin, name: str, event: str, ref: str, secrets: dict | None = None):
+        self.origin = origin
+        self.base = tmp / name
+        self.workspace = self.base / "work"
+        self.temp = self.base / "temp"
+        self.home = self.base / "home"
+        for d in (self.workspace, self.temp, self.home):
+            d.mkdir(parents=True)
+        self.summary = self.temp / "step_summary.md"
+        self.summary.touch()
+        self.event = event
+        self.ref = ref
+        self.secrets = secrets or {}
+        self.outputs: dict[str, dict[str, str]] = {}
+        self.log: list[tuple[str, int, str, str]] = []
+        # The action's setup-python + install steps, replaced by the interpreter running the tests.
+        venv_bin = self.temp / "launchops-venv" / "bin"
+        venv_bin.mkdir(parents=True)
+        shim = venv_bin / "launchops"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n')
+        shim.chmod(0o755)
+
+    # -- the environment of a runner --------------------------------------------------------------
+    def env(self, step_env: dict[str, str], output_file: Path) -> dict[str, str]:
+        env = _git_env(self.home)
+        pythonpath = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env.update(
+            CI="true",
+            GITHUB_ACTIONS="true",
+            GITHUB_EVENT_NAME=self.event,
+            GITHUB_REF=self.ref,
+            GITHUB_REF_NAME=self.ref.rsplit("/", 1)[-1] if self.ref.startswith("refs/heads/") else self.ref,
+            GITHUB_SHA=self._head(),
+            GITHUB_REPOSITORY="acme/launches",
+            GITHUB_SERVER_URL="https://github.com",
+            GITHUB_RUN_ID="1",
+            GITHUB_WORKSPACE=str(self.workspace),
+            GITHUB_STEP_SUMMARY=str(self.summary),
+            GITHUB_OUTPUT=str(output_file),
+            RUNNER_TEMP=str(self.temp),
+            PYTHONPATH=os.pathsep.join(pythonpath),
+        )
+        env.update(step_env)
+        return env
+
+    def _head(self) -> str:
+        if not (self.workspace / ".git").exists():
+            return ""
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=self.workspace, capture_output=True, text=True)
+        return result.stdout.strip()
+
+    def expressions(self, extra: dict[str, str] | None = None) -> Expressions:
+        values = {
+            "runner.temp": str(self.temp),
+            "github.ref": self.ref,
+            "github.ref_name": self.ref.rsplit("/", 1)[-1],
+            "github.workspace": str(self.workspace),
+            **{f"secrets.{k}": v for k, v in self.secrets.items()},
+        }
+        values.update(extra or {})
+        return Expressions(values)
+
+    # -- steps ------------------------------------------------------------------------------------
+    def checkout(self, ref: str) -> None:
+        """What actions/checkout does: a shallow fetch of one ref, then check it out."""
+        w = self.workspace
+        env = _git_env(self.home)
+        git(w, "init", "--quiet", env=env)
+        git(w, "remote", "add", "origin", self.origin.url, env=env)
+        if ref.startswith("refs/heads/"):
+            branch = ref[len("refs/heads/"):]
+            git(w, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", f"+{ref}:refs/remotes/origin/{branch}", env=env)
+            git(w, "checkout", "--quiet", "--force", "-B", branch, f"refs/remotes/origin/{branch}", env=env)
+        else:
+            git(w, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", f"+{ref}:{ref.replace('refs/', 'refs/remotes/', 1)}", env=env)
+            git(w, "checkout", "--quiet", "--force", "--detach", ref.replace("refs/", "refs/remotes/", 1), env=env)
+
+    def run_job(self, workflow: str, job: str, before: dict | None = None) -> dict[str, str]:
+        """Runs every step of a job; returns {step id or name: "success" | "failure"}.
+
+        `before` maps a step's id or name to a function called just before it runs (what happens
+        elsewhere meanwhile)."""
+        doc = load_yaml(ROOT / ".github" / "workflows" / workflow)
+        outcomes: dict[str, str] = {}
+        for index, step in enumerate(doc["jobs"][job]["steps"]):
+            key = step.get("id") or step.get("name") or str(index)
+            if before and key in before:
+                before[key]()
+            uses = step.get("uses", "")
+            expr = self.expressions()
+            if uses.startswith("actions/checkout@"):
+                ref = expr(step.get("with", {}).get("ref", "")) or self.ref
+                self.checkout(ref)
+                outcomes[key] = "success"
+            elif uses == "./.github/actions/launchops":
+                env = {k: expr(v) for k, v in (step.get("env") or {}).items()}
+                with_ = {k: expr(v) for k, v in (step.get("with") or {}).items()}
+                outcomes[key] = self.run_action(key, with_, env)
+            elif "run" in step:
+                env = {k: expr(v) for k, v in (step.get("env") or {}).items()}
+                code = self.bash(key, step["run"], env)
+                outcomes[key] = "success" if code == 0 else "failure"
+            else:
+                raise AssertionError(f"{workflow}: the harness cannot play step {key!r} ({uses})")
+        return outcomes
+
+    def run_action(self, key: str, with_: dict[str, str], env: dict[str, str]) -> str:
+        action = load_yaml(ROOT / ".github" / "actions" / "launchops" / "action.yml")
+        inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+        unknown = set(with_) - set(inputs)
+        assert not unknown, f"inputs the action does not declare: {unknown}"
+        inputs.update(with_)
+        (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
+        expr = self.expressions({f"inputs.{k}": v for k, v in inputs.items()})
+        step_env = {**env, **{k: expr(v) for k, v in step["env"].items()}}
+        code = self.bash(key, step["run"], step_env, cwd=self.workspace)
+        return "success" if code == 0 else "failure"
+
+    def bash(self, key: str, script: str, step_env: dict[str, str], cwd: Path | None = None) -> int:
+        output_file = self.temp / f"output_{len(self.log)}"
+        output_file.touch()
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=cwd or self.workspace,
+            env=self.env(step_env, output_file),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        self.log.append((key, result.returncode, result.stdout, result.stderr))
+        self.outputs[key] = parse_github_output(output_file.read_text(encoding="utf-8"))
+        return result.returncode
+
+    def transcript(self) -> str:
+        return "\n".join(f"--- {k} (exit {c})\n{o}{e}" for k, c, o, e in self.log)
+
+    def queue_items(self) -> list[dict]:
+        if not (self.workspace / ".git").exists():
+            return []
+        result = subprocess.run(
+            [sys.executable, "-m", "reconciler", "-C", str(self.workspace), "queue", "list", "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=self.env({}, self.temp / "unused"),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        document = json.loads(result.stdout)
+        assert document["format_version"] == 1
+        return document["items"]
+
+
+def parse_github_output(text: str) -> dict[str, str]:
+    """The GITHUB_OUTPUT file format: `name=value` lines and `name<<DELIMITER` blocks."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            i += 1
+            while lines[i] != delimiter:
+                body.append(lines[i])
+                i += 1
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+        i += 1
+    return values
+
+
+def ledger_ids(ledger: dict) -> set[str]:
+    return {run["id"] for entry in ledger["specs"].values() for run in entry["queued_runs"]}
+
+
+@pytest.fixture
+def world(tmp_path):
+    origin = Origin(tmp_path)
+    dev = Developer(tmp_path, origin, "dev")
+    dev.write("launchops.toml", SETTINGS)
+    dev.write("launches/_defaults.yaml", DEFAULTS)
+    dev.write("launches/team-a/nightly-eval.yaml", SPEC_A)
+    dev.write("README.md", "launch specs\n")
+    shutil.copytree(ROOT / ".github", dev.path / ".github")
+    dev.commit("Launch specs managed by launchops")
+    dev.git("push", "--quiet", "origin", BRANCH)
+    return tmp_path, origin, dev
+
+
+def test_preview_merge_apply_and_sync(world):
+    tmp, origin, dev = world
+    runners: list[Runner] = []
+
+    def runner(name: str, event: str, ref: str) -> Runner:
+        r = Runner(tmp, origin, name, event, ref, secrets={})  # no WANDB_API_KEY: local backend
+        runners.append(r)
+        return r
+
+    # -- the first push to main: apply enqueues the first spec and pushes the ledger ----------------
+    first = runner("apply-1", "push", f"refs/heads/{BRANCH}")
+    outcomes = first.run_job("launchops-apply.yml", "apply")
+    assert set(outcomes.values()) == {"success"}, first.transcript()
+    ledger_1 = json.loads(origin.show(BRANCH, LEDGER))
+    assert set(ledger_1["specs"]) == {"team-a/nightly-eval"}
+    assert len(ledger_ids(ledger_1)) == 1
+
+    # -- a pull request: change one spec, add one; the preview job builds the comment -------------
+    dev.git("pull", "--quiet", "--ff-only", "origin", BRANCH)
+    dev.git("checkout", "--quiet", "-b", "feature")
+    dev.write("launches/team-a/nightly-eval.yaml", SPEC_A_CHANGED)
+    dev.write("launches/team-b/train.yaml", SPEC_B)
+    dev.commit("Raise lr, add training")
+    dev.git("push", "--quiet", "origin", "feature")
+    # GitHub's refs/pull/1/merge: the pull request merged into its base
+    merge_clone = Developer(tmp, origin, "github-merge")
+    merge_clone.git("fetch", "--quiet", "origin", "feature")
+    merge_clone.git("merge", "--quiet", "--no-ff", "-m", "Merge feature into main", "FETCH_HEAD")
+    merge_clone.git("push", "--quiet", "origin", "HEAD:refs/pull/1/merge")
+
+    preview = runner("preview", "pull_request", "refs/pull/1/merge")
+    outcomes = preview.run_job("launchops-preview.yml", "plan")
+    assert set(outcomes.values()) == {"success"}, preview.transcript()
+    validate_log = [entry for entry in preview.log if entry[0] == "validate"][0]
+    assert "::error" not in validate_log[2], validate_log
+    body = preview.outputs["export"]["markdown"]
+    assert body.splitlines()[0] == MARKER
+    assert len(body) <= 65535
+    assert "team-b/train" in body and "team-a/nightly-eval" in body
+    assert "0.002" in body  # the field diff of the update
+    assert body.strip() in preview.summary.read_text(encoding="utf-8")  # also in the job summary
+    assert preview.queue_items() == []  # a preview never enqueues
+    git(preview.workspace, "diff", "--exit-code", "HEAD")  # nor writes the ledger
+
+    # an invalid spec on the pull request: annotations on the diff, and the check fails
+    dev.write("launches/team-b/broken.yaml", "apiVersion: launchops/v1\nlaunch:\n  queue: gpu\n  job: a/b/c:v1\n")
+    dev.commit("Broken spec")
+    dev.git("push", "--quiet", "origin", "feature")
+    merge_clone.git("reset", "--quiet", "--hard", f"origin/{BRANCH}")
+    merge_clone.git("fetch", "--quiet", "origin", "feature")
+    merge_clone.git("merge", "--quiet", "--no-ff", "-m", "Merge feature into main", "FETCH_HEAD")
+    merge_clone.git("push", "--quiet", "--force", "origin", "HEAD:refs/pull/1/merge")
+    broken = runner("preview-broken", "pull_request", "refs/pull/1/merge")
+    outcomes = broken.run_job("launchops-preview.yml", "plan")
+    assert outcomes["validate"] == "failure", broken.transcript()
+    validate_log = [entry for entry in broken.log if entry[0] == "validate"][0]
+    annotations = [line for line in validate_log[2].splitlines() if line.startswith("::error ")]
+    assert annotations, broken.transcript()
+    assert all("file=launches/team-b/broken.yaml" in line for line in annotations), annotations
+    assert re.search(r"line=3,col=3[,:].*::.*queue_name", annotations[0]), annotations
+    assert broken.queue_items() == []
+    dev.git("rm", "--quiet", "launches/team-b/broken.yaml")
+    dev.commit("Remove the broken spec")
+    dev.git("push", "--quiet", "origin", "feature")
+
+    # -- the merge: a push to main that the apply workflow's filter selects -----------------------
+    before_merge = origin.rev(BRANCH)
+    dev.git("checkout", "--quiet", BRANCH)
+    dev.git("pull", "--quiet", "--ff-only", "origin", BRANCH)
+    dev.git("merge", "--quiet", "--no-ff", "-m", "Merge pull request #1 from acme/feature", "feature")
+    dev.git("push", "--quiet", "origin", BRANCH)
+    merged = origin.rev(BRANCH)
+    assert origin.triggers("launchops-apply.yml", before_merge, merged)
+
+    apply = runner("apply-2", "push", f"refs/heads/{BRANCH}")
+    outcomes = apply.run_job("launchops-apply.yml", "apply")
+    assert set(outcomes.values()) == {"success"}, apply.transcript()
+    ledger_commit = origin.rev(BRANCH)
+    # launchops' own commits on top of the merge (it may record its intent before enqueueing):
+    # each touches only .launchops/, carries [skip ci], and would not start the apply workflow
+    own = git(origin.path, "rev-list", "--reverse", f"{merged}..{ledger_commit}").split()
+    assert own, apply.transcript()
+    assert git(origin.path, "rev-parse", f"{own[0]}^").strip() == merged
+    for sha in own:
+        touched = origin.changed_files(f"{sha}^", sha)
+        assert touched and all(f.startswith(".launchops/") for f in touched), touched
+        assert "[skip ci]" in git(origin.path, "log", "-1", "--format=%B", sha)
+        assert not origin.triggers("launchops-apply.yml", f"{sha}^", sha)
+        assert "launchops" in git(origin.path, "log", "-1", "--format=%an <%ae>", sha)
+    assert not origin.triggers("launchops-apply.yml", merged, ledger_commit)
+    message = git(origin.path, "log", "-1", "--format=%B", ledger_commit)
+    ledger_2 = json.loads(origin.show(BRANCH, LEDGER))
+    assert set(ledger_2["specs"]) == {"team-a/nightly-eval", "team-b/train"}
+    for spec_id, entry in ledger_2["specs"].items():
+        assert entry["status"] == "applied", (spec_id, entry)
+        assert f"{spec_id} -> {entry['queued_runs'][-1]['id']}" in message, message
+    assert len(ledger_2["specs"]["team-a/nightly-eval"]["queued_runs"]) == 2  # first digest, then the update
+    assert ledger_ids(ledger_1) <= ledger_ids(ledger_2)
+
+    # -- the scheduled sync, twice: nothing new is enqueued, nothing is lost ----------------------
+    for n in (1, 2):
+        sync = runner(f"sync-{n}", "schedule", f"refs/heads/{BRANCH}")
+        outcomes = sync.run_job("launchops-sync.yml", "sync")
+        assert set(outcomes.values()) == {"success"}, sync.transcript()
+        assert sync.queue_items() == [], sync.transcript()
+        ledger = json.loads(origin.show(BRANCH, LEDGER))
+        assert ledger_ids(ledger) == ledger_ids(ledger_2)
+        for sha in git(origin.path, "rev-list", f"{ledger_commit}..{BRANCH}").split():
+            files = origin.changed_files(f"{sha}^", sha)
+            assert all(f.startswith(".launchops/") for f in files), (sha, files)
+            assert not origin.triggers("launchops-apply.yml", f"{sha}^", sha)
+
+    # -- every change was enqueued exactly once, over all the runners' queues ---------------------
+    items = [item for r in runners for item in r.queue_items()]
+    final = json.loads(origin.show(BRANCH, LEDGER))
+    assert len(items) == 3, items  # a@digest1, a@digest2, b
+    assert len({item["id"] for item in items}) == 3
+    assert {item["id"] for item in items} == ledger_ids(final)
+    per_change = {}
+    for spec_id, entry in final["specs"].items():
+        for run in entry["queued_runs"]:
+            per_change.setdefault((spec_id, run["digest"]), []).append(run["id"])
+    assert all(len(ids) == 1 for ids in per_change.values()), per_change
+
+
+@pytest.mark.parametrize("ledger_exists", [False, True], ids=["first-apply", "later-apply"])
+def test_main_moves_while_apply_runs(world, ledger_exists):
+    """Someone pushes to main while the apply job runs. Whether that run gets its ledger onto main
+    or stops without enqueueing (failing visibly), after the next sync every change is enqueued
+    exactly once and its QueuedRun ID is on main, and the other person's commit is kept."""
+    tmp, origin, dev = world
+    runners = []
+    expected = 1
+    if ledger_exists:
+        runners.append(Runner(tmp, origin, "apply-0", "push", f"refs/heads/{BRANCH}"))
+        assert set(runners[0].run_job("launchops-apply.yml", "apply").values()) == {"success"}
+        dev.git("pull", "--quiet", "--ff-only", "origin", BRANCH)
+        dev.write("launches/team-b/train.yaml", SPEC_B)
+        dev.commit("Add training")
+        dev.git("push", "--quiet", "origin", BRANCH)
+        expected = 2
+
+    def someone_pushes():
+        dev.write("README.md", "launch specs, documented\n")
+        dev.commit("Document")
+        dev.git("push", "--quiet", "origin", BRANCH)
+
+    apply = Runner(tmp, origin, "apply", "push", f"refs/heads/{BRANCH}")
+    runners.append(apply)
+    outcomes = apply.run_job("launchops-apply.yml", "apply", before={"Apply": someone_pushes})
+    assert outcomes["Push the ledger"] == "success", apply.transcript()
+    if outcomes["Apply"] == "success":
+        ledger = json.loads(origin.show(BRANCH, LEDGER))
+        assert {i["id"] for r in runners for i in r.queue_items()} <= ledger_ids(ledger), apply.transcript()
+
+    sync = Runner(tmp, origin, "sync", "schedule", f"refs/heads/{BRANCH}")
+    runners.append(sync)
+    outcomes = sync.run_job("launchops-sync.yml", "sync")
+    assert set(outcomes.values()) == {"success"}, apply.transcript() + sync.transcript()
+
+    items = [item for r in runners for item in r.queue_items()]
+    assert len(items) == expected, apply.transcript() + sync.transcript()
+    ledger = json.loads(origin.show(BRANCH, LEDGER))
+    assert ledger_ids(ledger) == {item["id"] for item in items}
+    assert all(entry["status"] == "applied" for entry in ledger["specs"].values()), ledger
+    assert origin.show(BRANCH, "README.md") == "launch specs, documented\n"
+    readme = git(origin.path, "log", "-1", "--format=%H", BRANCH, "--", "README.md").strip()
+    for sha in git(origin.path, "rev-list", f"{readme}..{BRANCH}").split():
+        assert all(f.startswith(".launchops/") for f in origin.changed_files(f"{sha}^", sha))
