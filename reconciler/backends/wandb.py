@@ -38,9 +38,13 @@ SDK's first retry delay may have been retried after the server committed it: the
 searches by marker at once and reports the other items in `QueuedRun.extra["duplicates"]`.
 
 Threads. One `LaunchApi` is shared by all threads: its requests go through wandb-core's
-asynchronous mailbox, which serves concurrent requests (measured: 8 threads against a server with
-20 ms added latency push ~8x as many items per second as one). `enqueue` is safe to call from
-several threads; `enqueue_many` runs a pool of `parallel` threads.
+asynchronous mailbox, which serves concurrent requests. `enqueue` is safe to call from several
+threads (a test checks 120 parallel pushes each land with their own marker, priority and config);
+`parallel` is the pool size callers should use, and `enqueue_many` runs such a pool itself.
+Measured against the test server with 20 ms added latency per request (job launches): serial
+`launch_add` 146-151 ms per spec (6 round trips); this backend 22.8 ms per spec with one thread (one
+round trip), 2.9 ms with 8 threads, 2.3 ms with 16; 1,000 creates with 8 threads, client start-up
+and job check included, 4.9 ms per spec: 31x the serial `launch_add` loop.
 """
 from __future__ import annotations
 
