@@ -87,6 +87,17 @@ def field_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldDif
     return tuple(sorted(out, key=lambda d: d.path))
 
 
+def added_fields(launch: Mapping[str, Any], prefix: tuple[str | int, ...] = ("launch",)) -> tuple[FieldDiff, ...]:
+    """Every leaf of a new spec as an added field, so a reviewer sees all of what will be enqueued."""
+    out: list[FieldDiff] = []
+    for key, value in launch.items():
+        if isinstance(value, dict) and value:
+            out.extend(added_fields(value, (*prefix, key)))
+        else:
+            out.append(FieldDiff((*prefix, key), None, value))
+    return tuple(sorted(out, key=lambda d: d.path)) if prefix == ("launch",) else tuple(out)
+
+
 def _missing(value: Any) -> bool:
     return type(value).__name__ == "NotPresent"
 
@@ -104,6 +115,7 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
         if entry is None or entry.status == "removed":
             number = entry.change + 1 if entry else 1
             changes.append(Change(spec_id, Action.CREATE, spec.source, spec.digest, number, spec.launch,
+                                  diff=added_fields(spec.launch),
                                   reason="new spec" if entry is None else "spec added again after removal"))
         elif entry.digest != spec.digest:
             changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest, entry.change + 1, spec.launch,

@@ -21,7 +21,7 @@ def is_secret_path(path: Sequence[str | int]) -> bool:
 def mask(value: Any, path: Sequence[str | int] = ()) -> Any:
     """A copy of `value` with every value under a secret-named key replaced by `***`."""
     if is_secret_path(path):
-        return MASK
+        return None if value is None else MASK
     if isinstance(value, dict):
         return {k: mask(v, [*path, k]) for k, v in value.items()}
     if isinstance(value, list):
@@ -37,5 +37,6 @@ def credentials(value: Any, path: list[str | int]) -> Iterator[list[str | int]]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from credentials(v, [*path, i])
-    elif isinstance(value, str) and is_secret_path(path) and _CREDENTIAL.search(value):
+    elif isinstance(value, (str, int)) and not isinstance(value, bool) and is_secret_path(path) \
+            and _CREDENTIAL.search(str(value)):  # an unquoted all-digit secret is read as a number
         yield path
