@@ -128,7 +128,13 @@ def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
 def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
     """Every finding for one effective spec document."""
     findings = list(_schema_findings(doc))
-    findings.extend(_non_json(doc, ()))
+    typed = {f.path for f in findings}  # a date where a string was expected is already said once
+    findings.extend(f for f in _non_json(doc, ()) if f.path not in typed)
+    # anywhere in the document (labels too): the whole file is committed and shown on pull requests
+    for path in secrets.credentials(doc, []):
+        findings.append(Finding(tuple(path), "looks like a real credential under a secret-named key; remove it "
+                                "from the spec (specs are committed) and pass it through your queue's "
+                                "secret store instead"))
     launch = doc.get("launch")
     if isinstance(launch, dict):
         given = [k for k in SOURCE_KEYS if k in launch]
@@ -139,10 +145,6 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
         if backend == "wandb" and "uri" in launch:
             findings.append(Finding(("launch", "uri"), "is not supported by the wandb backend (wandb's launch_add "
                                     "drops uri); use job or docker_image, or the local backend", at_key=True))
-        for path in secrets.credentials(launch, ["launch"]):
-            findings.append(Finding(tuple(path), "looks like a real credential under a secret-named key; remove it "
-                                    "from the spec (specs are committed) and pass it through your queue's "
-                                    "secret store instead"))
     return findings
 
 

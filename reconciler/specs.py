@@ -240,7 +240,10 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
         files = []
         for path in paths:
             path = path.absolute()
-            if path.is_dir():
+            if path.is_dir() and path.is_symlink():  # as discover: a linked folder is refused, never followed
+                loader.problems.append(Problem(loader.rel(path), 0, 0, "is a symlink to a folder, which launchops "
+                                               "does not follow; move the specs into the folder"))
+            elif path.is_dir():
                 files.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_spec_name(p.name)))
             elif path.name in DEFAULTS_NAMES:
                 loader.defaults_for(path.parent)

@@ -37,8 +37,10 @@ class Document:
 def read_text(path: Path, rel: str, root: Path, max_bytes: int) -> tuple[str | None, Problem | None]:
     """The file's text, or the reason it is refused before parsing."""
     try:
-        if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
-            return None, Problem(rel, 0, 0, "is a symlink that resolves outside the repository; "
+        # any symlink on the way counts: a file named through a linked folder is outside too
+        if not path.resolve().is_relative_to(root.resolve()):
+            how = "is a symlink that resolves" if path.is_symlink() else "is reached through a symlinked folder"
+            return None, Problem(rel, 0, 0, f"{how} outside the repository; "
                                           "copy the file into the repository instead")
         size = path.stat().st_size
         if size > max_bytes:
@@ -90,8 +92,13 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int,
                 continue
             line, col = _mark(key_node)
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                raw = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
-                problems.append(Problem(rel, line, col, f"key {raw} is not a string; quote it: \"{raw}\"", dotted(path)))
+                if isinstance(key_node, yaml.ScalarNode):
+                    raw = key_node.value
+                    message = f"key {raw} is not a string; quote it: \"{raw}\""
+                else:  # `? [a, b]` or `{a: 1}: x`: no quoting makes that a name
+                    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                    message = f"a key must be a string, not {kind}; write a plain name"
+                problems.append(Problem(rel, line, col, message, dotted(path)))
                 continue
             name = key_node.value
             if name in seen:
@@ -108,14 +115,20 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int,
     return size
 
 
-def _syntax_problem(rel: str, exc: yaml.YAMLError) -> Problem:
+def _syntax_problem(rel: str, exc: yaml.YAMLError, source: str) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
     what = getattr(exc, "problem", None) or str(exc)
+    if "maximum nesting depth" in what:  # libyaml's own limit (1000), far above ours
+        return Problem(rel, line, col, f"nested deeper than {MAX_DEPTH} levels; flatten it")
     context = getattr(exc, "context", None)
     text = f"{context}: {what}" if context else what
-    if "\t" in text or "tab" in text:
-        text += " (YAML indents with spaces, never tabs)"
+    # libyaml does not name the character it stumbled on; a tab in the indentation is the usual one
+    lines = source.splitlines()
+    bad_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    indent = bad_line[: len(bad_line) - len(bad_line.lstrip(" \t"))]
+    if "\t" in text or "tab" in text or "\t" in indent or bad_line[col - 1:col] == "\t":
+        text += " (a tab: YAML indents with spaces, never tabs)"
     return Problem(rel, line, col, f"YAML syntax error: {text}")
 
 
@@ -135,8 +148,10 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
                 if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
                     problems.append(Problem(rel, line, col, f"document {index + 1} is empty; remove the stray '---'"))
                 else:
-                    problems.append(Problem(rel, line, col, f"the top level is {kind}, not a mapping; "
-                                                            "a spec starts with 'apiVersion: launchops/v1'"))
+                    want = ("a _defaults file is a mapping with launch: and/or labels:"
+                            if rel.rsplit("/", 1)[-1].startswith("_defaults.") else
+                            "a spec starts with 'apiVersion: launchops/v1'")
+                    problems.append(Problem(rel, line, col, f"the top level is {kind}, not a mapping; {want}"))
             else:
                 size = _check_node(node, rel, [], 1, {}, problems)
                 if size > MAX_NODES and len(problems) == before:
@@ -146,7 +161,7 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
                 documents.append(Document(index, line, loader.construct_document(node)))
             index += 1
     except yaml.YAMLError as exc:
-        problems.append(_syntax_problem(rel, exc))
+        problems.append(_syntax_problem(rel, exc, text))
     except RecursionError:
         problems.append(Problem(rel, 0, 0, f"nested deeper than {MAX_DEPTH} levels; flatten it"))
     finally:
