@@ -299,7 +299,11 @@ def _refresh(settings: Settings, commit: bool, push: bool) -> ledger_mod.Ledger:
                 run = entry.latest_run
                 if not run or run.get("backend", settings.backend) != settings.backend:
                     continue
-                fresh = runner.backend.refresh(QueuedRun.from_json(run)).to_json()
+                try:
+                    fresh = runner.backend.refresh(QueuedRun.from_json(run)).to_json()
+                except BackendError as exc:  # one unreadable item must not hide the others' states
+                    click.echo(f"warning: {spec_id}: could not refresh {run['id']}: {exc}", err=True)
+                    continue
                 changed = {k: v for k, v in fresh.items() if run.get(k) != v and k in ("state", "run_id")}
                 if changed:
                     found.append(Event("refreshed", spec_id, entry.change, {"id": run["id"], "fields": changed}))
