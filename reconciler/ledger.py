@@ -130,19 +130,27 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity; no other JSON reader does, and no launch holds them
+    raise LedgerError(f"{constant} is not JSON")
+
+
 def parse(text: str, name: str) -> Ledger:
     fix = f"restore it from git (git checkout -- {name}, or git log -p -- {name}) or remove the bad part by hand"
     if _CONFLICT.search(text):
         raise LedgerError(f"{name}: holds git merge-conflict markers; resolve the conflict (keep the union of both "
                           f"sides' queued_runs), then run launchops again")
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_json)
     except LedgerError as exc:
         raise LedgerError(f"{name}: {exc}; {fix}") from None
     except json.JSONDecodeError as exc:
         raise LedgerError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}") from None
     if not isinstance(data, dict) or "version" not in data:
         raise LedgerError(f"{name}: not a launchops ledger (no \"version\"); {fix}")
+    if not isinstance(data["version"], int) or isinstance(data["version"], bool):  # true == 1 in Python
+        raise LedgerError(f"{name}: \"version\" must be the number {VERSION}, not {json.dumps(data['version'])}; "
+                          f"{fix}")
     if data["version"] != VERSION:
         raise LedgerError(f"{name}: ledger version {data['version']!r} is not one this launchops reads "
                           f"(it reads version {VERSION}); upgrade launchops, and never edit the version by hand")
@@ -160,8 +168,8 @@ def _entry(raw: Any, where: str, fix: str) -> Entry:
         raise LedgerError(f"{where} must be an object; {fix}")
     for key, kind in (("digest", str), ("source", str), ("launch", dict), ("status", str), ("queued_runs", list)):
         if not isinstance(raw.get(key), kind):
-            raise LedgerError(f"{where}.{key} is missing or not a{'n object' if kind is dict else ' ' + kind.__name__}"
-                              f"; {fix}")
+            what = {str: "a string", dict: "an object", list: "a list"}[kind]
+            raise LedgerError(f"{where}.{key} is missing or not {what}; {fix}")
     if raw["status"] not in STATUSES:
         raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
     if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
