@@ -116,7 +116,9 @@ def test_pre_commit_hook():
     (hook,) = [h for h in hooks if h["id"] == "launchops-validate"]
     assert hook["entry"] == "launchops validate"
     assert hook["language"] == "python"
-    assert hook.get("pass_filenames", True) is True
+    # whole-repository check: defaults and id uniqueness span files (see the hook's comment)
+    assert hook["pass_filenames"] is False
+    assert hook["require_serial"] is True
     files = re.compile(hook["files"])
     for path in ["launches/a.yaml", "launches/team-a/nightly-eval.yml", "launches/_defaults.yaml"]:
         assert files.search(path), path
@@ -228,7 +230,7 @@ def test_sync_applies_then_refreshes():
     commands = [
         (s["with"]["command"], s["with"].get("args", "")) for s in doc["jobs"]["sync"]["steps"] if "with" in s and "command" in s["with"]
     ]
-    assert commands == [("apply", "--yes --push"), ("status", "--refresh")]
+    assert commands == [("apply", "--yes --push"), ("status", "--refresh --push")]
 
 
 def test_ci_runs_the_readme_test_command():

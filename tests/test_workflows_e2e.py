@@ -348,6 +348,60 @@ def ledger_ids(ledger: dict) -> set[str]:
     return {run["id"] for entry in ledger["specs"].values() for run in entry["queued_runs"]}
 
 
+# The comment job's github-script, run with node against an in-memory pull request: the same
+# `github`, `context` and `core` objects actions/github-script hands to a script, reduced to the
+# calls the script makes.
+COMMENT_HARNESS = r"""
+const fs = require('fs');
+const [statePath, scriptPath] = process.argv.slice(2);
+const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+const issues = {
+  listComments: async ({issue_number}) => ({data: state.comments.filter((c) => c.issue_number === issue_number)}),
+  updateComment: async ({comment_id, body}) => {
+    const c = state.comments.find((c) => c.id === comment_id); c.body = body; return {data: c};
+  },
+  createComment: async ({issue_number, body}) => {
+    const c = {id: state.comments.length + 1, issue_number, body, user: {type: 'Bot'},
+               html_url: `https://github.com/acme/launches/pull/${issue_number}#c`};
+    state.comments.push(c); return {data: c};
+  },
+};
+const github = {rest: {issues}, paginate: async (fn, args) => (await fn(args)).data};
+const context = {serverUrl: 'https://github.com', runId: 1, repo: {owner: 'acme', repo: 'launches'},
+                 payload: {pull_request: {number: 1}}};
+const core = {info: (m) => console.log(m)};
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(github, context, core)
+  .then(() => fs.writeFileSync(statePath, JSON.stringify(state)))
+  .catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def play_comment_job(tmp: Path, markdown: str, plan_result: str) -> list[dict]:
+    """Runs the preview workflow's comment step; returns the pull request's comments after it."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is needed to run the comment job's github-script")
+    doc = load_yaml(ROOT / ".github" / "workflows" / "launchops-preview.yml")
+    (step,) = doc["jobs"]["comment"]["steps"]
+    assert step["env"] == {
+        "PLAN_MARKDOWN": "${{ needs.plan.outputs.markdown }}",
+        "PLAN_RESULT": "${{ needs.plan.result }}",
+    }
+    state, script, harness = tmp / "pr-comments.json", tmp / "comment-script.js", tmp / "comment-harness.js"
+    if not state.exists():
+        state.write_text(json.dumps({"comments": [
+            {"id": 100, "issue_number": 1, "body": "Looks good", "user": {"type": "User"}},
+        ]}))
+    script.write_text(step["with"]["script"])
+    harness.write_text(COMMENT_HARNESS)
+    env = _git_env()
+    env.update(PLAN_MARKDOWN=markdown, PLAN_RESULT=plan_result)
+    result = subprocess.run([node, str(harness), str(state), str(script)], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(state.read_text())["comments"]
+
+
 @pytest.fixture
 def world(tmp_path):
     origin = Origin(tmp_path)
@@ -404,6 +458,8 @@ def test_preview_merge_apply_and_sync(world):
     assert "0.002" in body  # the field diff of the update
     assert body.strip() in preview.summary.read_text(encoding="utf-8")  # also in the job summary
     assert preview.queue_items() == []  # a preview never enqueues
+    comments = play_comment_job(tmp, body, "success")
+    assert [c["body"] for c in comments] == ["Looks good", body.strip()]
     git(preview.workspace, "diff", "--exit-code", "HEAD")  # nor writes the ledger
 
     # an invalid spec on the pull request: annotations on the diff, and the check fails
@@ -423,6 +479,13 @@ def test_preview_merge_apply_and_sync(world):
     assert all("file=launches/team-b/broken.yaml" in line for line in annotations), annotations
     assert re.search(r"line=3,col=3[,:].*::.*queue_name", annotations[0]), annotations
     assert broken.queue_items() == []
+    # plan refuses invalid specs: no markdown, so the comment says the plan could not be computed
+    assert outcomes["plan"] == "failure", broken.transcript()
+    assert broken.outputs["export"]["markdown"].strip() == ""
+    comments = play_comment_job(tmp, broken.outputs["export"]["markdown"], "failure")
+    assert len(comments) == 2  # the same comment, updated
+    assert comments[1]["body"].startswith(MARKER + "\n")
+    assert "could not be computed" in comments[1]["body"]
     dev.git("rm", "--quiet", "launches/team-b/broken.yaml")
     dev.commit("Remove the broken spec")
     dev.git("push", "--quiet", "origin", "feature")
