@@ -23,6 +23,7 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
 
 MAX_DEPTH = 64
 MAX_NODES = 10_000
+MAX_PROBLEMS = 100  # per file
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -142,6 +143,9 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
         while loader.check_node():
             node = loader.get_node()
             line, col = _mark(node)
+            if len(problems) >= MAX_PROBLEMS:  # a file of 250,000 stray '---' says enough by now
+                problems.append(Problem(rel, line, col, f"more than {MAX_PROBLEMS} problems; fix these first"))
+                break
             before = len(problems)
             if not isinstance(node, yaml.MappingNode):
                 kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
