@@ -91,3 +91,22 @@ def test_schema_command_prints_the_packaged_schema() -> None:
     # The installed package carries its own copy; the two must never drift.
     assert (root / "reconciler/launch-spec.v1.schema.json").read_bytes() == \
         (root / "schemas/launch-spec.v1.schema.json").read_bytes()
+
+
+def test_given_paths_are_checked_against_the_whole_repository(empty_repo: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # What pre-commit passes: the changed files only. Their folder defaults and ids in files not
+    # passed still count, so the hook never accepts what CI rejects.
+    write(empty_repo, "launches/team/_defaults.yaml", "launch:\n  priority: urgent\n")
+    write(empty_repo, "launches/team/a.yaml", GOOD)
+    write(empty_repo, "launches/b.yaml", "apiVersion: launchops/v1\nid: shared\nlaunch: {docker_image: x}\n")
+    write(empty_repo, "launches/c.yaml", "apiVersion: launchops/v1\nid: shared\nlaunch: {docker_image: y}\n")
+    write(empty_repo, "launches/unrelated.yaml", "apiVersion: launchops/v1\n")
+    monkeypatch.chdir(empty_repo)
+    out = cli(empty_repo, "validate", "launches/team/_defaults.yaml").stdout
+    assert "launches/team/_defaults.yaml:2:13: launch.priority: must be critical" in out
+    assert "unrelated" not in out
+    out = cli(empty_repo, "validate", "launches/team/a.yaml").stdout
+    assert "launches/team/_defaults.yaml:2:13" in out  # the defaults above a given spec are part of it
+    out = cli(empty_repo, "validate", "launches/b.yaml").stdout
+    assert "launches/b.yaml:2:5: id: id 'shared' is also declared in launches/c.yaml:2" in out
+    assert "launches/c.yaml:2:5" not in out and "unrelated" not in out
