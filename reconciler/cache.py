@@ -1,0 +1,257 @@
+"""The parse-and-validate cache: plan cost grows with the files changed, not with the files kept.
+
+Loading a spec file (read, parse, merge its folder defaults, check, digest) gives the same specs
+and the same problems whenever its inputs are the same. The inputs are hashed into a key:
+  - the file's git blob hash (`sha1("blob <size>\\0" + bytes)`) and repository-relative path,
+  - the blob hash of every `_defaults.yaml`/`_defaults.yml` from specs_dir down to its folder,
+  - the repository defaults from the settings, the backend, `max_spec_bytes`, `specs_dir`,
+  - the schema, the source of every module that reads or checks a spec, the launchops, Python,
+    PyYAML, jsonschema and fastjsonschema versions.
+A result is reused only when the key is equal, so an edit to a spec, to a defaults file above
+it, to the schema or to launchops makes it load again. A file's blob hash is recomputed unless
+its stat (device, inode, size, mtime, ctime) equals the recorded one *and* it was last changed
+more than two seconds before it was hashed (git's guard against "racily clean" files).
+
+Symlinks, files larger than `max_spec_bytes`, unreadable files and files outside specs_dir
+bypass the cache. The cache is one JSON file under `.launchops/cache/` (ignored by git, by its
+own `.gitignore`); a missing, corrupt or foreign file is ignored and rebuilt; a directory that
+cannot be written is fine (nothing is saved), and so is a repository without `.launchops/` yet:
+the cache is written only beside an existing ledger folder, so `plan` and `validate` never create
+one. Deleting the cache is always safe.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from reconciler import __version__
+from reconciler.problems import Problem
+
+FORMAT = 1
+CACHE_DIR = "cache"
+CACHE_FILE = "specs.json"
+RACY_NS = 2_000_000_000  # a file changed this close to its hashing is hashed again next time
+_DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")  # as specs.DEFAULTS_NAMES (kept import-free)
+_INPUT_MODULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "cache.py",
+                  "launch-spec.v1.schema.json")
+
+
+def blob_hash(data: bytes) -> str:
+    """Git's object id of a blob with this content."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _versions() -> str:
+    from importlib import metadata
+
+    import yaml
+
+    from reconciler import yamlload
+
+    out = [f"launchops {__version__}", f"python {sys.version_info[:3]}", f"pyyaml {yaml.__version__}",
+           f"loader {yamlload._Loader.__name__}"]
+    for dist in ("jsonschema", "fastjsonschema"):
+        try:
+            out.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{dist} none")
+    return "\n".join(out)
+
+
+def environment_key(settings: Any, backend: str) -> str:
+    """Everything besides the files themselves that a loaded spec depends on."""
+    digest = hashlib.sha256()
+    digest.update(f"format {FORMAT}\n{_versions()}\n".encode())
+    here = Path(__file__).resolve().parent
+    for name in _INPUT_MODULES:
+        try:
+            digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
+        except OSError:
+            digest.update(name.encode() + b"\0missing\0")
+    digest.update(json.dumps({"backend": backend, "max_spec_bytes": settings.max_spec_bytes,
+                              "specs_dir": settings.specs_dir, "root": str(settings.root),
+                              "defaults": settings.launch_defaults}, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+class SpecCache:
+    """Wraps one loader (`specs._Loader`) for one run: `load_file` answers from the cache or loads."""
+
+    def __init__(self, settings: Any, loader: Any, make_spec: Callable[..., Any]) -> None:
+        self.settings = settings
+        self.loader = loader
+        self.make_spec = make_spec
+        self.base = settings.specs_path
+        self.dir = settings.state_dir / CACHE_DIR
+        self.path = self.dir / CACHE_FILE
+        self.env = environment_key(settings, loader.backend)
+        self.started_ns = time.time_ns()
+        self.old_files, self.old_folders = self._read()
+        self.files: dict[str, dict[str, Any]] = {}
+        self.folders: dict[str, dict[str, Any]] = {}
+        self._chains: dict[Path, str | None] = {}
+        self.hits = 0
+        self.misses = 0
+
+    # ---- the cache file ---------------------------------------------------------------------------
+    def _read(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_bytes())
+            if data.get("format") != FORMAT or data.get("env") != self.env:
+                return {}, {}
+            files, folders = data["files"], data["folders"]
+            if isinstance(files, dict) and isinstance(folders, dict):
+                return files, folders
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass  # missing, corrupt or foreign: rebuilt from the files
+        return {}, {}
+
+    def save(self, complete: bool) -> None:
+        """Write the cache when it changed; a full run drops entries of files that are gone."""
+        files = self.files if complete else {**self.old_files, **self.files}
+        folders = self.folders if complete else {**self.old_folders, **self.folders}
+        if files == self.old_files and folders == self.old_folders:
+            return
+        if not self.dir.parent.is_dir():
+            return  # never create .launchops/ for a cache: plan and validate leave a fresh repository as is
+        text = json.dumps({"format": FORMAT, "env": self.env, "files": files, "folders": folders},
+                          separators=(",", ":"), ensure_ascii=False)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            ignore = self.dir / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# written by launchops: a cache, safe to delete\n*\n", encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".specs-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except (OSError, ValueError):
+            pass  # a read-only checkout: the next run loads the files again, nothing else changes
+
+    # ---- keys -------------------------------------------------------------------------------------
+    def _blob(self, path: Path, rel: str, old: dict[str, Any] | None) -> tuple[str, list[int]] | None:
+        """The file's blob hash and stat, or None when the file must bypass the cache."""
+        try:
+            st = os.lstat(path)
+            if not os.path.isfile(path) or os.path.islink(path) or st.st_size > self.settings.max_spec_bytes:
+                return None
+            stat = _stat_key(st)
+            if (old and old.get("stat") == stat and isinstance(old.get("blob"), str)
+                    and max(st.st_mtime_ns, st.st_ctime_ns) < old.get("hashed_ns", 0) - RACY_NS):
+                return old["blob"], stat
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        return blob_hash(data), stat
+
+    def _chain(self, folder: Path) -> str | None:
+        """A hash of every defaults file from specs_dir down to `folder`; None: do not cache."""
+        if folder in self._chains:
+            return self._chains[folder]
+        if folder == self.base:
+            parent = self.env
+        elif self.base in folder.parents:
+            parent = self._chain(folder.parent)
+        else:
+            parent = None
+        chain: str | None = None
+        if parent is not None:
+            digest = hashlib.sha256(parent.encode())
+            rel_folder = self.loader.rel(folder)
+            old = self.old_folders.get(rel_folder) or {}
+            blobs: dict[str, Any] = {}
+            ok = True
+            for name in _DEFAULTS_NAMES:
+                path = folder / name
+                if not os.path.lexists(path):
+                    continue
+                found = self._blob(path, f"{rel_folder}/{name}", (old.get("blobs") or {}).get(name))
+                if found is None:
+                    ok = False
+                    break
+                blobs[name] = {"blob": found[0], "stat": found[1], "hashed_ns": self._hashed_ns(
+                    (old.get("blobs") or {}).get(name), found)}
+                digest.update(f"\0{name}\0{found[0]}".encode())
+            if ok:
+                chain = digest.hexdigest()
+                self._folder(folder, rel_folder, chain, blobs, old)
+        self._chains[folder] = chain
+        return chain
+
+    def _hashed_ns(self, old: dict[str, Any] | None, found: tuple[str, list[int]]) -> int:
+        """When the blob hash was computed: kept while the stat is unchanged, so it ages out of racy."""
+        if old and old.get("stat") == found[1] and old.get("blob") == found[0]:
+            return int(old.get("hashed_ns", self.started_ns))
+        return self.started_ns
+
+    def _folder(self, folder: Path, rel_folder: str, chain: str, blobs: dict[str, Any], old: dict[str, Any]) -> None:
+        """The folder's own defaults problems, from the cache or by reading its defaults files."""
+        if old.get("chain") == chain and isinstance(old.get("problems"), list):
+            problems = old["problems"]
+            self.loader.problems.extend(Problem(*p) for p in problems)
+        else:
+            if folder != self.base:
+                self.loader.defaults_for(folder.parent)  # the parents' problems are recorded as theirs
+            before = len(self.loader.problems)
+            self.loader.defaults_for(folder)
+            problems = [list(_problem_row(p)) for p in self.loader.problems[before:]]
+        self.folders[rel_folder] = {"chain": chain, "blobs": blobs, "problems": problems}
+
+    # ---- loading ----------------------------------------------------------------------------------
+    def load_file(self, path: Path) -> list[tuple[Any, tuple[int, int]]]:
+        """`loader.load_file(path)`, answered from the cache when every input is unchanged."""
+        loader = self.loader
+        if self.base not in path.parents:
+            return loader.load_file(path)  # reported as outside specs_dir by the loader
+        rel = loader.rel(path)
+        old = self.old_files.get(rel)
+        chain = self._chain(path.parent)
+        found = self._blob(path, rel, old) if chain is not None else None
+        if found is None:
+            return loader.load_file(path)
+        blob, stat = found
+        key = hashlib.sha256(f"{chain}\0{rel}\0{blob}".encode()).hexdigest()
+        record = {"stat": stat, "blob": blob, "hashed_ns": self._hashed_ns(old, found), "key": key}
+        if old and old.get("key") == key:
+            try:
+                specs = [(self.make_spec(*row[:6]), (row[6], row[7])) for row in old["specs"]]
+                problems = [Problem(*row) for row in old["problems"]]
+            except (TypeError, KeyError, IndexError):
+                specs = None  # a damaged record: load the file again
+            if specs is not None:
+                loader.problems.extend(problems)
+                self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
+                self.hits += 1
+                return specs
+        self.misses += 1
+        before = len(loader.problems)
+        out = loader.load_file(path)
+        problems = loader.problems[before:]
+        try:
+            if _stat_key(os.lstat(path)) != stat:
+                return out  # changed while it was loaded: what was read may not be what was hashed
+        except OSError:
+            return out
+        self.files[rel] = {**record, "problems": [list(_problem_row(p)) for p in problems],
+                           "specs": [[s.id, s.source, s.launch, s.digest, s.description, s.labels, w[0], w[1]]
+                                     for s, w in out]}
+        return out
+
+
+def _problem_row(problem: Problem) -> Sequence[Any]:
+    return (problem.file, problem.line, problem.column, problem.message, problem.path)
