@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from reconciler import cache as spec_cache, checks, secrets
 from reconciler.problems import Problem, dotted
@@ -230,30 +230,55 @@ def _is_spec_name(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES) and not name.startswith(("_", "."))
 
 
+def _scope(loader: _Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
+    """Which reported files the given paths ask about: the files, everything under the folders,
+    and the _defaults files above any of them (their values are part of those specs)."""
+    exact: set[str] = set()
+    folders: set[str] = set()
+    for path in paths:
+        path = path.absolute()
+        rel = loader.rel(path)
+        if path.is_dir() and path.is_symlink():  # as discover: a linked folder is refused, never followed
+            loader.problems.append(Problem(rel, 0, 0, "is a symlink to a folder, which launchops "
+                                           "does not follow; move the specs into the folder"))
+        elif path.is_dir():
+            folders.add(rel.rstrip("/") + "/" if rel != "." else "")
+        elif not path.exists():
+            loader.problems.append(Problem(rel, 0, 0, "no such file"))
+        elif path.name in DEFAULTS_NAMES:
+            folders.add(path.parent.relative_to(loader.root).as_posix() + "/")
+        elif not path.parent.resolve().is_relative_to(loader.root.resolve()):
+            loader.problems.append(Problem(rel, 0, 0, "is reached through a symlinked folder outside the "
+                                           "repository; copy the file into the repository instead"))
+        elif not path.parent.resolve().is_relative_to(loader.base.resolve()):
+            loader.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({loader.settings.specs_dir}/)"))
+        else:
+            exact.add(rel)
+    asked = exact | folders
+
+    def relevant(file: str) -> bool:
+        if file in exact or any(file.startswith(f) for f in folders):
+            return True
+        name = file.rsplit("/", 1)[-1]
+        folder = file[: len(file) - len(name)]
+        return name in DEFAULTS_NAMES and any(a.startswith(folder) for a in asked)
+    return relevant
+
+
 def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend: str | None = None,
                cache: bool = True) -> SpecSet:
-    """Load and check specs: all of specs_dir, or only the given files and folders."""
+    """Load and check every spec; with `paths`, report only on those files and folders.
+
+    Everything is loaded either way: ids must be unique across all of specs_dir, and a spec's
+    folder defaults are part of it."""
     loader = _Loader(settings, backend or settings.backend)
     # Unchanged files are answered from .launchops/cache/ (reconciler.cache): same specs, same problems.
     store = spec_cache.SpecCache(settings, loader, Spec) if cache else None
-    if paths is None:
-        files, problems = discover(settings)
-        loader.problems.extend(problems)
-    else:
-        files = []
-        for path in paths:
-            path = path.absolute()
-            if path.is_dir() and path.is_symlink():  # as discover: a linked folder is refused, never followed
-                loader.problems.append(Problem(loader.rel(path), 0, 0, "is a symlink to a folder, which launchops "
-                                               "does not follow; move the specs into the folder"))
-            elif path.is_dir():
-                files.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_spec_name(p.name)))
-            elif path.name in DEFAULTS_NAMES:
-                loader.defaults_for(path.parent)
-            elif path.exists():
-                files.append(path)
-            else:
-                loader.problems.append(Problem(loader.rel(path), 0, 0, "no such file"))
+    files, problems = discover(settings)
+    loader.problems.extend(problems)
+    extra = len(loader.problems)
+    relevant = _scope(loader, paths) if paths is not None else None
+    extra_problems = loader.problems[extra:]
     declared: dict[str, list[tuple[Spec, tuple[int, int]]]] = {}
     for path in files:
         for spec, where in (store.load_file(path) if store else loader.load_file(path)):
@@ -269,4 +294,9 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
             others = ", ".join(f"{o.source}:{w[0]}" for o, w in found if (o, w) != (spec, (line, col)))
             loader.problems.append(Problem(spec.source, line, col, f"id {spec_id!r} is also declared in {others}; "
                                                                   "ids must be unique: set a different id", "id"))
-    return SpecSet(dict(sorted(specs.items())), tuple(sorted(set(loader.problems))), len(files))
+    found_problems = set(loader.problems)
+    if relevant is not None:
+        found_problems = {p for p in found_problems if relevant(p.file)} | set(extra_problems)
+        specs = {k: v for k, v in specs.items() if relevant(v.source)}
+        files = [f for f in files if relevant(loader.rel(f))]
+    return SpecSet(dict(sorted(specs.items())), tuple(sorted(found_problems)), len(files))
