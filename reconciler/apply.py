@@ -9,13 +9,27 @@ Order of writes, so that no kill point can enqueue a change twice or lose a Queu
   4. the ledger is written once from the journal, committed, and only then is the journal cleared.
 With --push the ledger push is the compare-and-swap between racing runs: a rejected push means
 another run got there first, so catch up with the remote, re-plan, and enqueue only what is left.
+
+Three holes that order alone does not close, and how they are closed:
+  - a `pending` intent another run pushed and is still enqueueing looks, to a second run, like a
+    crash to retry; its marker is not on the queue yet, so the second run would enqueue it too.
+    Every intent carries a claim (lock.claim); a retry skips a claim that lock.claimed_elsewhere
+    calls live (same machine: the pid is alive; another machine: within `claim_lease` seconds)
+    and reports it as in progress elsewhere. A later run retries it once the claim is dead.
+  - an update or removal of a spec whose last attempt is uncertain would forget that attempt's
+    marker; it is looked up (in the queue that attempt named) before the new intent is recorded.
+  - a lookup that fails says nothing: the change is not enqueued again, it stays uncertain.
+Limits: a claim from another machine is honoured only for its lease, so an applier stalled longer
+than `claim_lease` can still race a retry; on W&B a marker is found only while the queue lists the
+item (see backends/wandb.py).
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -23,16 +37,21 @@ from reconciler import ledger as ledger_mod
 from reconciler.backends.base import Backend, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.gitrepo import Repo
 from reconciler.journal import Journal
+from reconciler.lock import claim, claimed_elsewhere, describe_claim
 from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
 from reconciler.plan import Action, Change, Plan, make_plan
 from reconciler.settings import Settings
 from reconciler.specs import SpecSet
 
 FAULT_ENV = "LAUNCHOPS_DIE_AT"  # tests name a step (optionally step:N) to be SIGKILLed at
+PAUSE_ENV = "LAUNCHOPS_PAUSE_AT"  # tests name a step:SECONDS to hold still at, to make races certain
 
 
 def checkpoint(step: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a per-process counter
-    """A step boundary: the fault-injection tests can arm a SIGKILL here."""
+    """A step boundary: the fault-injection tests can arm a SIGKILL (or a pause) here."""
+    paused = os.environ.get(PAUSE_ENV, "")
+    if paused.partition(":")[0] == step:
+        time.sleep(float(paused.partition(":")[2] or 1))
     armed = os.environ.get(FAULT_ENV)
     if not armed:
         return
@@ -57,14 +76,15 @@ class Options:
 class Outcome:
     id: str
     action: Action
-    result: str  # enqueued | adopted | failed | unknown | removed | skipped
+    result: str  # enqueued | adopted | failed | unknown | removed | skipped | elsewhere
     queued_runs: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.result in ("enqueued", "adopted", "removed")
+        # `elsewhere`: another live apply is enqueueing it and will record it; nothing failed here.
+        return self.result in ("enqueued", "adopted", "removed", "elsewhere")
 
 
 @dataclass(frozen=True)
@@ -92,9 +112,9 @@ def _request(change: Change) -> EnqueueRequest:
     return EnqueueRequest(change.id, change.digest, marker(change.id, change.digest, change.change), change.launch)
 
 
-def intents(plan: Plan, commit: str | None) -> list[Event]:
+def intents(plan: Plan, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
     return [Event("intent", c.id, c.change, {"digest": c.digest, "source": c.source, "launch": dict(c.launch),
-                                             "commit": commit})
+                                             "commit": commit, "claim": claimant})
             for c in plan.changes if c.action.enqueues]
 
 
@@ -136,6 +156,11 @@ class Applier:
     def _record(self, events: list[Event]) -> None:
         self.journal.extend(events)
 
+    def _own_files(self) -> list[str]:
+        """What launchops commits: the only files its unpushed commits may touch."""
+        ignore = (self.settings.state_dir / ".gitignore").relative_to(self.settings.root).as_posix()
+        return [self.settings.ledger, ignore]
+
     def _files_to_commit(self) -> list[str]:
         files = [self.settings.ledger]
         ignore = self.settings.state_dir / ".gitignore"
@@ -151,27 +176,72 @@ class Applier:
         recovered = self.journal.last_seq() > 0
         if recovered:
             notes.append("recorded the results of an interrupted apply from the journal")
-        if not plan.changes and not recovered:
+        if not plan.changes and not recovered and not self.options.push:
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
+        # With --push even a run with nothing to enqueue publishes: an earlier run may have left
+        # ledger commits unpushed (killed, rejected, or run without --push).
+        claimant = claim()
+        plan, early = self._prepare(plan)
         work = [c for c in plan.changes if c.action.enqueues]
         refused = self.backend.preflight([_request(c) for c in work]) if work else {}
         if self.options.push:
-            plan = self._push_intents(plan, head, notes)
+            plan, early = self._push_intents(plan, early, head, claimant, notes)
         else:
-            self._record(intents(plan, head))
+            self._record(intents(plan, head, claimant))
         checkpoint("after-intent")
-        outcomes = self._execute(plan, progress, refused)
+        outcomes = early + self._execute(plan, progress, refused)
         removed = [c for c in plan.changes if c.action is Action.REMOVE]
         self._record([Event("removed", c.id, c.change) for c in removed])
         outcomes.extend(Outcome(c.id, c.action, "removed") for c in removed)
         outcomes.sort(key=lambda o: o.id)
-        message = commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
+        message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
+                   if recovered else "launchops: publish the ledger [skip ci]\n")
         if self.options.push and self.options.commit and self.repo is not None:
             ledger, commit = self.publish(message, notes)
             return Result(plan, tuple(outcomes), ledger, commit, True, tuple(notes))
         seq, ledger, commit = self.materialise(message)
         self.journal.forget(seq)
         return Result(plan, tuple(outcomes), ledger, commit, False, tuple(notes))
+
+    def _prepare(self, plan: Plan) -> tuple[Plan, list[Outcome]]:
+        """Set aside what must not be attempted now; returns the plan to act on and their outcomes.
+
+        - a retry of a `pending` change that another live applier claimed: it is enqueueing it now,
+          and its marker is not on the queue yet, so a lookup would miss it and we would duplicate it;
+        - an update or removal whose last attempt is uncertain: that attempt's marker is looked up
+          first (the plan forgets it once the new intent is recorded) and what it left is adopted;
+          when the lookup fails the change waits for a later run."""
+        ledger = self.current_ledger()
+        keep: list[Change] = []
+        early: list[Outcome] = []
+        adopted: list[Event] = []
+        for change in plan.changes:
+            entry = ledger.specs.get(change.id)
+            if entry is None:
+                keep.append(change)
+                continue
+            if (change.action is Action.RETRY and entry.status == "pending"
+                    and claimed_elsewhere(entry.claim, self.settings.claim_lease)):
+                assert entry.claim is not None
+                early.append(Outcome(change.id, change.action, "elsewhere", notes=(
+                    f"in progress elsewhere: claimed by {describe_claim(entry.claim)}; a later apply retries it "
+                    "if that one does not finish",)))
+                continue
+            if change.action in (Action.UPDATE, Action.REMOVE) and entry.status in UNCERTAIN:
+                old = EnqueueRequest(change.id, entry.digest, marker(change.id, entry.digest, entry.change),
+                                     entry.launch)
+                found = self._find(old)
+                if found is None:
+                    early.append(Outcome(change.id, change.action, "unknown", error=(
+                        f"could not look up its earlier {entry.status} attempt on the backend, so it was left "
+                        "for the next apply (nothing was enqueued for it)")))
+                    continue
+                adopted.extend(Event("enqueued", change.id, entry.change, {"queued_run": run.to_json()})
+                               for run in found)
+            keep.append(change)
+        # An earlier attempt's IDs are durable before anything new is attempted for that spec.
+        self._record(adopted)
+        return replace(plan, changes=tuple(keep)), early
 
     def materialise(self, message: str) -> tuple[int, Ledger, str | None]:
         """Write the ledger from the journal and commit it; the caller forgets the journal when safe."""
@@ -185,29 +255,47 @@ class Applier:
             commit = self.repo.commit_only(self._files_to_commit(), message)
         return seq, ledger, commit
 
-    def _push_intents(self, plan: Plan, head: str | None, notes: list[str]) -> Plan:
+    def _push_intents(self, plan: Plan, early: list[Outcome], head: str | None, claimant: dict[str, object],
+                      notes: list[str]) -> tuple[Plan, list[Outcome]]:
         """Commit and push the intents before any enqueue; re-plan when another run got there first."""
         assert self.repo is not None
         for _ in range(self.options.push_attempts):
-            events = intents(plan, head)
+            events = intents(plan, head, claimant)
             if not events:
-                return plan
+                return plan, early
             ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(self.current_ledger(), events))
             pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
             self.repo.commit_only(self._files_to_commit(), commit_message(pending, "intend"))
             checkpoint("before-push")
             if self.repo.push(self.options.remote):
                 self._record(events)  # the pushed ledger holds them already: folding again changes nothing
-                return plan
+                return plan, early
             notes.append("the ledger push was rejected (another apply pushed first): re-planned on its ledger")
-            self.repo.catch_up(self.options.remote)  # drops our unpushed intent commit
+            self._catch_up()  # drops our unpushed intent commit
             specs = self.reload_specs()
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
-            plan = make_plan(specs.specs, self.current_ledger())
+            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger()))
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
+
+    def _catch_up(self) -> None:
+        """Move to the remote's tip; what our unpushed ledger commits held is journalled first.
+
+        Those commits may hold IDs recorded nowhere else (an earlier apply without --push, whose
+        journal was cleared once its ledger was committed): as events they fold onto the remote's.
+        Journalled before the reset, so a kill in between loses nothing."""
+        assert self.repo is not None
+        fetched = self.repo.fetch(self.options.remote)
+        theirs_text = self.repo.file_at(fetched, self.settings.ledger)
+        try:
+            theirs = ledger_mod.parse(theirs_text, f"{self.options.remote}:{self.name}") if theirs_text else None
+            ours = ledger_mod.read(self.settings.ledger_path, self.name)
+        except ledger_mod.LedgerError as exc:
+            raise ApplyAborted(f"cannot merge with the remote's ledger: {exc}") from None
+        self._record(ledger_mod.as_events(ours, theirs))
+        self.repo.catch_up(fetched, self._own_files())
 
     def publish(self, message: str, notes: list[str]) -> tuple[Ledger, str | None]:
         """Commit and push the results; on a rejected push, fold the journal onto the remote's ledger."""
@@ -219,7 +307,7 @@ class Applier:
                 self.journal.forget(seq)
                 return ledger, commit
             notes.append("the ledger push was rejected (another apply pushed first): merged onto its ledger")
-            self.repo.catch_up(self.options.remote)
+            self._catch_up()
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; every QueuedRun ID "
                            "is in the local journal and ledger: run apply --push again to publish them")
 
@@ -259,18 +347,16 @@ class Applier:
     def _one(self, change: Change) -> tuple[Change, Outcome, list[Event]]:
         """Resolve or enqueue one change; returns the events to journal (the caller writes them)."""
         request = _request(change)
-        events: list[Event] = []
-        notes: list[str] = []
-        if change.action is Action.UPDATE and change.prior_status in UNCERTAIN:
-            # The superseded change may have landed after all: keep its IDs before moving on.
-            old = EnqueueRequest(change.id, change.prior_digest or "",
-                                 marker(change.id, change.prior_digest or "", change.change - 1), {})
-            for run in self._find(old):
-                events.append(Event("enqueued", change.id, change.change - 1, {"queued_run": run.to_json()}))
         if change.action is Action.RETRY and change.prior_status in UNCERTAIN:
             found = self._find(request)
+            if found is None:
+                # No answer is not "not there": enqueueing now could queue it twice.
+                error = "could not look up its earlier attempt on the backend; not enqueued again (next apply retries)"
+                return change, Outcome(change.id, change.action, "unknown", error=error), [
+                    Event("unknown", change.id, change.change, {"error": error})]
             if found:
-                events.extend(self._adopt(change, found, notes))
+                notes: list[str] = []
+                events = self._adopt(change, found[0], found[1:], notes)
                 return change, Outcome(change.id, change.action, "adopted", tuple(r.id for r in found),
                                        notes=tuple(notes)), events
         checkpoint("before-enqueue")
@@ -280,33 +366,48 @@ class Applier:
             if exc.uncertain:
                 found = self._find(request)
                 if found:
-                    events.extend(self._adopt(change, found, notes))
+                    notes = [f"the backend reported {exc}, but the item is queued"]
+                    events = self._adopt(change, found[0], found[1:], notes)
                     return change, Outcome(change.id, change.action, "adopted", tuple(r.id for r in found),
-                                           notes=(f"the backend reported {exc}, but the item is queued",)), events
-                events.append(Event("unknown", change.id, change.change, {"error": str(exc)}))
-                return change, Outcome(change.id, change.action, "unknown", error=str(exc)), events
-            events.append(Event("failed", change.id, change.change, {"error": str(exc)}))
-            return change, Outcome(change.id, change.action, "failed", error=str(exc)), events
+                                           notes=tuple(notes)), events
+                return change, Outcome(change.id, change.action, "unknown", error=str(exc)), [
+                    Event("unknown", change.id, change.change, {"error": str(exc)})]
+            return change, Outcome(change.id, change.action, "failed", error=str(exc)), [
+                Event("failed", change.id, change.change, {"error": str(exc)})]
         checkpoint("after-enqueue")
-        events.append(Event("enqueued", change.id, change.change, {"queued_run": run.to_json()}))
-        return change, Outcome(change.id, change.action, "enqueued", (run.id,), notes=tuple(notes)), events
+        duplicates = [str(d) for d in run.extra.get("duplicates") or ()]
+        if duplicates:
+            # The SDK retried a push the server had committed: one call, several items. Keep the one
+            # it returned; every other ID is recorded too, and removed while still pending.
+            kept = replace(run, extra={k: v for k, v in run.extra.items() if k != "duplicates"})
+            notes = []
+            events = self._adopt(change, kept, [replace(kept, id=d) for d in duplicates], notes)
+            return change, Outcome(change.id, change.action, "enqueued", (kept.id, *duplicates),
+                                   notes=tuple(notes)), events
+        return change, Outcome(change.id, change.action, "enqueued", (run.id,)), [
+            Event("enqueued", change.id, change.change, {"queued_run": run.to_json()})]
 
-    def _find(self, request: EnqueueRequest) -> list[QueuedRun]:
+    def _find(self, request: EnqueueRequest) -> list[QueuedRun] | None:
+        """Items carrying the request's marker; None when the backend could not say."""
         try:
             return self.backend.find(request)
         except EnqueueFailed:
-            return []
+            return None
 
-    def _adopt(self, change: Change, found: list[QueuedRun], notes: list[str]) -> list[Event]:
-        """Record every item the marker found; remove extras an SDK retry left while still pending."""
-        events = [Event("enqueued", change.id, change.change, {"queued_run": run.to_json()}) for run in found]
-        for extra in found[1:]:
+    def _adopt(self, change: Change, kept: QueuedRun, extras: Sequence[QueuedRun], notes: list[str]) -> list[Event]:
+        """Record every item of one change; remove the extras while still pending.
+
+        The kept item is recorded last, so it is the entry's latest run (what status shows)."""
+        events: list[Event] = []
+        for extra in extras:
+            events.append(Event("enqueued", change.id, change.change, {"queued_run": extra.to_json()}))
             if extra.state == "pending" and self.backend.delete(extra):
                 events.append(Event("refreshed", change.id, change.change,
                                     {"id": extra.id, "fields": {"state": "deleted"}}))
-                notes.append(f"removed duplicate {extra.id} (kept {found[0].id})")
+                notes.append(f"removed duplicate {extra.id} (kept {kept.id})")
             else:
-                notes.append(f"duplicate {extra.id} could not be removed: it is {extra.state}")
+                notes.append(f"duplicate {extra.id} could not be removed (it is {extra.state}); both are recorded")
+        events.append(Event("enqueued", change.id, change.change, {"queued_run": kept.to_json()}))
         return events
 
 

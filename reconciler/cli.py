@@ -198,7 +198,8 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
             the_plan = make_plan(specs.specs, current)
             if lock.stale:
                 click.echo(f"note: took over the lock of an apply that is no longer running "
-                           f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')})", err=True)
+                           f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
+                           f"started {lock.stale.get('started')})", err=True)
             if not the_plan.empty:
                 click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
                 if not yes:
@@ -338,7 +339,7 @@ def queue_list(obj: Ctx, fmt: str) -> None:
     from reconciler.render import documents
 
     settings = obj.settings()
-    path = settings.state_dir / "queue.db"
+    path = settings.local_queue_path
     items: list[dict[str, Any]] = []
     if path.exists():
         local = LocalQueue(path)

@@ -81,8 +81,9 @@ class Repo:
         commit = self.git.commit_tree(*args, env=self._identity_env())
         ref = self._repo.head.ref.path if not self._repo.head.is_detached else "HEAD"
         self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
-        for mode, blob, rel in blobs:
-            self.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{rel}")
+        # The real index learns the same content from the file itself, with its stat data, so git
+        # sees the file as up to date (a bare --cacheinfo entry makes `reset --keep` refuse).
+        self.git.update_index("--add", "--", *(rel for _, _, rel in blobs))
         return commit
 
     def push(self, remote: str = "origin") -> bool:
@@ -99,14 +100,38 @@ class Repo:
             raise GitError(f"git push {remote} failed: {text.strip()}") from None
         return True
 
-    def catch_up(self, remote: str = "origin") -> None:
-        """Fetch and move this branch to the remote's tip, keeping local edits that do not conflict.
-
-        Only ledger commits are ever unpushed here; their content lives on in the journal and is
-        folded again onto the remote's ledger, so dropping them loses nothing."""
+    def fetch(self, remote: str) -> str:
+        """Fetch this branch from `remote`; returns the commit it points to there."""
         branch = self.branch()
         try:
             self.git.fetch(remote, branch)
-            self.git.reset("--keep", "FETCH_HEAD")
+            return self.git.rev_parse("FETCH_HEAD").strip()
         except git.GitCommandError as exc:
-            raise GitError(f"could not catch up with {remote}/{branch}: {str(exc.stderr).strip()}") from None
+            raise GitError(f"could not fetch {remote}/{branch}: {str(exc.stderr).strip()}") from None
+
+    def file_at(self, commit: str, path: str) -> str | None:
+        """A file's text at `commit`; None when it does not exist there."""
+        try:
+            return self.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
+        except git.GitCommandError:
+            return None
+
+    def catch_up(self, fetched: str, ours: Sequence[str]) -> None:
+        """Move this branch to `fetched` (the remote's tip), keeping local edits that do not conflict.
+
+        Only launchops's own commits (touching `ours`) may be unpushed here: the caller has kept
+        what they held. Any other unpushed commit (a user's work) would be dropped with them, so
+        then nothing moves and it says why."""
+        try:
+            base = self.git.merge_base("HEAD", fetched).strip()
+            changed = [p for p in self.git.diff("--name-only", base, "HEAD").splitlines() if p]
+        except git.GitCommandError as exc:
+            raise GitError(f"could not compare with the remote's branch: {str(exc.stderr).strip()}") from None
+        foreign = sorted(set(changed) - set(ours))
+        if foreign:
+            raise GitError(f"the remote's branch moved, and this branch has unpushed commits that change more than "
+                           f"the ledger ({', '.join(foreign[:5])}); pull or rebase them, then run apply --push again")
+        try:
+            self.git.reset("--keep", fetched)
+        except git.GitCommandError as exc:
+            raise GitError(f"could not catch up with the remote's branch: {str(exc.stderr).strip()}") from None

@@ -38,6 +38,9 @@ class Entry:
     applied_commit: str | None = None
     queued_runs: tuple[Mapping[str, Any], ...] = ()
     error: str | None = None
+    # Who is enqueueing a `pending` change (host, pid, machine, at): another run that sees the
+    # claim of a live applier leaves the change to it instead of racing it to the queue.
+    claim: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -47,6 +50,8 @@ class Entry:
         }
         if self.error:
             data["error"] = self.error
+        if self.claim:
+            data["claim"] = dict(self.claim)
         return data
 
     @property
@@ -95,25 +100,57 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
                 specs[event.spec_id] = Entry(
                     digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
                     status="pending", change=event.change, applied_commit=event.data.get("commit"),
-                    queued_runs=entry.queued_runs if entry else ())
+                    queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"))
         elif entry is None:
             continue
         elif event.kind == "enqueued":
             entry = replace(entry, queued_runs=_add_run(entry.queued_runs, event.data["queued_run"]))
             if current and entry.status != "removed":
-                entry = replace(entry, status="applied", error=None)
+                entry = replace(entry, status="applied", error=None, claim=None)
             specs[event.spec_id] = entry
         elif event.kind in ("failed", "unknown"):
             if current and entry.status in UNCERTAIN + ("failed",):
-                specs[event.spec_id] = replace(entry, status=event.kind, error=event.data.get("error"))
+                specs[event.spec_id] = replace(entry, status=event.kind, error=event.data.get("error"), claim=None)
         elif event.kind == "removed":
             if current:
-                specs[event.spec_id] = replace(entry, status="removed", error=None)
+                specs[event.spec_id] = replace(entry, status="removed", error=None, claim=None)
         elif event.kind == "refreshed":
             runs = tuple({**r, **event.data["fields"]} if r.get("id") == event.data["id"] else r
                          for r in entry.queued_runs)
             specs[event.spec_id] = replace(entry, queued_runs=runs)
     return Ledger(specs, ledger.version)
+
+
+def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
+    """Events that fold `beside` into a ledger that also holds what only `ledger` knows.
+
+    Before a clone's unpushed ledger commits are dropped to catch up with its remote, what they
+    hold beyond the remote's ledger goes into the journal as these events, so it is folded onto the
+    remote's ledger rather than lost with the commits (they may hold IDs recorded nowhere else).
+    A change the remote already knows is not re-asserted: its intent could replace the claim of
+    another run that is enqueueing it right now."""
+    other_specs = beside.specs if beside else {}
+    events: list[Event] = []
+    for spec_id, entry in sorted(ledger.specs.items()):
+        other = other_specs.get(spec_id)
+        newer = other is None or other.change < entry.change
+        if newer:
+            events.append(Event("intent", spec_id, entry.change, {
+                "digest": entry.digest, "source": entry.source, "launch": dict(entry.launch),
+                "commit": entry.applied_commit, "claim": dict(entry.claim) if entry.claim else None}))
+        known = {r.get("id") for r in other.queued_runs} if other else set()
+        mine = marker(spec_id, entry.digest, entry.change)
+        for run in entry.queued_runs:
+            if run.get("id") in known:
+                continue
+            # A run of an earlier change must only add its ID: change 0 is never the current one.
+            current = run.get("marker") == mine if run.get("marker") else run.get("digest") == entry.digest
+            events.append(Event("enqueued", spec_id, entry.change if current else 0, {"queued_run": dict(run)}))
+        if newer and entry.status in ("failed", "unknown"):
+            events.append(Event(entry.status, spec_id, entry.change, {"error": entry.error}))
+        elif newer and entry.status == "removed":
+            events.append(Event("removed", spec_id, entry.change))
+    return events
 
 
 # ---- reading and writing -------------------------------------------------------------------------
@@ -179,9 +216,12 @@ def _entry(raw: Any, where: str, fix: str) -> Entry:
     change = raw.get("change", 1)
     if not isinstance(change, int) or isinstance(change, bool) or change < 1:
         raise LedgerError(f"{where}.change must be a positive whole number; {fix}")
+    claim = raw.get("claim")
+    if claim is not None and not isinstance(claim, dict):
+        raise LedgerError(f"{where}.claim must be an object; {fix}")
     return Entry(digest=raw["digest"], source=raw["source"], launch=raw["launch"], status=raw["status"],
                  change=change, applied_commit=raw.get("applied_commit"),
-                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"))
+                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim)
 
 
 def read(path: Path, name: str) -> Ledger:

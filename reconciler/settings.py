@@ -29,6 +29,8 @@ class Settings:
     queue_name: str | None = None
     project_queue: str | None = None
     max_spec_bytes: int = 1048576
+    local_queue: str = ".launchops/queue.db"  # relative to the root, or absolute: clones may share one
+    claim_lease: int = 600  # seconds another host's `pending` claim is honoured (see apply.py)
 
     @property
     def specs_path(self) -> Path:
@@ -44,21 +46,26 @@ class Settings:
         return self.ledger_path.parent
 
     @property
+    def local_queue_path(self) -> Path:
+        return self.root / self.local_queue  # an absolute local_queue replaces the root
+
+    @property
     def launch_defaults(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in LAUNCH_DEFAULT_KEYS if getattr(self, k) is not None}
 
 
+_NUMBERS = {"max_spec_bytes": "bytes", "claim_lease": "seconds"}
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "root"}
 
 
 def _coerce(key: str, value: Any, where: str) -> Any:
-    if key == "max_spec_bytes":
+    if key in _NUMBERS:
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise SettingsError(f"{where}: max_spec_bytes must be a whole number of bytes, not {value!r}")
+            raise SettingsError(f"{where}: {key} must be a whole number of {_NUMBERS[key]}, not {value!r}")
         if number <= 0:
-            raise SettingsError(f"{where}: max_spec_bytes must be positive")
+            raise SettingsError(f"{where}: {key} must be positive")
         return number
     if not isinstance(value, str) or not value:
         raise SettingsError(f"{where}: {key} must be a non-empty string")

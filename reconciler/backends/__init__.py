@@ -15,7 +15,7 @@ def get_backend(settings: Settings, *, parallel: int = 1) -> Backend:
     if settings.backend == "local":
         from reconciler.backends.local import LocalQueue
 
-        return LocalQueue(settings.state_dir / "queue.db")
+        return LocalQueue(settings.local_queue_path)
     if settings.backend == "wandb":
         from reconciler.backends.wandb import WandbBackend
 

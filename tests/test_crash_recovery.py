@@ -1,0 +1,122 @@
+"""Guarantees 1 and 2: whatever step of apply a SIGKILL hits, and however often apply is rerun, each
+change is enqueued exactly once and every QueuedRun ID ends up in the committed ledger.
+
+apply runs in a subprocess with LAUNCHOPS_DIE_AT=<step>[:N] (apply.checkpoint SIGKILLs it at the
+Nth hit of that step), then is rerun without it until it exits 0. Afterwards: queue items ==
+changes applied (one per (spec id, change)), every item's ID in the ledger, the ledger valid JSON,
+committed (and pushed, with --push), and `plan` shows nothing to do.
+"""
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import make_repo  # noqa: E402
+from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
+from crash_kit import (STEPS, Model, apply_until_done, bare_remote, check_ledger, check_local,  # noqa: E402
+                       launchops, ledger_ids)
+from wandb_server import WandbServer  # noqa: E402
+
+
+def _world(tmp_path: Path, push: bool) -> tuple[Model, Path | None]:
+    model = Model(make_repo(tmp_path / "repo", examples=False))
+    for spec_id, value in (("a", 1), ("b", 1), ("c", 1)):
+        model.set(spec_id, value)
+    model.commit()
+    remote = bare_remote(tmp_path / "remote.git", model.repo) if push else None
+    return model, remote
+
+
+# Every step at its first hit; the enqueue side also at its 2nd hit (mid-way through the specs);
+# before-push:1 is the intent push of --push, before-push:2 the push of the results.
+COMMIT_POINTS = [f"{s}:1" for s in STEPS if s != "before-push"] + ["after-enqueue:2", "after-record:2"]
+PUSH_POINTS = [f"{s}:1" for s in STEPS] + ["after-enqueue:2", "before-push:2"]
+
+
+@pytest.mark.parametrize(("push", "point"), [(False, p) for p in COMMIT_POINTS] + [(True, p) for p in PUSH_POINTS],
+                         ids=[f"commit-{p}" for p in COMMIT_POINTS] + [f"push-{p}" for p in PUSH_POINTS])
+def test_every_kill_point_recovers_to_exactly_once(tmp_path: Path, push: bool, point: str) -> None:
+    model, remote = _world(tmp_path, push)
+    args = ("--push",) if push else ()
+
+    apply_until_done(model.repo, *args, die_at=point)
+    model.applied_all()
+    check_local(model, remote)
+
+    # An update, a new spec and a removal, killed at the same point.
+    model.set("a", 2)
+    model.set("d", 1)
+    model.remove("b")
+    model.commit("edit a, add d, remove b")
+    apply_until_done(model.repo, *args, die_at=point)
+    model.applied_all()
+    check_local(model, remote)
+
+
+def test_seeded_random_kills_across_edits_and_reverts(tmp_path: Path) -> None:
+    """A seeded walk: random edits (new values, reverts, removals, re-adds), random kill points,
+    sometimes a second kill in the rerun, with and without --push; checked after every step."""
+    rng = random.Random(20261129)
+    model, remote = _world(tmp_path, push=True)
+    pool = ["a", "b", "c", "d", "e"]
+    started, iterations, kills = time.monotonic(), 0, Counter[str]()
+    while iterations < 30 and time.monotonic() - started < 45:
+        iterations += 1
+        for _ in range(rng.randint(1, 2)):
+            spec_id = rng.choice(pool)
+            if spec_id in model.files and len(model.files) > 1 and rng.random() < 0.2:
+                model.remove(spec_id)
+            else:
+                model.set(spec_id, rng.randint(1, 3))  # small range: reverts to earlier digests happen
+        model.commit(f"edit {iterations}")
+        push = rng.random() < 0.4
+        args = ("--push",) if push else ()
+        steps = [s for s in STEPS if push or s != "before-push"]
+        point = f"{rng.choice(steps)}:{rng.randint(1, 3)}" if rng.random() < 0.85 else None
+        runs = [launchops(model.repo, "apply", "--yes", *args, die_at=point)]
+        if runs[-1].returncode != 0 and rng.random() < 0.3:  # killed again while recovering
+            runs.append(launchops(model.repo, "apply", "--yes", *args, die_at=f"{rng.choice(steps)}:1"))
+        kills.update(point.split(":")[0] for r in runs if r.returncode == -9 and point)
+        while runs[-1].returncode != 0:
+            assert len(runs) < 6, "\n".join(r.stdout + r.stderr for r in runs)
+            runs.append(launchops(model.repo, "apply", "--yes", *args))
+        model.applied_all()
+        check_local(model, remote if push else None)
+    assert iterations >= 15, f"only {iterations} iterations in the time bound"
+    assert len(kills) >= 4, kills  # the walk really killed at several different steps
+    assert any(n > 1 for n in model.changes.values()), "no revert to an earlier digest happened"
+    print(f"random walk: {iterations} iterations, kills by step: {dict(kills)}, "
+          f"{sum(model.changes.values())} changes, {time.monotonic() - started:.1f}s")
+
+
+# ---- the same against the W&B-compatible server ------------------------------------------------
+
+def _wandb_items(server: WandbServer) -> Counter[str]:
+    with server.state.lock:
+        return Counter(i["runSpec"].get("launchops_marker") for i in server.state.items)
+
+
+@pytest.mark.parametrize("point", ["after-intent:1", "before-enqueue:2", "after-enqueue:1", "after-enqueue:2",
+                                   "after-record:1", "before-commit:1"])
+def test_wandb_kill_points_adopt_by_marker(tmp_path: Path, wandb_server: WandbServer, point: str) -> None:
+    """after-enqueue: the server holds the item, the process died before recording its ID; the
+    rerun must find it by marker and adopt it, not enqueue it again."""
+    model, _ = _world(tmp_path, push=False)
+    env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+
+    runs = apply_until_done(model.repo, env=env, die_at=point)
+    model.applied_all()
+    ledger = check_ledger(model, env=env)
+    assert _wandb_items(wandb_server) == model.markers  # server-side items == changes, no duplicate
+    with wandb_server.state.lock:
+        assert sorted(i["id"] for i in wandb_server.state.items) == sorted(ledger_ids(ledger))
+    if point.startswith("after-enqueue"):
+        assert "adopted" in runs[-1].stdout, runs[-1].stdout
+    assert not wandb_server.state.server_errors
