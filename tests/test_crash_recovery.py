@@ -120,3 +120,36 @@ def test_wandb_kill_points_adopt_by_marker(tmp_path: Path, wandb_server: WandbSe
     if point.startswith("after-enqueue"):
         assert "adopted" in runs[-1].stdout, runs[-1].stdout
     assert not wandb_server.state.server_errors
+
+
+def test_wandb_edit_after_a_kill_keeps_the_landed_id(tmp_path: Path, wandb_server: WandbServer) -> None:
+    """Killed after the push landed, before its ID was recorded; then the spec is edited before the
+    next apply. The update must first find the earlier change's item (in the queue that change
+    named) and record it: the new intent would otherwise make its marker unreachable."""
+    model, _ = _world(tmp_path, push=False)
+    env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+    assert launchops(model.repo, "apply", "--yes", env=env, die_at="after-enqueue:1").returncode == -9
+    model.applied_all()  # all three landed or will be adopted; the first one's ID is recorded nowhere
+    model.set("a", 2)
+    model.commit("edit a before the rerun")
+
+    apply_until_done(model.repo, env=env, expect_kill=False)
+
+    model.applied_all()
+    ledger = check_ledger(model, env=env)
+    assert _wandb_items(wandb_server) == model.markers
+    with wandb_server.state.lock:
+        assert sorted(i["id"] for i in wandb_server.state.items) == sorted(ledger_ids(ledger))
+
+
+def test_removal_after_a_kill_keeps_the_landed_id(tmp_path: Path) -> None:
+    model, _ = _world(tmp_path, push=False)
+    assert launchops(model.repo, "apply", "--yes", die_at="after-enqueue:1").returncode == -9
+    model.applied_all()
+    model.remove("a")
+    model.commit("remove a before the rerun")
+
+    apply_until_done(model.repo, expect_kill=False)
+
+    model.applied_all()
+    check_local(model)

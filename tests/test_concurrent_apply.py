@@ -1,0 +1,230 @@
+"""Guarantee 3: two appliers at once never enqueue a change twice.
+
+In one clone the apply lock serialises them (holder named; a dead holder's lock taken over; `unlock`).
+Across clones pushing to one remote with `apply --push`, the intent push is the compare-and-swap,
+and the claim on a `pending` intent keeps a second run from racing a live one to the queue.
+LAUNCHOPS_PAUSE_AT=<step>:<seconds> holds an apply still at a step so that each race is certain.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Mapping
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import make_repo  # noqa: E402
+from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
+from crash_kit import (Model, apply_until_done, bare_remote, check_ledger, check_local, git, launchops,  # noqa: E402
+                       ledger_ids, local_items)
+from wandb_server import WandbServer  # noqa: E402
+
+HOLDER = re.compile(r"holds apply\.lock: pid (\d+) on \S+ since \d{4}-\d\d-\d\dT")
+
+
+def _start(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LAUNCHOPS_")}
+    full.update(env or {})
+    return subprocess.Popen([sys.executable, "-m", "reconciler", "-C", str(repo), *args], env=full, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out + err
+
+
+def _wait_for_lock(repo: Path) -> dict[str, object]:
+    path = repo / ".launchops" / "apply.lock"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if text:
+            return json.loads(text)
+        time.sleep(0.05)
+    raise AssertionError("no apply took the lock")
+
+
+def _specs(model: Model, **values: int) -> None:
+    for spec_id, value in values.items():
+        model.set(spec_id, value)
+    model.commit()
+
+
+# ---- one clone ------------------------------------------------------------------------------------
+
+def test_two_appliers_in_one_clone(tmp_path: Path) -> None:
+    model = Model(make_repo(tmp_path / "repo", examples=False))
+    _specs(model, a=1, b=1, c=1)
+    paused = {"LAUNCHOPS_PAUSE_AT": "after-intent:2"}  # whoever wins the lock holds it 2 s
+
+    first, second = _start(model.repo, "apply", "--yes", env=paused), _start(model.repo, "apply", "--yes", env=paused)
+    holder = _wait_for_lock(model.repo)
+    waiter = _start(model.repo, "apply", "--yes", "--lock-timeout", "30")
+    results = [_finish(first), _finish(second), _finish(waiter)]
+
+    codes = sorted(code for code, _ in results[:2])
+    assert codes == [0, 1], results
+    refused = next(text for code, text in results[:2] if code == 1)
+    match = HOLDER.search(refused)
+    assert match and int(match.group(1)) == holder["pid"], refused
+    assert results[2][0] == 0 and "No changes" in results[2][1], results[2]  # waited, then found it done
+    model.applied_all()
+    check_local(model)
+
+
+def test_stale_lock_of_a_killed_apply_is_taken_over_with_a_note(tmp_path: Path) -> None:
+    model = Model(make_repo(tmp_path / "repo", examples=False))
+    _specs(model, a=1)
+    killed = _start(model.repo, "apply", "--yes", env={"LAUNCHOPS_DIE_AT": "after-intent"})
+    assert _finish(killed)[0] == -signal.SIGKILL
+    left = json.loads((model.repo / ".launchops" / "apply.lock").read_text())
+    assert left["pid"] == killed.pid
+
+    rerun = launchops(model.repo, "apply", "--yes")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert (f"took over the lock of an apply that is no longer running (pid {killed.pid} on {left['host']}, "
+            f"started {left['started']})") in rerun.stderr
+    model.applied_all()
+    check_local(model)
+    assert "took over" not in launchops(model.repo, "apply", "--yes").stderr  # a clean release leaves no note
+
+
+def test_unlock_refuses_a_live_holder_and_clears_a_dead_one(tmp_path: Path) -> None:
+    model = Model(make_repo(tmp_path / "repo", examples=False))
+    _specs(model, a=1)
+    live = _start(model.repo, "apply", "--yes", env={"LAUNCHOPS_PAUSE_AT": "after-intent:30"})
+    try:
+        holder = _wait_for_lock(model.repo)
+        refused = launchops(model.repo, "unlock")
+        assert refused.returncode == 1
+        assert f"held by a running launchops: pid {holder['pid']}" in refused.stderr
+        blocked = launchops(model.repo, "apply", "--yes")
+        assert blocked.returncode == 1 and HOLDER.search(blocked.stderr), blocked.stderr
+    finally:
+        live.send_signal(signal.SIGKILL)
+        _finish(live)
+
+    cleared = launchops(model.repo, "unlock")
+    assert cleared.returncode == 0 and f"removed the stale lock of pid {holder['pid']}" in cleared.stdout
+    assert launchops(model.repo, "unlock").stdout.startswith("no stale lock")
+    done = launchops(model.repo, "apply", "--yes")
+    assert done.returncode == 0 and "took over" not in done.stderr, done.stderr
+    model.applied_all()
+    check_local(model)
+
+
+# ---- two clones, one remote -------------------------------------------------------------------
+
+def _clones(tmp_path: Path, n: int = 2) -> tuple[Model, Path, list[Path]]:
+    author = Model(make_repo(tmp_path / "author", examples=False))
+    _specs(author, a=1, b=1, c=1)
+    remote = bare_remote(tmp_path / "remote.git", author.repo)
+    clones = []
+    for k in range(n):
+        clone = tmp_path / f"clone{k}"
+        subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+        git(clone, "config", "user.name", f"runner {k}")
+        git(clone, "config", "user.email", f"runner{k}@example.invalid")
+        clones.append(clone)
+    return author, remote, clones
+
+
+def _remote_ledger(remote: Path) -> dict[str, object]:
+    return json.loads(git(remote, "show", "main:.launchops/ledger.json"))
+
+
+def test_two_clones_push_concurrently_sharing_one_queue(tmp_path: Path) -> None:
+    author, remote, clones = _clones(tmp_path)
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    rounds = [dict(a=1, b=1, c=1), dict(a=2, d=1), dict(a=1, b=2, c=3), dict(c=1, d=2)]
+    for k, values in enumerate(rounds):
+        if k:
+            git(author.repo, "pull", "-q", "--ff-only")
+            _specs(author, **values)
+            git(author.repo, "push", "-q")
+        for clone in clones:
+            git(clone, "pull", "-q", "--ff-only")
+        # Both start together; one pauses after pushing its intents so the other meets them.
+        procs = [_start(clone, "apply", "--yes", "--push", env={**env, "LAUNCHOPS_PAUSE_AT": "after-intent:1"}
+                        if i == k % 2 else env) for i, clone in enumerate(clones)]
+        results = [_finish(p) for p in procs]
+        assert [code for code, _ in results] == [0, 0], results
+        author.applied_all()
+    items = local_items(clones[0], env)
+    assert Counter(i["marker"] for i in items) == author.markers  # one item per change, none missing
+    ledger = _remote_ledger(remote)
+    assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in items)  # the remote's ledger holds every ID
+    assert git(remote, "rev-list", "--merges", "main") == ""  # linear history: fast-forwards only
+    for clone in clones:
+        git(clone, "pull", "-q", "--ff-only")
+        assert launchops(clone, "plan", "--detailed-exitcode", env=env).returncode == 0
+
+
+def _wandb_markers(server: WandbServer) -> Counter[str]:
+    with server.state.lock:
+        return Counter(i["runSpec"].get("launchops_marker") for i in server.state.items)
+
+
+def test_a_pending_intent_of_a_live_run_is_left_to_it(tmp_path: Path, wandb_server: WandbServer) -> None:
+    """Run A has pushed its intents and is about to enqueue; run B (another clone, behind) has its
+    intent push rejected, catches up, and meets A's `pending` entries. Its marker lookup would find
+    nothing yet: B must leave them to A, not enqueue them too."""
+    author, remote, (clone_a, clone_b) = _clones(tmp_path)
+    env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+    run_a = _start(clone_a, "apply", "--yes", "--push", env={**env, "LAUNCHOPS_PAUSE_AT": "before-enqueue:4"})
+    deadline = time.monotonic() + 30
+    while "pending" not in json.dumps(_remote_ledger_or_empty(remote)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    run_b = launchops(clone_b, "apply", "--yes", "--push", env=env)
+
+    assert run_b.returncode == 0, run_b.stdout + run_b.stderr
+    assert "in progress elsewhere: claimed by pid" in run_b.stdout and str(run_a.pid) in run_b.stdout
+    assert "rejected" in run_b.stdout  # its own intent push lost the race first
+    code, text = _finish(run_a)
+    assert code == 0, text
+    author.applied_all()
+    assert _wandb_markers(wandb_server) == author.markers  # without the claim: every spec twice
+    ledger = _remote_ledger(remote)
+    assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
+    assert launchops(clone_b, "apply", "--yes", "--push", env=env).returncode == 0
+    assert _wandb_markers(wandb_server) == author.markers
+
+
+def _remote_ledger_or_empty(remote: Path) -> dict[str, object]:
+    try:
+        return _remote_ledger(remote)
+    except subprocess.CalledProcessError:
+        return {}
+
+
+def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, wandb_server: WandbServer) -> None:
+    """CI: the runner is killed after the push landed on W&B and before its ID was recorded, and its
+    machine is gone (clone, journal and all). Its pushed intents let the next runner adopt the item."""
+    author, remote, (clone,) = _clones(tmp_path, n=1)
+    env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+    killed = launchops(clone, "apply", "--yes", "--push", env=env, die_at="after-enqueue:2")
+    assert killed.returncode == -signal.SIGKILL
+    assert len(wandb_server.state.items) == 2
+    shutil.rmtree(clone)  # the runner's machine is gone
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+
+    runs = apply_until_done(clone, "--push", env=env, expect_kill=False)
+
+    assert "adopted" in runs[-1].stdout, runs[-1].stdout
+    author.applied_all()
+    assert _wandb_markers(wandb_server) == author.markers
+    ledger = _remote_ledger(remote)
+    assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
+    model = Model(clone, files=dict(author.files))
+    check_ledger(model, remote, env=env)
