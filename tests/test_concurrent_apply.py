@@ -228,3 +228,30 @@ def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, 
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
     model = Model(clone, files=dict(author.files))
     check_ledger(model, remote, env=env)
+
+
+def test_a_claim_from_another_machine_is_honoured_for_its_lease(tmp_path: Path) -> None:
+    author, remote, (clone,) = _clones(tmp_path, n=1)
+    assert launchops(clone, "apply", "--yes", "--push", die_at="after-intent").returncode == -signal.SIGKILL
+    shutil.rmtree(clone)
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
+    # As if a runner on another machine had pushed these intents a moment ago.
+    path = clone / ".launchops" / "ledger.json"
+    ledger = json.loads(path.read_text())
+    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    for entry in ledger["specs"].values():
+        assert entry["status"] == "pending"
+        entry["claim"].update(host="runner-7", machine="another-machine", at=now)
+    path.write_text(json.dumps(ledger, indent=2, sort_keys=True) + "\n")
+    git(clone, "commit", "-qam", "intents of a runner elsewhere")
+
+    left = launchops(clone, "apply", "--yes")
+
+    assert left.returncode == 0, left.stdout + left.stderr
+    assert left.stdout.count("in progress elsewhere: claimed by pid") == 3 and "runner-7" in left.stdout
+    assert local_items(clone) == []
+    time.sleep(1.2)
+    taken = launchops(clone, "apply", "--yes", env={"LAUNCHOPS_CLAIM_LEASE": "1"})  # the lease has run out
+    assert taken.returncode == 0 and "elsewhere" not in taken.stdout, taken.stdout
+    author.applied_all()
+    check_local(Model(clone, files=dict(author.files), markers=author.markers, changes=author.changes))
