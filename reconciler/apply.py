@@ -31,17 +31,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from reconciler import ledger as ledger_mod
-from reconciler.backends.base import Backend, EnqueueFailed, EnqueueRequest, QueuedRun
-from reconciler.gitrepo import Repo
+from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.journal import Journal
 from reconciler.lock import claim, claimed_elsewhere, describe_claim
 from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
 from reconciler.plan import Action, Change, Plan, make_plan
 from reconciler.settings import Settings
 from reconciler.specs import SpecSet
+
+if TYPE_CHECKING:  # git is imported only by commands that commit
+    from reconciler.gitrepo import Repo
 
 FAULT_ENV = "LAUNCHOPS_DIE_AT"  # tests name a step (optionally step:N) to be SIGKILLed at
 PAUSE_ENV = "LAUNCHOPS_PAUSE_AT"  # tests name a step:SECONDS to hold still at, to make races certain
@@ -409,6 +411,39 @@ class Applier:
                 notes.append(f"duplicate {extra.id} could not be removed (it is {extra.state}); both are recorded")
         events.append(Event("enqueued", change.id, change.change, {"queued_run": kept.to_json()}))
         return events
+
+
+    # ---- status --refresh ------------------------------------------------------------------------
+    def refresh(self) -> tuple[Ledger, list[Event], list[str]]:
+        """Ask the backend for each spec's latest QueuedRun state (and run id); record what changed.
+
+        Returns the ledger, the refresh events and warnings for items that could not be read: one
+        unreadable item must not hide the others' states."""
+        ledger = self.current_ledger()
+        events: list[Event] = []
+        warnings: list[str] = []
+        for spec_id, entry in sorted(ledger.specs.items()):
+            run = entry.latest_run
+            if not run or run.get("backend", self.settings.backend) != self.settings.backend:
+                continue
+            try:
+                fresh = self.backend.refresh(QueuedRun.from_json(run)).to_json()
+            except BackendError as exc:
+                warnings.append(f"{spec_id}: could not refresh {run['id']}: {exc}")
+                continue
+            changed = {k: fresh[k] for k in ("state", "run_id") if k in fresh and run.get(k) != fresh[k]}
+            if changed:
+                events.append(Event("refreshed", spec_id, entry.change, {"id": run["id"], "fields": changed}))
+        if not events:
+            return ledger, events, warnings
+        self._record(events)
+        message = f"launchops: refresh {len(events)} queue states [skip ci]\n\n" + "".join(
+            f"{e.spec_id} -> {e.data['id']}: {e.data['fields'].get('state')}\n" for e in events)
+        if self.options.push and self.options.commit and self.repo is not None:
+            return self.publish(message, [])[0], events, warnings
+        seq, ledger, _ = self.materialise(message)
+        self.journal.forget(seq)
+        return ledger, events, warnings
 
 
 class ApplyAborted(Exception):

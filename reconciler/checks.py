@@ -5,6 +5,7 @@ file, line and column the offending value came from.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
 import json
@@ -81,7 +82,7 @@ def _fast_validator() -> Any:
         import fastjsonschema
     except ImportError:  # pragma: no cover - a dependency, but the slow path is complete on its own
         return None
-    return fastjsonschema.compile(schema())
+    return fastjsonschema.compile(copy.deepcopy(schema()))  # compile() fills in the dict it is given
 
 
 def _fast_valid(doc: dict[str, Any]) -> bool:

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 import click
 
 from reconciler import __version__, journal, ledger as ledger_mod
+from reconciler.apply import Applier, Options
 from reconciler.plan import Plan, make_plan
 from reconciler.render import FORMATS
 from reconciler.settings import Settings, SettingsError, load_settings, with_backend
@@ -158,67 +160,69 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, remote: str, allow_dirty: bool,
           fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
-    from reconciler import apply as apply_mod
-    from reconciler.backends import BackendError, get_backend
-    from reconciler.gitrepo import GitError, Repo
-    from reconciler.lock import ApplyLock, LockError
     from reconciler.render import documents, markdown, text
 
     if push and no_commit:
         raise click.UsageError("--push needs a commit; drop --no-commit")
     settings = obj.settings(backend)
-    try:
-        repo = Repo(settings.root)
-    except GitError as exc:
-        fail(str(exc))
     specs = _specs_or_fail(settings)
-    if not allow_dirty:
-        watched = [settings.specs_dir] + [n for n in ("launchops.toml", "pyproject.toml")
-                                          if (settings.root / n).exists()]
-        dirty = repo.dirty(watched)
-        if dirty:
-            fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
-                 + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
-    try:
-        lock = ApplyLock(settings.state_dir / LOCK).acquire(lock_timeout)
-    except LockError as exc:
-        fail(str(exc))
-    with lock:
-        apply_mod.ensure_gitignore(settings.state_dir)
-        events = journal.Journal(settings.state_dir / JOURNAL)
-        try:
-            runner = apply_mod.Applier(settings, repo, _LazyBackend(lambda: get_backend(settings, parallel=parallel)),
-                                       events, apply_mod.Options(commit=not no_commit, push=push, remote=remote,
-                                                                 fail_fast=fail_fast),
-                                       reload_specs=lambda: load_specs(settings))
-            try:
-                current = runner.current_ledger()
-            except ledger_mod.LedgerError as exc:
-                fail(str(exc))
-            the_plan = make_plan(specs.specs, current)
-            if lock.stale:
-                click.echo(f"note: took over the lock of an apply that is no longer running "
-                           f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
-                           f"started {lock.stale.get('started')})", err=True)
-            if not the_plan.empty:
-                click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
-                if not yes:
-                    if not interactive():
-                        fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
-                             "(nothing was enqueued)")
-                    click.confirm("Enqueue these changes?", abort=True)
-            try:
-                result = runner.run(the_plan, repo.head(), _progress(the_plan))
-            except (BackendError, apply_mod.ApplyAborted, GitError) as exc:
-                fail(str(exc))
-            finally:
-                runner.backend.close()
-        finally:
-            events.close()
+    options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
+    with _session(settings, options, "apply", lock_timeout, parallel, allow_dirty) as runner:
+        the_plan = make_plan(specs.specs, runner.current_ledger())
+        if not the_plan.empty:
+            click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
+            if not yes:
+                if not interactive():
+                    fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
+                         "(nothing was enqueued)")
+                click.confirm("Enqueue these changes?", abort=True)
+        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan))
     document = documents.apply(result)
     click.echo(render("apply", fmt, document), nl=False)
     step_summary(markdown.apply(document))
     raise SystemExit(0 if result.ok else 1)
+
+
+@contextmanager
+def _session(settings: Settings, options: Options, command: str, lock_timeout: float = 0, parallel: int = 1,
+             allow_dirty: bool = True) -> Iterator[Applier]:
+    """What apply and status --refresh share: git, the lock, the journal, the backend, in that order.
+
+    The ledger is read before anything is written, so an unreadable one leaves the repository as it
+    was; every expected failure inside becomes one error message and exit 1."""
+    from reconciler.apply import ApplyAborted, ensure_gitignore
+    from reconciler.backends import BackendError, get_backend
+    from reconciler.gitrepo import GitError, Repo
+    from reconciler.lock import ApplyLock, LockError
+
+    try:
+        repo = Repo(settings.root) if options.commit or command == "apply" else None
+        if repo is not None and not allow_dirty:
+            watched = [settings.specs_dir] + [n for n in ("launchops.toml", "pyproject.toml")
+                                              if (settings.root / n).exists()]
+            dirty = repo.dirty(watched)
+            if dirty:
+                fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
+                     + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
+        _ledger_with_journal(settings)
+        lock = ApplyLock(settings.state_dir / LOCK, command).acquire(lock_timeout)
+    except (GitError, LockError) as exc:
+        fail(str(exc))
+    with lock:
+        if lock.stale:
+            click.echo(f"note: took over the lock of an apply that is no longer running "
+                       f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
+                       f"started {lock.stale.get('started')})", err=True)
+        ensure_gitignore(settings.state_dir)
+        events = journal.Journal(settings.state_dir / JOURNAL)
+        backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
+        try:
+            yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings))
+        except (ledger_mod.LedgerError, BackendError, GitError, ApplyAborted) as exc:
+            fail(str(exc))
+        finally:
+            backend.close()
+            events.close()
 
 
 class _LazyBackend:
@@ -269,60 +273,17 @@ def status(obj: Ctx, fmt: str, backend: str | None, refresh: bool, no_commit: bo
     """The ledger as a table: id, status, last QueuedRun ID, its state, when."""
     from reconciler.render import documents
 
+    if push and no_commit:
+        raise click.UsageError("--push needs a commit; drop --no-commit")
     settings = obj.settings(backend)
     if refresh:
-        current = _refresh(settings, commit=not no_commit, push=push)
+        with _session(settings, Options(commit=not no_commit, push=push), "status --refresh") as runner:
+            current, _, warnings = runner.refresh()
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
     else:
         current = _ledger_with_journal(settings)
     click.echo(render("status", fmt, documents.status(current)), nl=False)
-
-
-def _refresh(settings: Settings, commit: bool, push: bool) -> ledger_mod.Ledger:
-    from reconciler import apply as apply_mod
-    from reconciler.backends import BackendError, QueuedRun, get_backend
-    from reconciler.gitrepo import GitError, Repo
-    from reconciler.ledger import Event
-    from reconciler.lock import ApplyLock, LockError
-
-    try:
-        repo = Repo(settings.root) if commit else None
-        lock = ApplyLock(settings.state_dir / LOCK, "status --refresh").acquire()
-    except (GitError, LockError) as exc:
-        fail(str(exc))
-    with lock:
-        events = journal.Journal(settings.state_dir / JOURNAL)
-        runner = apply_mod.Applier(settings, repo, _LazyBackend(lambda: get_backend(settings)), events,
-                                   apply_mod.Options(commit=commit, push=push), reload_specs=lambda: load_specs(settings))
-        try:
-            current = runner.current_ledger()
-            found = []
-            for spec_id, entry in sorted(current.specs.items()):
-                run = entry.latest_run
-                if not run or run.get("backend", settings.backend) != settings.backend:
-                    continue
-                try:
-                    fresh = runner.backend.refresh(QueuedRun.from_json(run)).to_json()
-                except BackendError as exc:  # one unreadable item must not hide the others' states
-                    click.echo(f"warning: {spec_id}: could not refresh {run['id']}: {exc}", err=True)
-                    continue
-                changed = {k: v for k, v in fresh.items() if run.get(k) != v and k in ("state", "run_id")}
-                if changed:
-                    found.append(Event("refreshed", spec_id, entry.change, {"id": run["id"], "fields": changed}))
-            if not found:
-                return current
-            events.extend(found)
-            message = f"launchops: refresh {len(found)} queue states [skip ci]\n\n" + "\n".join(
-                f"{e.spec_id} -> {e.data['id']}: {e.data['fields'].get('state')}" for e in found) + "\n"
-            if push and repo is not None:
-                return runner.publish(message, [])[0]
-            seq, current, _ = runner.materialise(message)
-            events.forget(seq)
-            return current
-        except (ledger_mod.LedgerError, BackendError, GitError, apply_mod.ApplyAborted) as exc:
-            fail(str(exc))
-        finally:
-            runner.backend.close()
-            events.close()
 
 
 @main.group()

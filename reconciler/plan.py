@@ -50,8 +50,6 @@ class Change:
     launch: Mapping[str, Any]
     diff: tuple[FieldDiff, ...] = ()
     prior_status: str | None = None  # the ledger status a retry or update starts from
-    prior_digest: str | None = None  # for an update: the change it supersedes, which may have landed
-    prior_launch: Mapping[str, Any] | None = None
     reason: str = ""  # an explanation for people, never used to decide anything
 
 
@@ -121,7 +119,6 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
         elif entry.digest != spec.digest:
             changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest, entry.change + 1, spec.launch,
                                   diff=field_diff(entry.launch, spec.launch), prior_status=entry.status,
-                                  prior_digest=entry.digest, prior_launch=entry.launch,
                                   reason="launch arguments changed"))
         elif entry.status in RETRYABLE:
             changes.append(Change(spec_id, Action.RETRY, spec.source, spec.digest, entry.change, spec.launch,
