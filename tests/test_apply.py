@@ -284,3 +284,14 @@ def test_python_m_reconciler_and_version() -> None:
     assert out.returncode == 0 and out.stdout.startswith("launchops, version ")
     helped = subprocess.run([sys.executable, "-m", "reconciler", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "Usage: launchops" in helped.stdout
+
+
+def test_progress_is_plain_lines_without_a_terminal(empty_repo: Path) -> None:
+    for i in range(7):
+        write(empty_repo, f"launches/s{i}.yaml", f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'x:{i}'}}\n")
+    commit_all(empty_repo)
+    out = cli_subprocess(empty_repo, "apply", "--yes")
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 7 and lines[0].startswith("[1/7] enqueued s") and lines[-1].startswith("[7/7] enqueued")
+    assert "\r" not in out.stderr  # no progress bar redraws in CI logs
