@@ -1,0 +1,1 @@
+"""Benchmarks of launchops against its peers (issue 6): `python -m benchmarks` or `make bench`."""

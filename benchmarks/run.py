@@ -1,0 +1,300 @@
+"""Runs every benchmark of issue 6 side by side with its peer, prints the table, writes RESULTS.md.
+
+Every measured command is a subprocess, timed by wall clock, repeated and reported as the median.
+Scratch repositories live in a temp folder that is removed at the end. Sizes can be lowered for
+a quick look (`LAUNCHOPS_BENCH_SCALE=0.1`); RESULTS.md is only written at full scale.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from benchmarks.generator import generate
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+SCHEMA = ROOT / "schemas" / "launch-spec.v1.schema.json"
+SCALE = float(os.environ.get("LAUNCHOPS_BENCH_SCALE", "1"))
+REPEAT = 3
+
+
+@dataclass
+class Row:
+    name: str
+    figure: str
+    peer: str
+    ratio: float | None
+    target: str
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_kib: int
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def n(count: int) -> int:
+    return max(10, int(count * SCALE))
+
+
+def run(cmd: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+        check: bool = True) -> Run:
+    """One subprocess: wall time and its own peak RSS (wait4 gives the child's rusage)."""
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out_f, stderr=err_f, stdin=subprocess.DEVNULL,
+                                text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own rusage: its peak RSS, not the maximum of all
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    rss = usage.ru_maxrss
+    if check and proc.returncode not in (0, 2):
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
+    return Run(seconds, rss, out, err, proc.returncode)
+
+
+def launchops(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> Run:
+    return run([PY, "-m", "reconciler", "-C", str(repo), *args], cwd=repo, env=env or _env(), check=check)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAUNCHOPS_", "GITHUB_STEP_SUMMARY"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def drop_cache(repo: Path) -> None:
+    shutil.rmtree(repo / ".launchops" / "cache", ignore_errors=True)
+
+
+def fmt_s(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+# ---- the benchmarks --------------------------------------------------------------------------------
+
+def bench_validate(work: Path) -> Row:
+    """1. cold validate of 2,000 specs vs check-jsonschema over the same files."""
+    count = n(2000)
+    repo = generate(work / "validate", count)
+    files = sorted(str(p.relative_to(repo)) for p in (repo / "launches").rglob("run-*.yaml"))
+    checker = shutil.which("check-jsonschema", path=str(Path(PY).parent)) or "check-jsonschema"
+    ours, peer = [], []
+    for _ in range(REPEAT):
+        drop_cache(repo)  # cold: nothing cached (no .launchops/ here, so nothing is written either)
+        r = launchops(repo, "validate")
+        assert r.returncode == 0 and f"{count} specs valid" in r.stdout, r.stdout + r.stderr
+        ours.append(r.seconds)
+        p = run([checker, "--schemafile", str(SCHEMA), *files], cwd=repo)
+        peer.append(p.seconds)
+    a, b = median(ours), median(peer)
+    return Row(f"1. cold `validate`, {count} specs", fmt_s(a), f"check-jsonschema {fmt_s(b)}", a / b, "<= 0.10",
+               a / b <= 0.10)
+
+
+def bench_imports(work: Path) -> Row:
+    """3. `--help` and `plan` never import wandb; CLI import time."""
+    probe = ("import sys, io, contextlib\nfrom reconciler.cli import main\nargs = sys.argv[1:]\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+             "print(sorted(m for m in sys.modules if m == 'wandb' or m.startswith('wandb.'))[:3])\n")
+    repo = generate(work / "imports", 20)
+    leaked = []
+    for args in (["--help"], ["-C", str(repo), "plan"], ["-C", str(repo), "validate"]):
+        r = run([PY, "-c", probe, *args], env=_env())
+        if r.stdout.strip().splitlines()[-1] != "[]":
+            leaked.append(" ".join(args[-1:]))
+    helps = [run([PY, "-m", "reconciler", "--help"], env=_env()).seconds for _ in range(5)]
+    bare = [run([PY, "-c", "pass"], env=_env()).seconds for _ in range(5)]
+    r = run([PY, "-X", "importtime", "-c", "import reconciler.cli"], env=_env())
+    total_us = max(int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \| reconciler\.cli$", r.stderr, re.M))
+    wandb = run([PY, "-X", "importtime", "-c", "import wandb"], env=_env(), check=False)
+    found = [int(m.group(1)) for m in re.finditer(r"\|\s*(\d+) \| wandb$", wandb.stderr, re.M)]
+    peer = f"`import wandb` {found[0] / 1e6:.2f} s" if found else "wandb not installed"
+    note = (f"`launchops --help` {fmt_s(median(helps))} wall (a bare `python -c pass` {fmt_s(median(bare))}); "
+            f"wandb imported by: {', '.join(leaked) or 'none of --help, plan, validate'}")
+    return Row("3. CLI import (`import reconciler.cli`)", fmt_s(total_us / 1e6), peer,
+               (total_us / found[0]) if found else None, "no wandb import", not leaked, note)
+
+
+def bench_plan_and_apply(work: Path, rows: list[Row]) -> None:
+    """2, 5, 6: cold plan, apply on the local queue, warm no-op plan, peak RSS."""
+    count = n(10_000)
+    repo = generate(work / "plan", count)
+    cold_create = []
+    rss = []
+    for _ in range(REPEAT):
+        r = launchops(repo, "plan")
+        assert f"{count} to create" in r.stdout, r.stdout[-500:] + r.stderr[-2000:]
+        cold_create.append(r.seconds)
+        rss.append(r.max_rss_kib)
+    applies = []
+    for i in range(2):
+        copy = work / f"apply-{i}"
+        shutil.copytree(repo, copy, symlinks=True)
+        r = launchops(copy, "apply", "--yes", check=False)
+        assert r.returncode == 0, r.stderr[-3000:]
+        applies.append(r.seconds)
+    applied = work / "apply-0"
+    cold_noop, warm_noop = [], []
+    for _ in range(REPEAT):
+        drop_cache(applied)
+        r = launchops(applied, "plan")
+        assert f"{count} unchanged" in r.stdout, r.stdout[-500:]
+        cold_noop.append(r.seconds)
+    for _ in range(REPEAT):
+        r = launchops(applied, "plan")
+        assert f"{count} unchanged" in r.stdout, r.stdout[-500:]
+        warm_noop.append(r.seconds)
+    a, b = median(warm_noop), median(cold_noop)
+    rows.append(Row(f"2. warm no-op `plan`, {count} specs", fmt_s(a), f"cold no-op plan {fmt_s(b)}", a / b, "<= 0.05",
+                    a / b <= 0.05, "cold: .launchops/cache/ deleted before each run (and rewritten by it)"))
+    a, b = median(applies), median(cold_create)
+    rows.append(Row(f"5. `apply` of {count} creates, local queue", fmt_s(a), f"cold plan {fmt_s(b)}", a / b,
+                    "<= 3", a / b <= 3, "apply starts with no cache and no .launchops/; includes the ledger commit"))
+    peak = median(rss) / 1024
+    big = n(30_000)
+    big_repo = generate(work / "plan-big", big)
+    big_rss = launchops(big_repo, "plan").max_rss_kib / 1024
+    per_spec = (big_rss - peak) / (big - count)
+    at_100k = big_rss + per_spec * (100_000 - big)
+    rows.append(Row(f"6. peak RSS, cold `plan`, {count} specs", f"{peak:.0f} MiB", f"{big} specs: {big_rss:.0f} MiB",
+                    None, "<= 300 MiB", peak <= 300,
+                    f"grows ~{per_spec * 1024:.1f} KiB per spec: ~{at_100k:.0f} MiB at 100,000 specs "
+                    f"(linear extrapolation from {count} and {big})"))
+
+
+def bench_wandb(work: Path) -> Row:
+    """4. apply of 1,000 creates through the wandb backend vs a serial loop of launch_add."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from conftest_wandb import drive
+        from wandb_server import WandbServer
+        import wandb  # noqa: F401  (the extra must be installed for this benchmark)
+    except ImportError as exc:
+        return Row("4. wandb apply", "skipped", "", None, ">= 5x", False, f"needs the wandb extra: {exc}")
+    count = n(1000)
+    serial_n = max(5, n(60))
+    repo = generate(work / "wandb", count)
+    import yaml
+
+    jobs = set()
+    for path in (repo / "launches").rglob("run-*.yaml"):
+        job = (yaml.safe_load(path.read_text()) or {}).get("launch", {}).get("job")
+        if job:
+            jobs.add(job)
+    server = WandbServer().start()
+    try:
+        for job in jobs:
+            server.state.add_job(job)
+        job = sorted(jobs)[0]
+        launch = {"job": job, "queue_name": "q", "entity": "acme-ml", "project": "p", "priority": 2,
+                  "template_variables": {"gpus": 1}}
+        steps = [{"op": "launch_add", "kwargs": {**launch, "config": {"warm": True}}}]  # wandb-core start-up
+        steps += [{"op": "launch_add", "kwargs": {**launch, "config": {"i": i}}} for i in range(serial_n)]
+        server.state.latency = 0.02
+        results = drive(server, steps, timeout=900)
+        assert all("ok" in r for r in results), results[:2]
+        serial_per = median([r["seconds"] for r in results[1:]])
+        serial_total = serial_per * count
+        env = server.env(_env(), http_timeout=19)
+        r = launchops(repo, "apply", "--yes", "--backend", "wandb", "--parallel", "8", env=env, check=False)
+        assert r.returncode == 0, r.stderr[-3000:]
+        ours = r.seconds
+        pushed = len([i for i in server.state.items]) if hasattr(server.state, "items") else None
+    finally:
+        server.stop()
+    ratio = serial_total / ours
+    note = (f"peer extrapolated: median of {serial_n} serial `launch_add` calls (job launches, after one warm-up "
+            f"call) = {serial_per * 1000:.0f} ms/spec x {count}; ours: the whole `launchops apply --backend wandb "
+            f"--parallel 8` (process start, plan, preflight of {len(jobs)} jobs, ledger commit)"
+            + (f"; server recorded {pushed} items" if pushed is not None else ""))
+    return Row(f"4. `apply` of {count} creates, wandb backend, 20 ms/request", fmt_s(ours),
+               f"serial launch_add {fmt_s(serial_total)}", ratio, ">= 5x faster", ratio >= 5, note)
+
+
+# ---- report ------------------------------------------------------------------------------------------
+
+def machine() -> str:
+    mem = "?"
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, AttributeError):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return (f"{os.cpu_count()} cores, {mem} RAM, Python {platform.python_version()}, {platform.platform()}; "
+            f"load average {load:.1f} at the end of the run")
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | figure | peer figure | ratio | target | result |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = "" if r.ratio is None else f"{r.ratio:.3f}" if r.ratio < 1 else f"{r.ratio:.1f}"
+        lines.append(f"| {r.name} | {r.figure} | {r.peer} | {ratio} | {r.target} | {'pass' if r.ok else 'FAIL'} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    rows: list[Row] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="launchops-bench-") as tmp:
+        work = Path(tmp)
+        steps: list[Callable[[], None]] = [
+            lambda: rows.append(bench_validate(work)),
+            lambda: bench_plan_and_apply(work, rows),
+            lambda: rows.append(bench_imports(work)),
+            lambda: rows.append(bench_wandb(work)),
+        ]
+        for step in steps:
+            step()
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    rows.sort(key=lambda r: r.name)
+    elapsed = time.perf_counter() - started
+    report = table(rows)
+    notes = "\n".join(f"- {r.name.split(' ')[0]} {r.note}" for r in rows if r.note)
+    print()
+    print(report)
+    print(notes)
+    print(f"\n{machine()}; whole run {elapsed:.0f} s")
+    if SCALE == 1:
+        results = HERE / "RESULTS.md"
+        text = results.read_text(encoding="utf-8") if results.exists() else ""
+        marker_start, marker_end = "<!-- bench:start -->", "<!-- bench:end -->"
+        block = (f"{marker_start}\nMachine: {machine()}. Whole run: {elapsed:.0f} s. Medians of {REPEAT} runs "
+                 f"unless noted.\n\n{report}\n\n{notes}\n{marker_end}")
+        if marker_start in text:
+            text = re.sub(re.escape(marker_start) + ".*?" + re.escape(marker_end), lambda _: block, text, flags=re.S)
+        else:
+            text = "# Benchmarks\n\n" + block + "\n"
+        results.write_text(text, encoding="utf-8")
+        print(f"wrote {results.relative_to(ROOT)}")
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
