@@ -64,11 +64,11 @@ def _versions() -> str:
     return "\n".join(out)
 
 
-def environment_key(settings: Any, backend: str) -> str:
+def environment_key(settings: Any, backend: str, sources: Path | None = None) -> str:
     """Everything besides the files themselves that a loaded spec depends on."""
     digest = hashlib.sha256()
     digest.update(f"format {FORMAT}\n{_versions()}\n".encode())
-    here = Path(__file__).resolve().parent
+    here = sources or Path(__file__).resolve().parent
     for name in _INPUT_MODULES:
         try:
             digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
