@@ -77,8 +77,13 @@ class Repo:
             tree = self.git.write_tree(env=env)
         if parent and tree == self._repo.commit(parent).tree.hexsha:
             return parent  # nothing changed
-        args = [tree, "-m", message] + (["-p", parent] if parent else [])
-        commit = self.git.commit_tree(*args, env=self._identity_env())
+        # The message goes through a file: an apply of thousands of specs lists every id, far past
+        # the kernel's 128 KiB limit on one argument ("Argument list too long").
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".msg") as msg:
+            msg.write(message)
+            msg.flush()
+            args = [tree, "-F", msg.name] + (["-p", parent] if parent else [])
+            commit = self.git.commit_tree(*args, env=self._identity_env())
         ref = self._repo.head.ref.path if not self._repo.head.is_detached else "HEAD"
         self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
         # The real index learns the same content from the file itself, with its stat data, so git
