@@ -270,3 +270,22 @@ def test_fast_yaml_builder_gives_what_pyyaml_builds() -> None:
             return out
 
         assert build(True) == build(False), text
+
+
+def test_ledger_checks_are_skipped_only_for_the_exact_text_that_passed(repo: Path) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert cli(repo, "plan").exit_code == 0
+    assert (repo / ".launchops" / "cache" / cache_mod.LEDGER_OK).exists()
+    ledger = repo / ".launchops" / "ledger.json"
+    text = ledger.read_text()
+    data = json.loads(text)
+    first = next(iter(data["specs"].values()))
+    first["launch"]["priority"] = 0  # a hand edit: the digest no longer matches
+    ledger.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "digest does not match" in out.output
+    ledger.write_text(text.replace('"version": 1', '"version": 1, "version": 1', 1))
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "appears twice" in out.output
+    ledger.write_text(text)
+    assert cli(repo, "plan").exit_code == 0
