@@ -232,7 +232,8 @@ def bench_wandb(work: Path) -> Row:
     note = (f"peer extrapolated: median of {serial_n} serial `launch_add` calls (job launches, after one warm-up "
             f"call) = {serial_per * 1000:.0f} ms/spec x {count}; ours: the whole `launchops apply --backend wandb "
             f"--parallel 8` (process start, plan, preflight of {len(jobs)} jobs, ledger commit)"
-            + (f"; server recorded {pushed} items" if pushed is not None else ""))
+            + (f"; the server holds {pushed} items in all ({count} from apply, {serial_n + 1} from the peer)"
+               if pushed is not None else ""))
     return Row(f"4. `apply` of {count} creates, wandb backend, 20 ms/request", fmt_s(ours),
                f"serial launch_add {fmt_s(serial_total)}", ratio, ">= 5x faster", ratio >= 5, note)
 
