@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,15 @@ def run(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             elif op == "enqueue":
                 result = backend.enqueue(_request(step["request"])).to_json()
             elif op == "enqueue_many":
-                result = {
-                    r.marker: (v.to_json() if isinstance(v, QueuedRun) else _error(v))
-                    for r, v in backend.enqueue_many([_request(x) for x in step["requests"]])
-                }
+                # As apply does: `backend.parallel` threads sharing the one backend.
+                def one(raw: dict[str, Any]) -> tuple[str, Any]:
+                    r = _request(raw)
+                    try:
+                        return r.marker, backend.enqueue(r).to_json()
+                    except EnqueueFailed as e:
+                        return r.marker, _error(e)
+                with ThreadPoolExecutor(backend.parallel) as pool:
+                    result = dict(pool.map(one, step["requests"]))
             elif op == "find":
                 result = [r.to_json() for r in backend.find(_request(step["request"]))]
             elif op == "refresh":
