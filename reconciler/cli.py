@@ -22,10 +22,6 @@ from reconciler.render import FORMATS
 from reconciler.settings import Settings, SettingsError, load_settings, with_backend
 from reconciler.specs import SpecSet, load_specs
 
-JOURNAL = "journal.db"
-LOCK = "apply.lock"
-
-
 @dataclass
 class Ctx:
     root: Path
@@ -87,7 +83,7 @@ def _ledger_with_journal(settings: Settings) -> ledger_mod.Ledger:
         base = ledger_mod.read(settings.ledger_path, settings.ledger)
     except ledger_mod.LedgerError as exc:
         fail(str(exc))
-    return ledger_mod.fold(base, journal.peek(settings.state_dir / JOURNAL))
+    return ledger_mod.fold(base, journal.peek(settings.journal_path))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -205,7 +201,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
                 fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
                      + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
         _ledger_with_journal(settings)
-        lock = ApplyLock(settings.state_dir / LOCK, command).acquire(lock_timeout)
+        lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
     except (GitError, LockError) as exc:
         fail(str(exc))
     with lock:
@@ -214,7 +210,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
                        f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
                        f"started {lock.stale.get('started')})", err=True)
         ensure_gitignore(settings.state_dir)
-        events = journal.Journal(settings.state_dir / JOURNAL)
+        events = journal.Journal(settings.journal_path)
         backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
         try:
             yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings))
@@ -316,7 +312,7 @@ def unlock(obj: Ctx) -> None:
     from reconciler.lock import LockError, unlock as do_unlock
 
     try:
-        click.echo(do_unlock(obj.settings().state_dir / LOCK))
+        click.echo(do_unlock(obj.settings().lock_path))
     except LockError as exc:
         fail(str(exc))
 

@@ -46,6 +46,15 @@ class Settings:
         return self.ledger_path.parent
 
     @property
+    def journal_path(self) -> Path:
+        """The append-only journal the ledger is materialised from (never committed)."""
+        return self.state_dir / "journal.db"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / "apply.lock"
+
+    @property
     def local_queue_path(self) -> Path:
         return self.root / self.local_queue  # an absolute local_queue replaces the root
 
