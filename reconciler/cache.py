@@ -86,7 +86,7 @@ def _stat_key(st: os.stat_result) -> list[int]:
 
 
 class SpecCache:
-    """Wraps one loader (`specs._Loader`) for one run: `load_file` answers from the cache or loads."""
+    """Wraps one loader (`specs._Loader`) for one run: `load_files` answers from the cache or loads."""
 
     def __init__(self, settings: Any, loader: Any, make_spec: Callable[..., Any]) -> None:
         self.settings = settings
@@ -222,44 +222,58 @@ class SpecCache:
         return rel if os.sep == "/" else rel.replace(os.sep, "/")
 
     # ---- loading ----------------------------------------------------------------------------------
-    def load_file(self, path: Path) -> list[tuple[Any, tuple[int, int]]]:
-        """`loader.load_file(path)`, answered from the cache when every input is unchanged."""
+    def load_files(self, paths: Sequence[Path]) -> list[list[tuple[Any, tuple[int, int]]]]:
+        """`loader.load_file` of each path, answered from the cache when every input is unchanged;
+        the others are loaded together (`loader.load_files`), so a cold load can use every core."""
         loader = self.loader
-        text = str(path)
-        if not text.startswith(self._base_prefix) or ".." in path.parts:
-            return loader.load_file(path)  # reported as outside specs_dir by the loader
-        rel = self._root_rel(text)
-        old = self.old_files.get(rel)
-        chain = self._chain(path.parent)
-        found = self._blob(path, rel, old) if chain is not None else None
-        if found is None:
-            return loader.load_file(path)
-        blob, sig = found
-        key = hashlib.sha256(f"{chain}\0{rel}\0{blob}".encode()).hexdigest()
-        record = {"stat": sig, "blob": blob, "hashed_ns": self._hashed_ns(old, found), "key": key}
-        if old and old.get("key") == key:
+        out: list[list[tuple[Any, tuple[int, int]]]] = []
+        todo: list[tuple[int, Path, str, dict[str, Any] | None]] = []  # (position, path, rel, record)
+        for path in paths:
+            text = str(path)
+            if not text.startswith(self._base_prefix) or ".." in path.parts:
+                todo.append((len(out), path, "", None))  # reported as outside specs_dir by the loader
+                out.append([])
+                continue
+            rel = self._root_rel(text)
+            old = self.old_files.get(rel)
+            chain = self._chain(path.parent)
+            found = self._blob(path, rel, old) if chain is not None else None
+            if found is None:
+                todo.append((len(out), path, rel, None))
+                out.append([])
+                continue
+            blob, sig = found
+            key = hashlib.sha256(f"{chain}\0{rel}\0{blob}".encode()).hexdigest()
+            record = {"stat": sig, "blob": blob, "hashed_ns": self._hashed_ns(old, found), "key": key}
+            if old and old.get("key") == key:
+                try:
+                    specs = [(self.make_spec(*row[:6]), (row[6], row[7])) for row in old["specs"]]
+                    problems = [Problem(*row) for row in old["problems"]]
+                except (TypeError, KeyError, IndexError):
+                    specs = None  # a damaged record: load the file again
+                if specs is not None:
+                    loader.problems.extend(problems)
+                    self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
+                    self.hits += 1
+                    out.append(specs)
+                    continue
+            todo.append((len(out), path, rel, record))
+            out.append([])
+        loaded = loader.load_files([path for _, path, _, _ in todo])
+        for (position, path, rel, record), (specs, problems) in zip(todo, loaded):
+            loader.problems.extend(problems)
+            out[position] = specs
+            if record is None:
+                continue
+            self.misses += 1
             try:
-                specs = [(self.make_spec(*row[:6]), (row[6], row[7])) for row in old["specs"]]
-                problems = [Problem(*row) for row in old["problems"]]
-            except (TypeError, KeyError, IndexError):
-                specs = None  # a damaged record: load the file again
-            if specs is not None:
-                loader.problems.extend(problems)
-                self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
-                self.hits += 1
-                return specs
-        self.misses += 1
-        before = len(loader.problems)
-        out = loader.load_file(path)
-        problems = loader.problems[before:]
-        try:
-            if _stat_key(os.lstat(path)) != sig:
-                return out  # changed while it was loaded: what was read may not be what was hashed
-        except OSError:
-            return out
-        self.files[rel] = {**record, "problems": [list(_problem_row(p)) for p in problems],
-                           "specs": [[s.id, s.source, s.launch, s.digest, s.description, s.labels, w[0], w[1]]
-                                     for s, w in out]}
+                if _stat_key(os.lstat(path)) != record["stat"]:
+                    continue  # changed while it was loaded: what was read may not be what was hashed
+            except OSError:
+                continue
+            self.files[rel] = {**record, "problems": [list(_problem_row(p)) for p in problems],
+                               "specs": [[s.id, s.source, s.launch, s.digest, s.description, s.labels, w[0], w[1]]
+                                         for s, w in specs]}
         return out
 
 

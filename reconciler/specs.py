@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -90,6 +94,7 @@ class _Loader:
         self.base = settings.specs_path
         self.problems: list[Problem] = []
         self._defaults: dict[Path, list[_Layer]] = {}
+        self._real: dict[Path, Path] = {}  # resolved folders, for read_text: one resolve per folder
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
 
@@ -101,7 +106,7 @@ class _Loader:
 
     def read(self, path: Path) -> list[Document]:
         rel = self.rel(path)
-        text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes)
+        text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes, self._real)
         if problem:
             self.problems.append(problem)
             return []
@@ -169,10 +174,31 @@ class _Loader:
                 continue
             spec = self._effective(layer, folder_layers, default_id)
             if spec:
-                line, col, _ = (locate(path.read_text(encoding="utf-8-sig"), doc.index, ["id"])
-                                if "id" in doc.data else (doc.line, 1, None))
-                out.append((spec, (line, col)))
+                out.append((spec, doc.id_at if "id" in doc.data else (doc.line, 1)))
         return out
+
+    def load_files(self, paths: Sequence[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
+        """`load_file` of each path, in order, each with the problems it found (not added to
+        `self.problems`: the caller records them). Each folder's defaults are read here first, so
+        their problems are recorded once; with many files, the files are spread over forked
+        workers (a cold load is CPU-bound, and no file needs another's result)."""
+        for folder in dict.fromkeys(p.parent for p in paths):
+            if folder == self.base or self.base in folder.parents:
+                self.defaults_for(folder)
+        workers = min(_cpus(), len(paths) // PARALLEL_MIN_FILES)
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            try:
+                return _load_forked(self, paths, workers)
+            except (OSError, BrokenProcessPool, pickle.PicklingError):
+                pass  # no processes to be had: the same work, in this one
+        return [self._load_one(path) for path in paths]
+
+    def _load_one(self, path: Path) -> tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]:
+        before = len(self.problems)
+        found = self.load_file(path)
+        problems = self.problems[before:]
+        del self.problems[before:]
+        return found, problems
 
     def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> Spec | None:
         effective: dict[str, Any] = {}
@@ -199,6 +225,37 @@ class _Loader:
         key = finding.path[-1] if finding.path else "value"
         message = f"{finding.message}: YAML 1.1 read `{raw}` that way; quote it: {key}: \"{raw}\""
         return Problem(problem.file, problem.line, problem.column, message, problem.path)
+
+
+# Below this many files to parse per worker, starting processes costs more than it saves.
+PARALLEL_MIN_FILES = 200
+_forked_loader: _Loader | None = None  # what forked workers load with (inherited, never pickled)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _load_chunk(paths: list[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
+    assert _forked_loader is not None
+    return [_forked_loader._load_one(path) for path in paths]
+
+
+def _load_forked(loader: _Loader, paths: Sequence[Path],
+                 workers: int) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
+    """`loader._load_one` over `paths` in forked workers; results in the order of `paths`."""
+    global _forked_loader
+    size = max(1, -(-len(paths) // (workers * 4)))  # a few chunks per worker evens out slow files
+    chunks = [list(paths[i:i + size]) for i in range(0, len(paths), size)]
+    _forked_loader = loader
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
+    finally:
+        _forked_loader = None
 
 
 def discover(settings: Settings) -> tuple[list[Path], list[Problem]]:
@@ -280,8 +337,15 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
     relevant = _scope(loader, paths) if paths is not None else None
     extra_problems = loader.problems[extra:]
     declared: dict[str, list[tuple[Spec, tuple[int, int]]]] = {}
-    for path in files:
-        for spec, where in (store.load_file(path) if store else loader.load_file(path)):
+    if store:
+        loaded = store.load_files(files)
+    else:
+        loaded = []
+        for found, file_problems in loader.load_files(files):
+            loader.problems.extend(file_problems)
+            loaded.append(found)
+    for found in loaded:
+        for spec, where in found:
             declared.setdefault(spec.id, []).append((spec, where))
     if store:
         store.save(complete=paths is None)
