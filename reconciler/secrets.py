@@ -6,6 +6,7 @@ one; a value under a secret-named key is only ever shown as `***`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
 SECRET_KEY = re.compile(r"(?i)(secret|token|passw(or)?d|api[_-]?key|credential|private[_-]?key|^key$)")
@@ -27,6 +28,20 @@ def mask(value: Any, path: Sequence[str | int] = ()) -> Any:
     if isinstance(value, list):
         return [mask(v, [*path, i]) for i, v in enumerate(value)]
     return value
+
+
+@lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    return bool(SECRET_KEY.search(key))
+
+
+def is_secret_key(key: Any) -> bool:
+    """True for a secret-named key (memoised: the same few keys recur in every spec)."""
+    return isinstance(key, str) and _secret_name(key)
+
+
+def looks_like_credential(value: str | int) -> bool:
+    return bool(_CREDENTIAL.search(str(value)))  # an unquoted all-digit secret is read as a number
 
 
 def credentials(value: Any, path: list[str | int], _secret: bool | None = None) -> Iterator[list[str | int]]:
