@@ -104,6 +104,7 @@ class SpecCache:
         self.files: dict[str, dict[str, Any]] = {}
         self.folders: dict[str, dict[str, Any]] = {}
         self._chains: dict[Path, str | None] = {}
+        self._chains_by_text: dict[str, str | None] = {}
         self.hits = 0
         self.misses = 0
 
@@ -236,7 +237,10 @@ class SpecCache:
                 continue
             rel = self._root_rel(text)
             old = self.old_files.get(rel)
-            chain = self._chain(path.parent)
+            # by the folder's text: hashing a new Path per file was a tenth of a warm plan (profile)
+            folder = text[:text.rindex(os.sep)]
+            chain = self._chains_by_text[folder] if folder in self._chains_by_text else \
+                self._chains_by_text.setdefault(folder, self._chain(path.parent))
             found = self._blob(path, rel, old) if chain is not None else None
             if found is None:
                 todo.append((len(out), path, rel, None))
@@ -307,18 +311,45 @@ def ledger_verified(ledger_path: Path, text: str) -> bool:
     return bool(known) and known == _ledger_key(text)
 
 
-def remember_ledger(ledger_path: Path, text: str) -> None:
+def remember_ledger(ledger_path: Path, text: str, index: dict[str, list[Any]] | None = None) -> None:
+    """Record that `text` passed every check; with `index`, also its id -> [digest, status, change]."""
     folder = ledger_path.parent / CACHE_DIR
     if not ledger_path.parent.is_dir():
         return
+    key = _ledger_key(text)
     try:
         folder.mkdir(exist_ok=True)
         ignore = folder / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# written by launchops: a cache, safe to delete\n*\n", encoding="utf-8")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ledger-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(_ledger_key(text) + "\n")
-        os.replace(tmp, folder / LEDGER_OK)
+        for name, body in ((LEDGER_INDEX, None if index is None else key + "\n" + json.dumps(index)),
+                           (LEDGER_OK, key + "\n")):  # the index first: ledger.ok vouches for both
+            if body is None:
+                continue
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ledger-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(body)
+            os.replace(tmp, folder / name)
     except (OSError, ValueError):
         pass  # read-only: the next run checks the ledger again
+
+
+# ---- the ledger's index --------------------------------------------------------------------------------
+# A no-op plan needs of each ledger entry only its digest, status and change; decoding the whole
+# ledger (every launch: 19 MB for 10,000 specs) was most of a warm plan (profile). The index is
+# kept under the same key as ledger.ok, so it answers only for exactly the text that passed.
+LEDGER_INDEX = "ledger.index"
+
+
+def ledger_index(ledger_path: Path, text: str) -> dict[str, list[Any]] | None:
+    """id -> [digest, status, change] of exactly this ledger text, when it passed and was indexed."""
+    folder = ledger_path.parent / CACHE_DIR
+    try:
+        known = (folder / LEDGER_OK).read_text(encoding="utf-8").strip()
+        key, _, body = (folder / LEDGER_INDEX).read_text(encoding="utf-8").partition("\n")
+        if not known or known != key or key != _ledger_key(text):
+            return None
+        index = json.loads(body)
+    except (OSError, ValueError):
+        return None
+    return index if isinstance(index, dict) else None

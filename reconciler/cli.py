@@ -17,7 +17,7 @@ import click
 
 from reconciler import __version__, journal, ledger as ledger_mod
 from reconciler.apply import Applier, Options
-from reconciler.plan import Plan, make_plan
+from reconciler.plan import Plan, make_plan, noop_plan
 from reconciler.render import FORMATS
 from reconciler.settings import Settings, SettingsError, load_settings, with_backend
 from reconciler.specs import SpecSet, load_specs
@@ -120,6 +120,13 @@ def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
 
 def _plan(settings: Settings) -> Plan:
     specs = _specs_or_fail(settings)
+    # Nothing to show needs only the ledger's index (digest, status, change per id); the full
+    # ledger is read when the index is stale or missing, or an interrupted apply left events.
+    if not journal.peek(settings.journal_path):
+        recorded = ledger_mod.read_index(settings.ledger_path)
+        quick = noop_plan(specs.specs, recorded) if recorded is not None else None
+        if quick is not None:
+            return quick
     return make_plan(specs.specs, _ledger_with_journal(settings))
 
 

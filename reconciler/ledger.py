@@ -238,9 +238,27 @@ def read(path: Path, name: str) -> Ledger:
 
     trusted = cache.ledger_verified(path, text)
     ledger = parse(text, name, trusted)
-    if not trusted:
-        cache.remember_ledger(path, text)
+    if not trusted or cache.ledger_index(path, text) is None:
+        cache.remember_ledger(path, text, {k: [e.digest, e.status, e.change] for k, e in ledger.specs.items()})
     return ledger
+
+
+def read_index(path: Path) -> dict[str, tuple[str, str, int]] | None:
+    """id -> (digest, status, change) of the ledger at `path` when exactly its text passed every
+    check before and was indexed (reconciler.cache); None: read the ledger itself."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # `read` says what is wrong, or that there is no ledger yet
+    from reconciler import cache
+
+    index = cache.ledger_index(path, text)
+    if index is None:
+        return None
+    try:
+        return {k: (v[0], v[1], v[2]) for k, v in index.items()}
+    except (TypeError, IndexError, KeyError):
+        return None
 
 
 def write(path: Path, ledger: Ledger) -> bool:

@@ -127,3 +127,22 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
         else:
             unchanged += 1
     return Plan(tuple(changes), unchanged, specs)
+
+
+def noop_plan(specs: Mapping[str, Spec], recorded: Mapping[str, tuple[str, str, int]]) -> Plan | None:
+    """The plan when the ledger's index alone settles it: every spec recorded with its digest and a
+    settled status, and no live entry without a spec. None: there is something to show, and
+    `make_plan` needs the full ledger (an update's diff needs the old launch)."""
+    live = 0
+    for spec_id, (digest, status, _) in recorded.items():
+        spec = specs.get(spec_id)
+        if status == "removed":
+            if spec is not None:
+                return None  # added again
+            continue
+        if spec is None or spec.digest != digest or status in RETRYABLE:
+            return None
+        live += 1
+    if live != len(specs):
+        return None  # a spec the ledger does not know: a create
+    return Plan((), len(specs), specs)

@@ -1,0 +1,55 @@
+"""The ledger's index (reconciler.cache): a no-op plan answered from it equals the plan from the full
+ledger, and it answers only for exactly the ledger text that passed every check."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import cli, write
+from reconciler import cache as cache_mod, journal, ledger as ledger_mod
+from reconciler.plan import make_plan, noop_plan
+from reconciler.settings import load_settings
+from reconciler.specs import load_specs
+
+
+def _plans(repo: Path):  # type: ignore[no-untyped-def]
+    settings = load_settings(repo)
+    specs = load_specs(settings)
+    full = make_plan(specs.specs, ledger_mod.fold(ledger_mod.read(settings.ledger_path, settings.ledger),
+                                                  journal.peek(settings.journal_path)))
+    recorded = ledger_mod.read_index(settings.ledger_path)
+    return full, recorded, (noop_plan(specs.specs, recorded) if recorded is not None else None)
+
+
+def test_noop_plan_from_the_index_equals_the_full_plan(repo: Path) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    full, recorded, quick = _plans(repo)
+    assert recorded is not None and full.empty and quick == full
+    assert cli(repo, "plan").output == cli(repo, "plan").output
+
+
+def test_the_index_never_hides_a_change(repo: Path) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    before = cli(repo, "plan").output
+    spec = next(p for p in sorted((repo / "launches").rglob("*.yaml")) if not p.name.startswith("_"))
+    write(repo, spec.relative_to(repo).as_posix(), spec.read_text() + "\n# edited\n")
+    assert cli(repo, "plan").output == before  # cosmetic: same digest, still a no-op
+    write(repo, "launches/zz-new.yaml", "apiVersion: launchops/v1\nlaunch: {docker_image: 'x:1'}\n")
+    full, _, quick = _plans(repo)
+    assert quick is None and any(c.id == "zz-new" for c in full.changes)
+    (repo / "launches/zz-new.yaml").unlink()
+    ledger = repo / ".launchops" / "ledger.json"
+    data = json.loads(ledger.read_text())
+    first = sorted(data["specs"])[0]
+    data["specs"][first]["status"] = "failed"  # a valid ledger with a retry: a different text
+    ledger.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    full, recorded, quick = _plans(repo)
+    assert quick is None and [c.action.value for c in full.changes] == ["retry"]
+    assert recorded is not None and recorded[first][1] == "failed"  # re-indexed after a full, checked read
+    assert "1 to retry" in cli(repo, "plan").output
+    data["specs"][first]["launch"]["priority"] = 0  # a hand edit: the digest no longer matches
+    ledger.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    assert ledger_mod.read_index(ledger.parent / "ledger.json") is None
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "digest does not match" in out.output
+    assert (repo / ".launchops" / "cache" / cache_mod.LEDGER_INDEX).exists()
