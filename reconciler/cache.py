@@ -56,7 +56,7 @@ def _versions() -> str:
     from reconciler import yamlload
 
     out = [f"launchops {__version__}", f"python {sys.version_info[:3]}", f"pyyaml {yaml.__version__}",
-           f"loader {yamlload._Loader.__name__}"]
+           f"loader {yamlload._Base.__name__}"]
     for dist in ("jsonschema", "fastjsonschema"):
         try:
             out.append(f"{dist} {metadata.version(dist)}")

@@ -94,11 +94,18 @@ class _Loader:
         self.base = settings.specs_path
         self.problems: list[Problem] = []
         self._defaults: dict[Path, list[_Layer]] = {}
+        self._root_prefix = str(self.root) + os.sep
+        self._base_prefix = str(self.base) + os.sep
         self._real: dict[Path, Path] = {}  # resolved folders, for read_text: one resolve per folder
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
 
     def rel(self, path: Path) -> str:
+        # by string prefix when it is one: Path.relative_to was a tenth of a cold load (profile)
+        text = str(path)
+        if text.startswith(self._root_prefix):
+            rel = text[len(self._root_prefix):]
+            return rel if os.sep == "/" else rel.replace(os.sep, "/")
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
@@ -158,8 +165,13 @@ class _Loader:
     def load_file(self, path: Path) -> list[tuple[Spec, tuple[int, int]]]:
         """Valid specs of one file with the line and column of their id, for duplicate reports."""
         rel = self.rel(path)
+        text = str(path)
         try:
-            default_id = path.relative_to(self.base).with_suffix("").as_posix()
+            if text.startswith(self._base_prefix) and os.sep == "/":  # as below, without Path.relative_to
+                under = text[len(self._base_prefix):]
+                default_id = under[: len(under) - len(path.suffix)] if path.suffix else under
+            else:
+                default_id = path.relative_to(self.base).with_suffix("").as_posix()
         except ValueError:
             self.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({self.settings.specs_dir}/)"))
             return []
