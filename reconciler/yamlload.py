@@ -31,6 +31,14 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
     recur in every spec, and resolving them again was a tenth of a cold load (profile). The safe
     loader has no path resolvers, so the tag depends only on the scalar's text and style."""
 
+    # The safe loader has no path resolvers (launchops never adds one), yet libyaml calls these
+    # two for every node: a twentieth of a cold load in the profile
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is not yaml.ScalarNode:
             return super().resolve(kind, value, implicit)
