@@ -6,6 +6,7 @@ normalised `launch` mapping, so cosmetic edits never enqueue anything.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -253,6 +254,9 @@ def _cpus() -> int:
 
 def _load_chunk(paths: list[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
     assert _forked_loader is not None
+    # A worker lives only for this pool: its garbage goes with it, and the cyclic collector's
+    # passes over the parsed trees were pure cost (a tenth of parsing, measured)
+    gc.disable()
     return [_forked_loader._load_one(path) for path in paths]
 
 
