@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -199,7 +200,9 @@ class _Loader:
             if folder == self.base or self.base in folder.parents:
                 self.defaults_for(folder)
         workers = min(_cpus(), len(paths) // PARALLEL_MIN_FILES)
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Forking is safe only while this process runs one thread: a fork copies held locks but
+        # not their holders (a reload after a rejected push runs beside the backend's threads).
+        if workers > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
             try:
                 return _load_forked(self, paths, workers)
             except (OSError, BrokenProcessPool, pickle.PicklingError):

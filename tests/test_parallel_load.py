@@ -39,9 +39,26 @@ def test_forked_load_equals_serial_load(repo: Path, monkeypatch: pytest.MonkeyPa
     serial = _load(repo, cache=False)
     monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
+    monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 1)  # a test runner may keep threads
+    calls: list[int] = []
+    real = specs_mod._load_forked
+    monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: calls.append(1) or real(*a))
     forked = _load(repo, cache)
+    assert calls, "the load did not go through the forked workers"
     assert forked.specs == serial.specs
     assert forked.problems == serial.problems
     assert forked.files == serial.files
     assert any("is also declared in" in p.message for p in forked.problems)
     assert make_plan(forked.specs, Ledger()) == make_plan(serial.specs, Ledger())
+
+
+def test_no_fork_while_other_threads_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reload after a rejected push runs beside the backend's threads: forking then could copy a
+    # held lock into a worker that waits for it forever, so the load stays in this process.
+    for i in range(40):
+        write(repo, f"launches/many/s{i:02d}.yaml", f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'x:{i}'}}\n")
+    monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
+    monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: pytest.fail("forked beside other threads"))
+    assert len(_load(repo, cache=False).specs) == 43
