@@ -136,7 +136,7 @@ def _plan(settings: Settings) -> Plan:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.pass_obj
 def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
-    """Show what apply would do. Reads files only: no backend, no credentials, no writes."""
+    """Show what apply would do. Reads files only: no backend, no credentials; writes only its ignored cache."""
     from reconciler.render import documents, markdown
 
     the_plan = _plan(obj.settings(backend))
