@@ -105,8 +105,6 @@ class SpecCache:
         self.folders: dict[str, dict[str, Any]] = {}
         self._chains: dict[Path, str | None] = {}
         self._chains_by_text: dict[str, str | None] = {}
-        self.hits = 0
-        self.misses = 0
 
     # ---- the cache file ---------------------------------------------------------------------------
     def _read(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -258,7 +256,6 @@ class SpecCache:
                 if specs is not None:
                     loader.problems.extend(problems)
                     self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
-                    self.hits += 1
                     out.append(specs)
                     continue
             todo.append((len(out), path, rel, record))
@@ -269,7 +266,6 @@ class SpecCache:
             out[position] = specs
             if record is None:
                 continue
-            self.misses += 1
             try:
                 if _stat_key(os.lstat(path)) != record["stat"]:
                     continue  # changed while it was loaded: what was read may not be what was hashed

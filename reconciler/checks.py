@@ -18,7 +18,6 @@ from typing import Any, Iterator
 from reconciler import secrets
 
 SCHEMA_FILE = "launch-spec.v1.schema.json"
-API_VERSION = "launchops/v1"
 SOURCE_KEYS = ("job", "docker_image", "uri")
 PRIORITIES = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 

@@ -7,6 +7,7 @@ backend returned is never dropped.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -81,8 +82,6 @@ class Event:
 
 def marker(spec_id: str, digest: str, change: int) -> str:
     """The key every enqueue of one change carries, so a retry can find what an earlier try left."""
-    import hashlib
-
     return "lo-" + hashlib.sha256(f"{spec_id}\n{digest}\n{change}".encode()).hexdigest()[:24]
 
 

@@ -21,10 +21,6 @@ class Action(str, Enum):
     REMOVE = "remove"
 
     @property
-    def symbol(self) -> str:
-        return {"create": "+", "update": "~", "retry": "↻", "remove": "-"}[self.value]
-
-    @property
     def enqueues(self) -> bool:
         return self is not Action.REMOVE
 

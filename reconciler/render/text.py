@@ -17,6 +17,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def counts(summary: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(summary.items()))
+
+
 def summary_line(summary: dict[str, int]) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
             f"{summary['remove']} to remove, {summary['unchanged']} unchanged")
@@ -59,9 +63,8 @@ def status(doc: dict[str, Any]) -> str:
         run = s["queued_run"] or {}
         status = s["status"] + (" (uncertain: next apply looks it up)" if s["uncertain"] else "")
         rows.append([s["id"], status, run.get("id", "-"), run.get("state", "-"), run.get("enqueued_at", "-")])
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(doc["summary"].items()))
     errors = [f"  {s['id']}: {s['error']}" for s in doc["specs"] if s["error"]]
-    out = table(["ID", "STATUS", "QUEUED RUN", "STATE", "ENQUEUED"], rows) + f"\n\n{counts}\n"
+    out = table(["ID", "STATUS", "QUEUED RUN", "STATE", "ENQUEUED"], rows) + f"\n\n{counts(doc['summary'])}\n"
     return out + ("\nErrors:\n" + "\n".join(errors) + "\n" if errors else "")
 
 
@@ -74,10 +77,9 @@ def apply(doc: dict[str, Any]) -> str:
     for o in doc["outcomes"]:
         lines.extend(f"note: {o['id']}: {n}" for n in o["notes"])
     lines.extend(f"note: {n}" for n in doc["notes"])
-    counts = ", ".join(f"{n} {k}" for k, n in sorted(doc["summary"].items()))
     where = (f"ledger committed as {doc['commit'][:12]}" + (" and pushed" if doc["pushed"] else "")
              if doc["commit"] else "ledger written (not committed)")
-    lines.append(f"Apply {'complete' if doc['ok'] else 'finished with failures'}: {counts}; {where}.")
+    lines.append(f"Apply {'complete' if doc['ok'] else 'finished with failures'}: {counts(doc['summary'])}; {where}.")
     return "\n".join(lines) + "\n"
 
 
