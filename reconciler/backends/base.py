@@ -7,8 +7,14 @@ Backends never touch the ledger or git: apply owns those.
 from __future__ import annotations
 
 import abc
+import datetime
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
+
+
+def utc_now() -> str:
+    """The timestamp every backend records for `enqueued_at`."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ UNIQUE column, so one change can never be queued twice here, whatever retries or
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends.base import Backend, EnqueueRequest, QueuedRun
+from reconciler.backends.base import Backend, EnqueueRequest, QueuedRun, utc_now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -32,10 +31,6 @@ CREATE TABLE IF NOT EXISTS items (
 )
 """
 _COLUMNS = "id, marker, spec_id, digest, queue_name, entity, project, project_queue, priority, state, launch, enqueued_at"
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _item_id(marker: str) -> str:
@@ -70,7 +65,7 @@ class LocalQueue(Backend):
             (_item_id(request.marker), request.marker, request.spec_id, request.digest,
              launch.get("queue_name") or "default", launch.get("entity"), launch.get("project"),
              launch.get("project_queue") or "model-registry", launch.get("priority"),
-             json.dumps(launch, sort_keys=True), now()))
+             json.dumps(launch, sort_keys=True), utc_now()))
         return self.find(request)[0]
 
     def find(self, request: EnqueueRequest) -> list[QueuedRun]:

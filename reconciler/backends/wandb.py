@@ -56,11 +56,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from .base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
+from .base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun, utc_now
 
 PIP_INSTALL = "pip install 'launchops[wandb]'"
 MARKER_KEY = "launchops_marker"
@@ -122,10 +121,6 @@ def launch_problems(launch: Mapping[str, Any]) -> list[str]:
     if priority is not None and (isinstance(priority, bool) or priority not in (0, 1, 2, 3)):
         problems.append(f"priority must be 0..3 (critical..low), not {priority!r}")
     return problems
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Silenced:
@@ -347,7 +342,7 @@ class WandbBackend(Backend):
             project_queue=project_queue,
             priority=priority,
             digest=request.digest,
-            enqueued_at=_now(),
+            enqueued_at=utc_now(),
             state="pending",
             marker=request.marker,
             extra={"project": spec.get("project")},
@@ -423,7 +418,7 @@ class WandbBackend(Backend):
             id=str(queued.id), backend=self.name, queue_name=queued.queue_name,
             entity=launch.get("entity") or queued.entity,
             project_queue=queued.project_queue, priority=launch.get("priority"),
-            digest=request.digest, enqueued_at=_now(), marker=request.marker,
+            digest=request.digest, enqueued_at=utc_now(), marker=request.marker,
             extra={"project": queued.project},
         )
 
@@ -483,7 +478,7 @@ class WandbBackend(Backend):
                     project_queue=project_queue,
                     priority=request.launch.get("priority"),
                     digest=request.digest,
-                    enqueued_at=_iso(node.get("createdAt")) or _now(),
+                    enqueued_at=_iso(node.get("createdAt")) or utc_now(),
                     state=str(node.get("state") or "pending").lower(),
                     marker=request.marker,
                     run_id=node.get("associatedRunId"),
