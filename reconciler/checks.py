@@ -153,22 +153,21 @@ def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
 _PLAIN = (str, int, bool, type(None))  # leaves that need no look beyond the credential check
 
 
-def _leaf_walk(value: Any, path: tuple[str | int, ...], secret: bool, odd: list[Finding],
+def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], secret: bool, odd: list[Finding],
                found: list[tuple[str | int, ...]]) -> None:
     """One walk for what `_non_json` and `secrets.credentials` find (into `odd` and `found`):
-    the two separate walks were a fifth of a cold load in the profile."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _leaf_walk(v, (*path, k), secret or secrets.is_secret_key(k), odd, found)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _leaf_walk(v, (*path, i), secret, odd, found)
-    else:
-        if not isinstance(value, _PLAIN) or (isinstance(value, float) and not math.isfinite(value)):
-            odd.extend(_non_json(value, path))
-        if secret and isinstance(value, (str, int)) and not isinstance(value, bool) \
-                and secrets.looks_like_credential(value):
-            found.append(path)
+    the two separate walks were a fifth of a cold load in the profile. A leaf's path is built only
+    when something is found there (building one per leaf was half of this walk, profile)."""
+    is_map = isinstance(value, dict)
+    for k, v in (value.items() if is_map else enumerate(value)):
+        below = secret or (is_map and secrets.is_secret_key(k))
+        if isinstance(v, (dict, list)):
+            _leaf_walk(v, (*path, k), below, odd, found)
+            continue
+        if not isinstance(v, _PLAIN) or (isinstance(v, float) and not math.isfinite(v)):
+            odd.extend(_non_json(v, (*path, k)))
+        if below and isinstance(v, (str, int)) and not isinstance(v, bool) and secrets.looks_like_credential(v):
+            found.append((*path, k))
 
 
 def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:

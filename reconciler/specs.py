@@ -9,12 +9,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 import threading
-import pickle
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -98,7 +94,7 @@ class _Loader:
         self._defaults: dict[Path, list[_Layer]] = {}
         self._root_prefix = str(self.root) + os.sep
         self._base_prefix = str(self.base) + os.sep
-        self._real: dict[Path, Path] = {}  # resolved folders, for read_text: one resolve per folder
+        self._inside: dict[Path, bool] = {}  # folders that resolve inside the root (read_text's memo)
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
 
@@ -115,7 +111,7 @@ class _Loader:
 
     def read(self, path: Path) -> list[Document]:
         rel = self.rel(path)
-        text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes, self._real)
+        text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes, self._inside)
         if problem:
             self.problems.append(problem)
             return []
@@ -202,11 +198,16 @@ class _Loader:
         workers = min(_cpus(), len(paths) // PARALLEL_MIN_FILES)
         # Forking is safe only while this process runs one thread: a fork copies held locks but
         # not their holders (a reload after a rejected push runs beside the backend's threads).
-        if workers > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
-            try:
-                return _load_forked(self, paths, workers)
-            except (OSError, BrokenProcessPool, pickle.PicklingError):
-                pass  # no processes to be had: the same work, in this one
+        if workers > 1 and threading.active_count() == 1:
+            import multiprocessing  # imported here: most runs load too few files to fork
+            import pickle
+            from concurrent.futures.process import BrokenProcessPool
+
+            if "fork" in multiprocessing.get_all_start_methods():
+                try:
+                    return _load_forked(self, paths, workers)
+                except (OSError, BrokenProcessPool, pickle.PicklingError):
+                    pass  # no processes to be had: the same work, in this one
         return [self._load_one(path) for path in paths]
 
     def _load_one(self, path: Path) -> tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]:
@@ -266,6 +267,9 @@ def _load_chunk(paths: list[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int
 def _load_forked(loader: _Loader, paths: Sequence[Path],
                  workers: int) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
     """`loader._load_one` over `paths` in forked workers; results in the order of `paths`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     global _forked_loader
     size = max(1, -(-len(paths) // (workers * 4)))  # a few chunks per worker evens out slow files
     chunks = [list(paths[i:i + size]) for i in range(0, len(paths), size)]
@@ -349,7 +353,8 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
     folder defaults are part of it."""
     loader = _Loader(settings, backend or settings.backend)
     # Unchanged files are answered from .launchops/cache/ (reconciler.cache): same specs, same problems.
-    store = spec_cache.SpecCache(settings, loader, Spec) if cache else None
+    # Without .launchops/ there is no cache to read or write, so no file is hashed for one.
+    store = spec_cache.SpecCache(settings, loader, Spec) if cache and settings.state_dir.is_dir() else None
     files, problems = discover(settings)
     loader.problems.extend(problems)
     extra = len(loader.problems)

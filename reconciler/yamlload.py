@@ -24,6 +24,7 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML
     _Base = yaml.SafeLoader
 
 _RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
+_SCALAR = yaml.ScalarNode
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
@@ -40,7 +41,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode:
+        if kind is not _SCALAR:
             return super().resolve(kind, value, implicit)
         key = (value, implicit)
         tag = _RESOLVED.get(key)
@@ -67,33 +68,26 @@ class Document:
     id_at: tuple[int, int] = (1, 1)
 
 
-def _inside(path: Path, root: Path, real: dict[Path, Path] | None) -> bool:
-    """Whether `path` resolves inside `root`. With `real` (one load's memo of resolved folders), a
-    file that is not itself a symlink is resolved through its folder: one resolve per folder, not
-    per file (a tenth of a cold validate in the profile)."""
-    if real is None:
-        return path.resolve().is_relative_to(root.resolve())
-    try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            return path.resolve().is_relative_to(root.resolve())
-    except OSError:
-        return path.resolve().is_relative_to(root.resolve())  # as before: the read below says why
-    for folder in (path.parent, root):
-        if folder not in real:
-            real[folder] = folder.resolve()
-    return (real[path.parent] / path.name).is_relative_to(real[root])
-
-
 def read_text(path: Path, rel: str, root: Path, max_bytes: int,
-              real: dict[Path, Path] | None = None) -> tuple[str | None, Problem | None]:
-    """The file's text, or the reason it is refused before parsing."""
+              inside: dict[Path, bool] | None = None) -> tuple[str | None, Problem | None]:
+    """The file's text, or the reason it is refused before parsing. `inside` is one load's memo of
+    which folders resolve inside `root`: a file that is not itself a symlink is inside exactly when
+    its folder is, so a load resolves once per folder, not per file (a tenth of it, profile)."""
     try:
+        st = os.lstat(path)
         # any symlink on the way counts: a file named through a linked folder is outside too
-        if not _inside(path, root, real):
+        if inside is None or stat.S_ISLNK(st.st_mode):
+            ok = path.resolve().is_relative_to(root.resolve())
+        else:
+            folder = path.parent
+            ok = inside.get(folder)
+            if ok is None:
+                ok = inside[folder] = folder.resolve().is_relative_to(root.resolve())
+        if not ok:
             how = "is a symlink that resolves" if path.is_symlink() else "is reached through a symlinked folder"
             return None, Problem(rel, 0, 0, f"{how} outside the repository; "
                                           "copy the file into the repository instead")
-        size = path.stat().st_size
+        size = path.stat().st_size if stat.S_ISLNK(st.st_mode) else st.st_size
         if size > max_bytes:
             return None, Problem(rel, 0, 0, f"is {size} bytes, larger than max_spec_bytes ({max_bytes}); "
                                           "split it, or raise max_spec_bytes in launchops.toml")
@@ -124,7 +118,8 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, sizes: dict[int, int],
                 problems: list[Problem], loader: Any, plain: list[bool]) -> tuple[int, Any]:
-    """Problems a built value would hide, and how many nodes the subtree expands to.
+    """Problems a built value would hide, and how many nodes the subtree expands to. `path` is
+    where `node` is; the walk appends to it and takes off again.
 
     The value is built in the same walk for the plain tags every spec uses (a second walk was a
     fifth of a cold load in the profile); anything else (aliases, merge keys, other tags, a scalar
@@ -169,8 +164,9 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
                                                         "keep one", dotted(path + [name])))
                 continue
             seen[name] = (line, col)
-            child_size, out[name] = _check_node(value_node, rel, path + [name], depth + 1, sizes, problems,
-                                                loader, plain)
+            path.append(name)  # one list for the whole walk: a new one per node was a tenth of it (profile)
+            child_size, out[name] = _check_node(value_node, rel, path, depth + 1, sizes, problems, loader, plain)
+            path.pop()
             size += 1 + child_size
         value = out
     elif isinstance(node, yaml.SequenceNode):
@@ -178,7 +174,9 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
             plain[0] = False
         items = []
         for i, item in enumerate(node.value):
-            child_size, child = _check_node(item, rel, path + [i], depth + 1, sizes, problems, loader, plain)
+            path.append(i)
+            child_size, child = _check_node(item, rel, path, depth + 1, sizes, problems, loader, plain)
+            path.pop()
             size += child_size
             items.append(child)
         value = items
