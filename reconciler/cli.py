@@ -11,16 +11,22 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
 import click
 
-from reconciler import __version__, journal, ledger as ledger_mod
-from reconciler.apply import Applier, Options
-from reconciler.plan import Plan, make_plan, noop_plan
+from reconciler import __version__
 from reconciler.render import FORMATS
 from reconciler.settings import Settings, SettingsError, load_settings, with_backend
-from reconciler.specs import SpecSet, load_specs
+
+if TYPE_CHECKING:
+    from reconciler.apply import Applier, Options
+    from reconciler.ledger import Ledger
+    from reconciler.plan import Plan
+    from reconciler.specs import SpecSet
+
+# Modules are imported where a command needs them: a no-op plan answered from its verdict needs
+# neither YAML nor JSON Schema nor the applier, and start-up is most of its time (profile).
 
 @dataclass
 class Ctx:
@@ -51,12 +57,12 @@ def render(command: str, fmt: str, document: dict[str, Any]) -> str:
     return getattr(import_module(f"reconciler.render.{fmt}"), command)(document)
 
 
-def step_summary(markdown: str) -> None:
+def step_summary(command: str, document: dict[str, Any]) -> None:
     """GitHub Actions shows what is appended to $GITHUB_STEP_SUMMARY on the run's page."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
+            handle.write(render(command, "markdown", document) + "\n")
 
 
 def format_option(command: str) -> Callable[[Any], Any]:
@@ -69,6 +75,8 @@ backend_option = click.option("--backend", type=click.Choice(["local", "wandb"])
 
 
 def _specs_or_fail(settings: Settings) -> SpecSet:
+    from reconciler.specs import load_specs
+
     specs = load_specs(settings)
     if not specs.valid:
         from reconciler.render import documents, text
@@ -78,7 +86,9 @@ def _specs_or_fail(settings: Settings) -> SpecSet:
     return specs
 
 
-def _ledger_with_journal(settings: Settings) -> ledger_mod.Ledger:
+def _ledger_with_journal(settings: Settings) -> Ledger:
+    from reconciler import journal, ledger as ledger_mod
+
     try:
         base = ledger_mod.read(settings.ledger_path, settings.ledger)
     except ledger_mod.LedgerError as exc:
@@ -111,6 +121,7 @@ def main(ctx: click.Context, directory: Path) -> None:
 def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
     """Check specs (all of specs_dir, or the given files and folders); report every problem."""
     from reconciler.render import documents
+    from reconciler.specs import load_specs
 
     settings = obj.settings()
     result = load_specs(settings, [Path(p) for p in paths] if paths else None)
@@ -119,15 +130,26 @@ def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
 
 
 def _plan(settings: Settings) -> Plan:
+    from reconciler import cache, journal, ledger as ledger_mod
+    from reconciler.plan import Plan, make_plan, noop_plan
+
+    if journal.peek(settings.journal_path):  # an interrupted apply: its events are part of the plan
+        return make_plan(_specs_or_fail(settings).specs, _ledger_with_journal(settings))
+    # Nothing to do last time, and git vouches that no input changed since (reconciler.cache).
+    key = cache.plan_key(settings)
+    unchanged = cache.noop_verdict(settings, key) if key else None
+    if unchanged is not None:
+        return Plan((), unchanged)
     specs = _specs_or_fail(settings)
     # Nothing to show needs only the ledger's index (digest, status, change per id); the full
-    # ledger is read when the index is stale or missing, or an interrupted apply left events.
-    if not journal.peek(settings.journal_path):
-        recorded = ledger_mod.read_index(settings.ledger_path)
-        quick = noop_plan(specs.specs, recorded) if recorded is not None else None
-        if quick is not None:
-            return quick
-    return make_plan(specs.specs, _ledger_with_journal(settings))
+    # ledger is read when the index is stale or missing.
+    recorded = ledger_mod.read_index(settings.ledger_path)
+    the_plan = noop_plan(specs.specs, recorded) if recorded is not None else None
+    if the_plan is None:
+        the_plan = make_plan(specs.specs, _ledger_with_journal(settings))
+    if key and the_plan.empty and cache.plan_key(settings) == key:  # and nothing changed while planning
+        cache.remember_noop(settings, key, the_plan.unchanged)
+    return the_plan
 
 
 @main.command()
@@ -137,12 +159,12 @@ def _plan(settings: Settings) -> Plan:
 @click.pass_obj
 def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
     """Show what apply would do. Reads files only: no backend, no credentials; writes only its ignored cache."""
-    from reconciler.render import documents, markdown
+    from reconciler.render import documents
 
     the_plan = _plan(obj.settings(backend))
     document = documents.plan(the_plan)
     click.echo(render("plan", fmt, document), nl=False)
-    step_summary(markdown.plan(document))
+    step_summary("plan", document)
     raise SystemExit(2 if detailed_exitcode and not the_plan.empty else 0)
 
 
@@ -163,10 +185,13 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, remote: str, allow_dirty: bool,
           fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
-    from reconciler.render import documents, markdown, text
+    from reconciler.render import documents, text
 
     if push and no_commit:
         raise click.UsageError("--push needs a commit; drop --no-commit")
+    from reconciler.apply import Options
+    from reconciler.plan import make_plan
+
     settings = obj.settings(backend)
     specs = _specs_or_fail(settings)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
@@ -182,7 +207,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
         result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan))
     document = documents.apply(result)
     click.echo(render("apply", fmt, document), nl=False)
-    step_summary(markdown.apply(document))
+    step_summary("apply", document)
     raise SystemExit(0 if result.ok else 1)
 
 
@@ -193,10 +218,12 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
 
     The ledger is read before anything is written, so an unreadable one leaves the repository as it
     was; every expected failure inside becomes one error message and exit 1."""
-    from reconciler.apply import ApplyAborted, ensure_gitignore
+    from reconciler import journal, ledger as ledger_mod
+    from reconciler.apply import Applier, ApplyAborted, ensure_gitignore
     from reconciler.backends import BackendError, get_backend
     from reconciler.gitrepo import GitError, Repo
     from reconciler.lock import ApplyLock, LockError
+    from reconciler.specs import load_specs
 
     try:
         repo = Repo(settings.root) if options.commit or command == "apply" else None
@@ -274,6 +301,7 @@ def _progress(plan: Plan) -> Callable[..., None] | None:
 @click.pass_obj
 def status(obj: Ctx, fmt: str, backend: str | None, refresh: bool, no_commit: bool, push: bool) -> None:
     """The ledger as a table: id, status, last QueuedRun ID, its state, when."""
+    from reconciler.apply import Options
     from reconciler.render import documents
 
     if push and no_commit:

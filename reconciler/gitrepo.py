@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -88,8 +89,20 @@ class Repo:
         self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
         # The real index learns the same content from the file itself, with its stat data, so git
         # sees the file as up to date (a bare --cacheinfo entry makes `reset --keep` refuse).
-        self.git.update_index("--add", "--", *(rel for _, _, rel in blobs))
+        self._update_index([rel for _, _, rel in blobs])
         return commit
+
+    def _update_index(self, files: list[str], attempts: int = 50) -> None:
+        """`git update-index --add`, waiting while a `git status` beside it (a `launchops plan`, an
+        editor) holds index.lock for the moment it takes to refresh git's stat cache."""
+        for attempt in range(attempts):
+            try:
+                self.git.update_index("--add", "--", *files)
+                return
+            except git.GitCommandError as exc:
+                if "index.lock" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.1)
 
     def push(self, remote: str = "origin") -> bool:
         """Push HEAD to the same branch on `remote`; False when it was rejected as not a fast-forward."""

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from reconciler.specs import digest_of
-
 VERSION = 1
 STATUSES = ("pending", "applied", "failed", "unknown", "removed")
 # Attempts that may or may not have reached the queue: looked up by marker before any retry.
@@ -212,8 +210,12 @@ def _entry(raw: Any, where: str, fix: str, trusted: bool = False) -> Entry:
         raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
     if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
         raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
-    if not trusted and digest_of(raw["launch"]) != raw["digest"]:
-        raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); {fix}")
+    if not trusted:
+        from reconciler.specs import digest_of  # specs brings YAML and JSON Schema: only when checking
+
+        if digest_of(raw["launch"]) != raw["digest"]:
+            raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); "
+                              f"{fix}")
     change = raw.get("change", 1)
     if not isinstance(change, int) or isinstance(change, bool) or change < 1:
         raise LedgerError(f"{where}.change must be a positive whole number; {fix}")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from reconciler.ledger import RETRYABLE, Ledger
 from reconciler.problems import dotted
-from reconciler.specs import Spec
+
+if TYPE_CHECKING:
+    from reconciler.specs import Spec
 
 
 class Action(str, Enum):

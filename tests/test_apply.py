@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 from conftest import cli, cli_subprocess, commit_all, git, queue_items, read_ledger, write
@@ -169,6 +170,18 @@ def test_ledger_commit_leaves_other_staged_and_unstaged_work_alone(repo: Path) -
         ".launchops/.gitignore", ".launchops/ledger.json"]
     status = git(repo, "status", "--porcelain")
     assert "A  notes.txt" in status and "?? scratch.txt" in status and "?? README" in status
+
+
+def test_ledger_commit_waits_for_a_git_status_holding_the_index(repo: Path) -> None:
+    lock = repo / ".git" / "index.lock"  # what a `git status` beside apply holds while it refreshes
+    lock.write_text("")
+    release = threading.Timer(0.5, lock.unlink)
+    release.start()
+    try:
+        assert cli(repo, "apply", "--yes").exit_code == 0
+    finally:
+        release.join()
+    assert git(repo, "status", "--porcelain") == ""  # the real index learned the committed ledger
 
 
 def test_no_commit_writes_the_ledger_only(repo: Path) -> None:

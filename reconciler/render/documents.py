@@ -4,13 +4,15 @@ FORMAT_VERSION changes only for a breaking change; keys may be added.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from reconciler import secrets
-from reconciler.apply import Result
 from reconciler.ledger import UNCERTAIN, Ledger
-from reconciler.plan import Plan
-from reconciler.specs import SpecSet
+
+if TYPE_CHECKING:
+    from reconciler.apply import Result
+    from reconciler.plan import Plan
+    from reconciler.specs import SpecSet
 
 FORMAT_VERSION = 1
 
