@@ -5,7 +5,8 @@ Layout, one concern per module:
   problems   a located problem (file, line, column, JSON path, message): a value, not an exception
   yamlload   reading one spec file safely, with the line and column of every problem
   specs      discovering spec files, folder defaults, the effective spec and its digest
-  cache      the parse cache under .launchops/cache/ (and the index of a ledger that passed its checks)
+  cache      the parse cache under .launchops/cache/, the index of a ledger that passed its checks,
+             and the verdict of a no-op plan while git vouches that nothing changed
   checks     what makes a spec invalid (JSON Schema and what a schema cannot say)
   secrets    masking secret-named values; refusing credentials committed in specs
   ledger     the applied-state ledger and the transitions that change it
@@ -13,7 +14,7 @@ Layout, one concern per module:
   plan       a plan is a value: pairing desired specs with the ledger, field diffs
   apply      consumes a plan: intents, enqueues, recovery by marker, ledger commit
   lock       one apply per clone (flock), and the claims on intents that racing runs respect
-  gitrepo    the only module that talks to git
+  gitrepo    ledger commits, push and fetch; the only module that imports GitPython
   backends/  the queues: local (embedded SQLite) and wandb (the only module importing wandb)
   render/    text, json, markdown and github renderings; nothing else prints
   cli        click commands that parse flags, call the above and pick a renderer

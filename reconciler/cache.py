@@ -18,6 +18,9 @@ own `.gitignore`); a missing, corrupt or foreign file is ignored and rebuilt; a 
 cannot be written is fine (nothing is saved), and so is a repository without `.launchops/` yet:
 the cache is written only beside an existing ledger folder, so `plan` and `validate` never create
 one. Deleting the cache is always safe.
+
+Two more answers are kept beside it: the index of a ledger text that passed every check, and the
+verdict of a plan that found nothing to do, trusted only while git vouches that no input changed.
 """
 from __future__ import annotations
 
@@ -380,12 +383,13 @@ def _git(root: Path, *commands: Sequence[str]) -> list[str | None]:
     return out
 
 
-def _code_stamp() -> str:
-    """launchops's own source, and where and when each parsing and checking library was installed."""
+def _code_stamp(sources: Path | None = None) -> str:
+    """launchops's own source (all of it: a plan also depends on how the ledger is read and paired),
+    the schema, and where and when each parsing and checking library was installed."""
     import importlib.util
 
     digest = hashlib.sha256(f"format {FORMAT}\n{__version__}\n{sys.version}\n".encode())
-    here = Path(__file__).resolve().parent
+    here = sources or Path(__file__).resolve().parent
     for path in sorted(here.rglob("*.py")) + sorted(here.glob("*.json")):
         digest.update(f"{path.relative_to(here)}\0".encode() + path.read_bytes() + b"\0")
     for name in _LIBRARIES:

@@ -185,13 +185,12 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, remote: str, allow_dirty: bool,
           fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
+    from reconciler.apply import Options
+    from reconciler.plan import make_plan
     from reconciler.render import documents, text
 
     if push and no_commit:
         raise click.UsageError("--push needs a commit; drop --no-commit")
-    from reconciler.apply import Options
-    from reconciler.plan import make_plan
-
     settings = obj.settings(backend)
     specs = _specs_or_fail(settings)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)

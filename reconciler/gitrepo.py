@@ -1,4 +1,4 @@
-"""Everything launchops asks of git; the only module that imports it.
+"""What apply asks of git; the only module that imports GitPython (cache.py runs `git status`).
 
 A ledger commit is built with plumbing on a private index, so it holds the ledger and nothing
 else, whatever the user has staged; then HEAD moves by compare-and-swap and the real index learns

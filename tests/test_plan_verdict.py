@@ -98,8 +98,14 @@ def _staged(repo: Path) -> None:
     git(repo, "add", "-A")
 
 
+def _defaults(repo: Path) -> None:
+    path = repo / "launches" / "_defaults.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("entity: acme-ml", "entity: acme-ml-2"), encoding="utf-8")
+
+
 CHANGES = {
     "edited": lambda repo: _edit(_a_spec(repo)),
+    "defaults-edited": _defaults,
     "edited-and-committed": lambda repo: (_edit(_a_spec(repo)), commit_all(repo, "edit")),
     "staged": _staged,
     "untracked": lambda repo: write(repo, "launches/zz-new.yaml",
@@ -154,11 +160,23 @@ def test_an_interrupted_apply_is_planned_from_its_journal(repo: Path) -> None:
     assert out.exit_code == 0 and POISON not in out.output  # the journal is read: the full plan
 
 
-def test_launchops_itself_is_part_of_the_key(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_launchops_itself_and_its_schema_are_part_of_the_key(repo: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     _applied(repo)
     key = cache_mod.plan_key(load_settings(repo))
     monkeypatch.setattr(cache_mod, "__version__", "0.0.0-other")
     assert cache_mod.plan_key(load_settings(repo)) not in (None, key)
+    package = Path(cache_mod.__file__).resolve().parent
+    copy = tmp_path / "reconciler"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    stamp = cache_mod._code_stamp(copy)
+    assert stamp == cache_mod._code_stamp(package)
+    schema = copy / "launch-spec.v1.schema.json"
+    schema.write_text(schema.read_text().replace('"maxLength": 256', '"maxLength": 255'))
+    assert cache_mod._code_stamp(copy) != stamp
+    shutil.copy(package / "launch-spec.v1.schema.json", schema)
+    (copy / "plan.py").write_text((package / "plan.py").read_text() + "\n# a fix\n")
+    assert cache_mod._code_stamp(copy) != stamp
 
 
 def test_no_verdict_outside_git_or_when_there_is_something_to_do(repo: Path, tmp_path: Path) -> None:
