@@ -30,6 +30,7 @@ import os
 import stat
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -300,7 +301,8 @@ def _problem_row(problem: Problem) -> Sequence[Any]:
 LEDGER_OK = "ledger.ok"
 
 
-def _ledger_key(text: str) -> str:
+def ledger_key(text: str) -> str:
+    """What ledger.ok and the index are kept under: the text, and the code that checks it."""
     digest = hashlib.sha256(f"format {FORMAT}\n{__version__}\n".encode())
     try:
         digest.update((Path(__file__).resolve().parent / "ledger.py").read_bytes())
@@ -310,18 +312,17 @@ def _ledger_key(text: str) -> str:
     return digest.hexdigest()
 
 
-def ledger_verified(ledger_path: Path, text: str) -> bool:
-    """True when exactly this ledger text, read by exactly this launchops, parsed without error."""
+def ledger_verified(ledger_path: Path, key: str) -> bool:
+    """True when exactly the ledger text of `key`, read by exactly this launchops, parsed without error."""
     try:
         known = (ledger_path.parent / CACHE_DIR / LEDGER_OK).read_text(encoding="utf-8").strip()
     except (OSError, ValueError):
         return False
-    return bool(known) and known == _ledger_key(text)
+    return bool(known) and known == key
 
 
-def remember_ledger(ledger_path: Path, text: str, index: dict[str, list[Any]] | None = None) -> None:
-    """Record that `text` passed every check; with `index`, also its id -> [digest, status, change]."""
-    key = _ledger_key(text)
+def remember_ledger(ledger_path: Path, key: str, index: dict[str, list[Any]] | None = None) -> None:
+    """Record that the text of `key` passed every check; with `index`, also its id -> [digest, status, change]."""
     files = [] if index is None else [(LEDGER_INDEX, key + "\n" + json.dumps(index))]
     _write(ledger_path.parent / CACHE_DIR, files + [(LEDGER_OK, key + "\n")])  # ledger.ok vouches for both: last
 
@@ -333,15 +334,17 @@ def remember_ledger(ledger_path: Path, text: str, index: dict[str, list[Any]] | 
 LEDGER_INDEX = "ledger.index"
 
 
-def ledger_index(ledger_path: Path, text: str) -> dict[str, list[Any]] | None:
-    """id -> [digest, status, change] of exactly this ledger text, when it passed and was indexed."""
+def ledger_index(ledger_path: Path, key: str, decode: bool = True) -> dict[str, list[Any]] | None:
+    """id -> [digest, status, change] of exactly the ledger text of `key`, when it passed and was
+    indexed; with decode=False only whether it was ({} or None)."""
     folder = ledger_path.parent / CACHE_DIR
     try:
-        known = (folder / LEDGER_OK).read_text(encoding="utf-8").strip()
-        key, _, body = (folder / LEDGER_INDEX).read_text(encoding="utf-8").partition("\n")
-        if not known or known != key or key != _ledger_key(text):
+        if not ledger_verified(ledger_path, key):
             return None
-        index = json.loads(body)
+        with open(folder / LEDGER_INDEX, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") != key:
+                return None
+            index = json.loads(handle.read()) if decode else {}
     except (OSError, ValueError):
         return None
     return index if isinstance(index, dict) else None
@@ -349,13 +352,38 @@ def ledger_index(ledger_path: Path, text: str) -> dict[str, list[Any]] | None:
 
 # ---- the plan's verdict ---------------------------------------------------------------------------------
 # Even answered from specs.json, a warm no-op plan over 10,000 specs stat'ed, decoded and rebuilt
-# every spec (profile: 1.0 s of 1.2 s). When git vouches that specs_dir and the ledger are exactly
-# as committed (nothing modified, staged, untracked or ignored in them, no index entry marked
-# assume-unchanged or skip-worktree), every input of a plan is named by: HEAD's tree of specs_dir,
-# HEAD's blob of the ledger, the settings, and launchops itself with the libraries it parses and
-# checks with. A plan that found nothing to do keeps its count under that key.
+# every spec (profile: 1.0 s of 1.2 s). Git already knows which files differ from a tree, in C. So
+# a plan that found nothing to do is kept as a verdict: the tree of specs_dir it was made from, the
+# ids each spec file declared, and a base key naming every other input (launchops itself with the
+# libraries it parses and checks with, the settings, HEAD's ledger blob). While git vouches for
+# the files (no entry marked assume-unchanged or skip-worktree, no symlink or submodule, the ledger
+# as committed), the next plan needs only the files that differ from that tree: none is a no-op.
 PLAN_NOOP = "plan.noop"
 _LIBRARIES = ("yaml", "jsonschema", "fastjsonschema")
+
+
+@dataclass(frozen=True)
+class GitView:
+    """What git says about specs_dir and the ledger, asked in one round."""
+    base: str  # launchops, the settings and HEAD's ledger blob
+    tree: str  # HEAD's tree of specs_dir
+    root: str  # HEAD's whole tree: what later files are compared with
+    clean: bool  # nothing under specs_dir differs from HEAD, nor is untracked or ignored
+    untracked: tuple[str, ...]  # untracked and ignored files under specs_dir, repository-relative
+    since: tuple[str, ...] | None  # tracked files that differ from the asked-for tree, if it was asked
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A plan that found nothing to do, and what it was made from."""
+    base: str
+    tree: str
+    root: str
+    ids: dict[str, list[str]]  # spec file (repository-relative) -> the ids it declared
+
+    @property
+    def unchanged(self) -> int:
+        return sum(len(ids) for ids in self.ids.values())
 
 
 def _git(root: Path, *commands: Sequence[str]) -> list[str | None]:
@@ -400,43 +428,60 @@ def _code_stamp(sources: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def plan_key(settings: Any) -> str | None:
-    """A key naming every input of a plan, or None when git cannot vouch for the files."""
+def git_view(settings: Any, since: str | None = None) -> GitView | None:
+    """What git vouches for, with the files that differ from root tree `since` when given; None when
+    it cannot vouch (not a work tree, no commit, the ledger differs from HEAD, a flagged entry)."""
     root = settings.root
     paths = [settings.specs_dir, settings.ledger]
     if any((root / p).resolve() != root / p for p in paths):
         return None  # reached through a symlink: git sees the link, not what the specs are read from
-    status, entries, objects = _git(
-        root, ["status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--ignored=matching", "--",
-               *paths],
-        ["ls-files", "-v", "-s", "-z", "--", settings.specs_dir],
-        ["rev-parse", "HEAD", *(f"HEAD:./{Path(p).as_posix()}" for p in paths)])
-    if status is None or objects is None:
+    commands = [["status", "--porcelain=v2", "--branch", "-z", "--no-renames", "--untracked-files=all",
+                 "--ignored=matching", "--", *paths],
+                ["ls-files", "-v", "-s", "-z", "--", settings.specs_dir],
+                ["rev-parse", "HEAD", "HEAD^{tree}", *(f"HEAD:./{Path(p).as_posix()}" for p in paths)]]
+    if since:
+        commands.append(["diff", "--name-only", "-z", "--no-renames", since, "--", settings.specs_dir])
+    status, entries, objects, *diff = _git(root, *commands)
+    if status is None or entries is None or objects is None:
         return None  # not a git work tree, no commit yet, or nothing committed at one of the paths
+    head, root_tree, tree, ledger_blob = objects.split()
     lines = [line for line in status.split("\0") if line]
-    if any(not line.startswith("# ") for line in lines) or f"# branch.oid {objects.split()[0]}" not in lines:
-        return None  # something differs from HEAD, or HEAD moved while git was asked
+    if f"# branch.oid {head}" not in lines:
+        return None  # HEAD moved while git was asked
     # Each entry reads "H 100644 <blob> 0\t<path>": a tag other than H is a file git was told not to
     # look at; a mode other than a plain file is a symlink (its target is not in the tree) or a submodule
-    if entries is None or any(not e.startswith(("H 100644 ", "H 100755 ")) for e in entries.split("\0") if e):
+    if any(not e.startswith(("H 100644 ", "H 100755 ")) for e in entries.split("\0") if e):
         return None
-    objects = "\n".join(objects.split()[1:])  # the trees and blobs, not the commit: a ledger commit keeps them
+    ledger = Path(settings.ledger).as_posix()
+    changed = [line for line in lines if not line.startswith("# ")]
+    if any(line.startswith(("u ", "2 ")) or line.endswith(" " + ledger) or line[2:] == ledger for line in changed):
+        return None  # a merge in progress, or the ledger differs from HEAD
     try:
         stamp = _code_stamp()
     except (OSError, ImportError, ValueError):
         return None
     settings_text = json.dumps(settings.__dict__, sort_keys=True, default=str)
-    return hashlib.sha256(f"{stamp}\n{settings_text}\n{objects}".encode()).hexdigest()
+    base = hashlib.sha256(f"{stamp}\n{settings_text}\n{ledger_blob}".encode()).hexdigest()
+    untracked = tuple(line[2:] for line in changed if line.startswith(("? ", "! ")))
+    since_paths = None if not diff or diff[0] is None else tuple(p for p in diff[0].split("\0") if p)
+    return GitView(base, tree, root_tree, not changed, untracked, since_paths)
 
 
-def noop_verdict(settings: Any, key: str) -> int | None:
-    """How many specs a plan under `key` found unchanged, when it found nothing to do."""
+def read_verdict(settings: Any) -> Verdict | None:
     try:
-        known, _, count = (settings.state_dir / CACHE_DIR / PLAN_NOOP).read_text(encoding="utf-8").partition("\n")
-        return int(count) if known == key else None
-    except (OSError, ValueError):
-        return None
+        data = json.loads((settings.state_dir / CACHE_DIR / PLAN_NOOP).read_bytes())
+        verdict = Verdict(data["base"], data["tree"], data["root"], data["ids"])
+        if (data["format"] == FORMAT and all(isinstance(v, str) for v in (verdict.base, verdict.tree, verdict.root))
+                and all(isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+                        for ids in verdict.ids.values())):
+            return verdict
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # missing, corrupt or foreign: the full plan
+    return None
 
 
-def remember_noop(settings: Any, key: str, unchanged: int) -> None:
-    _write(settings.state_dir / CACHE_DIR, [(PLAN_NOOP, f"{key}\n{unchanged}\n")])
+def remember_verdict(settings: Any, view: GitView, ids: dict[str, list[str]]) -> None:
+    """Keep a plan that found nothing to do, made from the clean tree `view` names."""
+    _write(settings.state_dir / CACHE_DIR, [(PLAN_NOOP, json.dumps(
+        {"format": FORMAT, "base": view.base, "tree": view.tree, "root": view.root, "ids": ids}, separators=(",", ":"),
+        sort_keys=True, ensure_ascii=False))])

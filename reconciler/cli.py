@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
@@ -131,15 +131,18 @@ def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
 
 def _plan(settings: Settings) -> Plan:
     from reconciler import cache, journal, ledger as ledger_mod
-    from reconciler.plan import Plan, make_plan, noop_plan
+    from reconciler.plan import make_plan, noop_plan
 
     if journal.peek(settings.journal_path):  # an interrupted apply: its events are part of the plan
         return make_plan(_specs_or_fail(settings).specs, _ledger_with_journal(settings))
-    # Nothing to do last time, and git vouches that no input changed since (reconciler.cache).
-    key = cache.plan_key(settings)
-    unchanged = cache.noop_verdict(settings, key) if key else None
-    if unchanged is not None:
-        return Plan((), unchanged)
+    # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
+    # which files differ from it, and only those are loaded; none differ: nothing to do.
+    kept = cache.read_verdict(settings)
+    view = cache.git_view(settings, since=kept.root if kept else None)
+    if kept and view and kept.base == view.base:
+        quick = _plan_since(settings, kept, view)
+        if quick is not None:
+            return quick
     specs = _specs_or_fail(settings)
     # Nothing to show needs only the ledger's index (digest, status, change per id); the full
     # ledger is read when the index is stale or missing.
@@ -147,9 +150,31 @@ def _plan(settings: Settings) -> Plan:
     the_plan = noop_plan(specs.specs, recorded) if recorded is not None else None
     if the_plan is None:
         the_plan = make_plan(specs.specs, _ledger_with_journal(settings))
-    if key and the_plan.empty and cache.plan_key(settings) == key:  # and nothing changed while planning
-        cache.remember_noop(settings, key, the_plan.unchanged)
+    if view and view.clean and the_plan.empty and cache.git_view(settings) == replace(view, since=None):
+        ids: dict[str, list[str]] = {}  # kept only if nothing changed while planning
+        for spec_id, spec in specs.specs.items():
+            ids.setdefault(spec.source, []).append(spec_id)
+        cache.remember_verdict(settings, view, ids)
     return the_plan
+
+
+def _plan_since(settings: Settings, kept: Any, view: Any) -> Plan | None:
+    """The plan from a kept verdict and the files git says changed since; None: plan in full."""
+    from reconciler.plan import Plan, plan_since
+    from reconciler.specs import load_specs, spec_files_among
+
+    if view.tree == kept.tree and view.clean:
+        return Plan((), kept.unchanged)
+    if view.since is None:
+        return None  # git could not compare with the verdict's tree (gone after a gc?)
+    changed = {*view.since, *view.untracked}
+    files = spec_files_among(settings, changed)
+    if files is None:
+        return None
+    loaded = load_specs(settings, only=files, cache=False)  # new content: nothing to find in specs.json
+    if not loaded.valid:
+        return None  # the full load reports every problem, in every file
+    return plan_since(kept.ids, changed, loaded.specs, _ledger_with_journal(settings))
 
 
 @main.command()

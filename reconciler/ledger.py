@@ -237,10 +237,11 @@ def read(path: Path, name: str) -> Ledger:
         raise LedgerError(f"{name}: cannot be read: {exc}") from None
     from reconciler import cache  # an earlier clean parse of exactly this text spares the checks
 
-    trusted = cache.ledger_verified(path, text)
+    key = cache.ledger_key(text)
+    trusted = cache.ledger_verified(path, key)
     ledger = parse(text, name, trusted)
-    if not trusted or cache.ledger_index(path, text) is None:
-        cache.remember_ledger(path, text, {k: [e.digest, e.status, e.change] for k, e in ledger.specs.items()})
+    if not trusted or cache.ledger_index(path, key, decode=False) is None:
+        cache.remember_ledger(path, key, {k: [e.digest, e.status, e.change] for k, e in ledger.specs.items()})
     return ledger
 
 
@@ -253,7 +254,7 @@ def read_index(path: Path) -> dict[str, tuple[str, str, int]] | None:
         return None  # `read` says what is wrong, or that there is no ledger yet
     from reconciler import cache
 
-    index = cache.ledger_index(path, text)
+    index = cache.ledger_index(path, cache.ledger_key(text))
     if index is None:
         return None
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from reconciler.ledger import RETRYABLE, Ledger
 from reconciler.problems import dotted
@@ -125,6 +125,23 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
         else:
             unchanged += 1
     return Plan(tuple(changes), unchanged, specs)
+
+
+def plan_since(kept: Mapping[str, Sequence[str]], changed: Iterable[str], specs: Mapping[str, Spec],
+               ledger: Ledger) -> Plan | None:
+    """The plan when every spec file in `kept` (file -> ids) made a no-op plan against this same
+    ledger, and only the files in `changed` differ since: their specs now are `specs`. Files that
+    did not change still plan to nothing, so only the ids the changed files declared then or
+    declare now are paired. None: an id is now declared in a changed and in an unchanged file (the
+    full load reports where)."""
+    changed = set(changed)
+    before = {spec_id for rel in changed for spec_id in kept.get(rel, ())}
+    others = {spec_id for rel, ids in kept.items() if rel not in changed for spec_id in ids}
+    if others & set(specs):
+        return None
+    wanted = before | set(specs)
+    sub = make_plan(specs, Ledger({k: e for k, e in ledger.specs.items() if k in wanted}, ledger.version))
+    return Plan(sub.changes, len(others) + sub.unchanged, specs)
 
 
 def noop_plan(specs: Mapping[str, Spec], recorded: Mapping[str, tuple[str, str, int]]) -> Plan | None:

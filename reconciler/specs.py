@@ -310,6 +310,27 @@ def _is_spec_name(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES) and not name.startswith(("_", "."))
 
 
+def spec_files_among(settings: Settings, changed: Iterable[str]) -> list[Path] | None:
+    """Which of these changed repository-relative paths `discover` would load now, or None when one
+    of them changes more than itself: a _defaults file (every spec below it), a symlink or a folder
+    (discover refuses linked folders; git lists an untracked linked folder as one path)."""
+    top = Path(settings.specs_dir).as_posix()
+    prefix = "" if top == "." else top + "/"
+    out = []
+    for rel in changed:
+        if not rel.startswith(prefix):
+            continue
+        parts = rel[len(prefix):].split("/")
+        if any(part.startswith(".") for part in parts[:-1]):
+            continue  # discover never walks into hidden folders
+        path = settings.root / rel
+        if parts[-1] in DEFAULTS_NAMES or path.is_symlink() or path.is_dir():
+            return None
+        if _is_spec_name(parts[-1]) and path.exists():
+            out.append(path)
+    return out
+
+
 def _scope(loader: _Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
     """Which reported files the given paths ask about: the files, everything under the folders,
     and the _defaults files above any of them (their values are part of those specs)."""
@@ -346,16 +367,17 @@ def _scope(loader: _Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
 
 
 def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend: str | None = None,
-               cache: bool = True) -> SpecSet:
+               cache: bool = True, only: Sequence[Path] | None = None) -> SpecSet:
     """Load and check every spec; with `paths`, report only on those files and folders.
 
     Everything is loaded either way: ids must be unique across all of specs_dir, and a spec's
-    folder defaults are part of it."""
+    folder defaults are part of it. `only` loads just those spec files (found by `spec_files_among`)
+    with their defaults; their ids are unique among them, the caller checks them against the rest."""
     loader = _Loader(settings, backend or settings.backend)
     # Unchanged files are answered from .launchops/cache/ (reconciler.cache): same specs, same problems.
     # Without .launchops/ there is no cache to read or write, so no file is hashed for one.
     store = spec_cache.SpecCache(settings, loader, Spec) if cache and settings.state_dir.is_dir() else None
-    files, problems = discover(settings)
+    files, problems = (sorted(only), []) if only is not None else discover(settings)
     loader.problems.extend(problems)
     extra = len(loader.problems)
     relevant = _scope(loader, paths) if paths is not None else None
@@ -372,7 +394,7 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
         for spec, where in found:
             declared.setdefault(spec.id, []).append((spec, where))
     if store:
-        store.save(complete=paths is None)
+        store.save(complete=paths is None and only is None)
     specs: dict[str, Spec] = {}
     for spec_id, found in declared.items():
         if len(found) == 1:
