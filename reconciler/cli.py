@@ -21,6 +21,7 @@ from reconciler.settings import Settings, SettingsError, load_settings, with_bac
 
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
+    from reconciler.cache import GitView, Verdict
     from reconciler.ledger import Ledger
     from reconciler.plan import Plan
     from reconciler.specs import SpecSet
@@ -158,9 +159,10 @@ def _plan(settings: Settings) -> Plan:
     return the_plan
 
 
-def _plan_since(settings: Settings, kept: Any, view: Any) -> Plan | None:
+def _plan_since(settings: Settings, kept: Verdict, view: GitView) -> Plan | None:
     """The plan from a kept verdict and the files git says changed since; None: plan in full."""
-    from reconciler.plan import Plan, plan_since
+    from reconciler import ledger as ledger_mod
+    from reconciler.plan import Plan, plan_since, touched
     from reconciler.specs import load_specs, spec_files_among
 
     if view.tree == kept.tree and view.clean:
@@ -174,7 +176,9 @@ def _plan_since(settings: Settings, kept: Any, view: Any) -> Plan | None:
     loaded = load_specs(settings, only=files, cache=False)  # new content: nothing to find in specs.json
     if not loaded.valid:
         return None  # the full load reports every problem, in every file
-    return plan_since(kept.ids, changed, loaded.specs, _ledger_with_journal(settings))
+    wanted = touched(kept.ids, changed, loaded.specs)
+    ledger = ledger_mod.read_entries(settings.ledger_path, wanted) or _ledger_with_journal(settings)
+    return plan_since(kept.ids, changed, loaded.specs, ledger)
 
 
 @main.command()

@@ -127,19 +127,23 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
     return Plan(tuple(changes), unchanged, specs)
 
 
+def touched(kept: Mapping[str, Sequence[str]], changed: Iterable[str], specs: Mapping[str, Spec]) -> set[str]:
+    """The ids changed files declared when `kept` was made, and those they declare now."""
+    return {spec_id for rel in changed for spec_id in kept.get(rel, ())} | set(specs)
+
+
 def plan_since(kept: Mapping[str, Sequence[str]], changed: Iterable[str], specs: Mapping[str, Spec],
                ledger: Ledger) -> Plan | None:
     """The plan when every spec file in `kept` (file -> ids) made a no-op plan against this same
     ledger, and only the files in `changed` differ since: their specs now are `specs`. Files that
-    did not change still plan to nothing, so only the ids the changed files declared then or
-    declare now are paired. None: an id is now declared in a changed and in an unchanged file (the
-    full load reports where)."""
+    did not change still plan to nothing, so only the `touched` ids are paired (`ledger` needs no
+    other entries). None: an id is now declared in a changed and in an unchanged file (the full
+    load reports where)."""
     changed = set(changed)
-    before = {spec_id for rel in changed for spec_id in kept.get(rel, ())}
     others = {spec_id for rel, ids in kept.items() if rel not in changed for spec_id in ids}
     if others & set(specs):
         return None
-    wanted = before | set(specs)
+    wanted = touched(kept, changed, specs)
     sub = make_plan(specs, Ledger({k: e for k, e in ledger.specs.items() if k in wanted}, ledger.version))
     return Plan(sub.changes, len(others) + sub.unchanged, specs)
 

@@ -3,6 +3,7 @@ ledger, and it answers only for exactly the ledger text that passed every check.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from conftest import cli, write
@@ -53,3 +54,25 @@ def test_the_index_never_hides_a_change(repo: Path) -> None:
     out = cli(repo, "plan")
     assert out.exit_code == 1 and "digest does not match" in out.output
     assert (repo / ".launchops" / "cache" / cache_mod.LEDGER_INDEX).exists()
+
+
+def test_entries_read_by_id_are_the_full_ledgers_entries(repo: Path) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    path = repo / ".launchops" / "ledger.json"
+    full = ledger_mod.read(path, "ledger.json")
+    ids = sorted(full.specs)[:2] + ["not-recorded"]
+    shutil.rmtree(repo / ".launchops" / "cache")
+    assert ledger_mod.read_entries(path, ids) is None  # not indexed: read the whole ledger
+    cli(repo, "plan")
+    first = ledger_mod.read_entries(path, ids)
+    assert first is not None and first.specs == {k: full.specs[k] for k in ids[:2]}
+    index_file = repo / ".launchops" / "cache" / cache_mod.LEDGER_INDEX
+    rows = json.loads(index_file.read_text().partition("\n")[2])
+    assert all(len(row) == 5 for row in rows.values())  # where each entry lies, found once and kept
+    assert ledger_mod.read_entries(path, ids) == first
+    key, _, _ = index_file.read_text().partition("\n")
+    rows[ids[0]][3:] = rows[ids[1]][3:]  # an index pointing at another entry is not believed
+    index_file.write_text(key + "\n" + json.dumps(rows))
+    assert ledger_mod.read_entries(path, ids) is None
+    path.write_text(path.read_text().replace('"applied"', '"failed"', 1))  # another text: not indexed
+    assert ledger_mod.read_entries(path, ids) is None
