@@ -30,7 +30,8 @@ import os
 import stat
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -370,7 +371,6 @@ class GitView:
     root: str  # HEAD's whole tree: what later files are compared with
     clean: bool  # nothing under specs_dir differs from HEAD, nor is untracked or ignored
     untracked: tuple[str, ...]  # untracked and ignored files under specs_dir, repository-relative
-    since: tuple[str, ...] | None  # tracked files that differ from the asked-for tree, if it was asked
 
 
 @dataclass(frozen=True)
@@ -379,11 +379,19 @@ class Verdict:
     base: str
     tree: str
     root: str
-    ids: dict[str, list[str]]  # spec file (repository-relative) -> the ids it declared
+    unchanged: int
+    ids_text: str = field(repr=False)  # decoded only by a plan that has files to compare
 
-    @property
-    def unchanged(self) -> int:
-        return sum(len(ids) for ids in self.ids.values())
+    @cached_property
+    def ids(self) -> dict[str, list[str]] | None:
+        """Spec file (repository-relative) -> the ids it declared; None when damaged."""
+        try:
+            ids = json.loads(self.ids_text)
+        except ValueError:
+            return None
+        ok = isinstance(ids, dict) and all(isinstance(v, list) and all(isinstance(i, str) for i in v)
+                                           for v in ids.values())
+        return ids if ok else None
 
 
 def _git(root: Path, *commands: Sequence[str]) -> list[str | None]:
@@ -428,20 +436,18 @@ def _code_stamp(sources: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def git_view(settings: Any, since: str | None = None) -> GitView | None:
-    """What git vouches for, with the files that differ from root tree `since` when given; None when
-    it cannot vouch (not a work tree, no commit, the ledger differs from HEAD, a flagged entry)."""
+def git_view(settings: Any) -> GitView | None:
+    """What git vouches for; None when it cannot (not a work tree, no commit, the ledger differs
+    from HEAD, a merge in progress, a flagged entry, a symlink or a submodule under specs_dir)."""
     root = settings.root
     paths = [settings.specs_dir, settings.ledger]
     if any((root / p).resolve() != root / p for p in paths):
         return None  # reached through a symlink: git sees the link, not what the specs are read from
-    commands = [["status", "--porcelain=v2", "--branch", "-z", "--no-renames", "--untracked-files=all",
-                 "--ignored=matching", "--", *paths],
-                ["ls-files", "-v", "-s", "-z", "--", settings.specs_dir],
-                ["rev-parse", "HEAD", "HEAD^{tree}", *(f"HEAD:./{Path(p).as_posix()}" for p in paths)]]
-    if since:
-        commands.append(["diff", "--name-only", "-z", "--no-renames", since, "--", settings.specs_dir])
-    status, entries, objects, *diff = _git(root, *commands)
+    status, entries, objects = _git(
+        root, ["status", "--porcelain=v2", "--branch", "-z", "--no-renames", "--untracked-files=all",
+               "--ignored=matching", "--", *paths],
+        ["ls-files", "-v", "-s", "-z", "--", settings.specs_dir],
+        ["rev-parse", "HEAD", "HEAD^{tree}", *(f"HEAD:./{Path(p).as_posix()}" for p in paths)])
     if status is None or entries is None or objects is None:
         return None  # not a git work tree, no commit yet, or nothing committed at one of the paths
     head, root_tree, tree, ledger_blob = objects.split()
@@ -463,17 +469,23 @@ def git_view(settings: Any, since: str | None = None) -> GitView | None:
     settings_text = json.dumps(settings.__dict__, sort_keys=True, default=str)
     base = hashlib.sha256(f"{stamp}\n{settings_text}\n{ledger_blob}".encode()).hexdigest()
     untracked = tuple(line[2:] for line in changed if line.startswith(("? ", "! ")))
-    since_paths = None if not diff or diff[0] is None else tuple(p for p in diff[0].split("\0") if p)
-    return GitView(base, tree, root_tree, not changed, untracked, since_paths)
+    return GitView(base, tree, root_tree, not changed, untracked)
+
+
+def changed_since(settings: Any, root_tree: str) -> tuple[str, ...] | None:
+    """Tracked files under specs_dir that differ from `root_tree` now (committed, staged or not);
+    None when git cannot compare (the tree is gone)."""
+    out, = _git(settings.root, ["diff", "--name-only", "-z", "--no-renames", root_tree, "--", settings.specs_dir])
+    return None if out is None else tuple(p for p in out.split("\0") if p)
 
 
 def read_verdict(settings: Any) -> Verdict | None:
     try:
-        data = json.loads((settings.state_dir / CACHE_DIR / PLAN_NOOP).read_bytes())
-        verdict = Verdict(data["base"], data["tree"], data["root"], data["ids"])
-        if (data["format"] == FORMAT and all(isinstance(v, str) for v in (verdict.base, verdict.tree, verdict.root))
-                and all(isinstance(ids, list) and all(isinstance(i, str) for i in ids)
-                        for ids in verdict.ids.values())):
+        with open(settings.state_dir / CACHE_DIR / PLAN_NOOP, encoding="utf-8") as handle:
+            head = json.loads(handle.readline())
+            verdict = Verdict(head["base"], head["tree"], head["root"], head["unchanged"], handle.read())
+        if (head["format"] == FORMAT and all(isinstance(v, str) for v in (verdict.base, verdict.tree, verdict.root))
+                and isinstance(verdict.unchanged, int)):
             return verdict
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass  # missing, corrupt or foreign: the full plan
@@ -481,7 +493,9 @@ def read_verdict(settings: Any) -> Verdict | None:
 
 
 def remember_verdict(settings: Any, view: GitView, ids: dict[str, list[str]]) -> None:
-    """Keep a plan that found nothing to do, made from the clean tree `view` names."""
-    _write(settings.state_dir / CACHE_DIR, [(PLAN_NOOP, json.dumps(
-        {"format": FORMAT, "base": view.base, "tree": view.tree, "root": view.root, "ids": ids}, separators=(",", ":"),
-        sort_keys=True, ensure_ascii=False))])
+    """Keep a plan that found nothing to do, made from the clean tree `view` names: a header line,
+    then the ids of each spec file (read only when some files changed)."""
+    head = {"format": FORMAT, "base": view.base, "tree": view.tree, "root": view.root,
+            "unchanged": sum(len(v) for v in ids.values())}
+    _write(settings.state_dir / CACHE_DIR, [(PLAN_NOOP, json.dumps(head, sort_keys=True) + "\n" + json.dumps(
+        ids, separators=(",", ":"), sort_keys=True, ensure_ascii=False))])

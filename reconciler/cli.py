@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
@@ -139,7 +139,7 @@ def _plan(settings: Settings) -> Plan:
     # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
     # which files differ from it, and only those are loaded; none differ: nothing to do.
     kept = cache.read_verdict(settings)
-    view = cache.git_view(settings, since=kept.root if kept else None)
+    view = cache.git_view(settings)
     if kept and view and kept.base == view.base:
         quick = _plan_since(settings, kept, view)
         if quick is not None:
@@ -151,7 +151,7 @@ def _plan(settings: Settings) -> Plan:
     the_plan = noop_plan(specs.specs, recorded) if recorded is not None else None
     if the_plan is None:
         the_plan = make_plan(specs.specs, _ledger_with_journal(settings))
-    if view and view.clean and the_plan.empty and cache.git_view(settings) == replace(view, since=None):
+    if view and view.clean and the_plan.empty and cache.git_view(settings) == view:
         ids: dict[str, list[str]] = {}  # kept only if nothing changed while planning
         for spec_id, spec in specs.specs.items():
             ids.setdefault(spec.source, []).append(spec_id)
@@ -161,15 +161,17 @@ def _plan(settings: Settings) -> Plan:
 
 def _plan_since(settings: Settings, kept: Verdict, view: GitView) -> Plan | None:
     """The plan from a kept verdict and the files git says changed since; None: plan in full."""
-    from reconciler import ledger as ledger_mod
+    from reconciler import cache, ledger as ledger_mod
     from reconciler.plan import Plan, plan_since, touched
-    from reconciler.specs import load_specs, spec_files_among
 
     if view.tree == kept.tree and view.clean:
         return Plan((), kept.unchanged)
-    if view.since is None:
-        return None  # git could not compare with the verdict's tree (gone after a gc?)
-    changed = {*view.since, *view.untracked}
+    from reconciler.specs import load_specs, spec_files_among  # YAML and JSON Schema: only for changed files
+
+    since = cache.changed_since(settings, kept.root)
+    if since is None or kept.ids is None:
+        return None  # git cannot compare with the verdict's tree (gone after a gc?), or a damaged verdict
+    changed = {*since, *view.untracked}
     files = spec_files_among(settings, changed)
     if files is None:
         return None

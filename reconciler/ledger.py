@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -327,6 +326,8 @@ def _entry_spans(text: str) -> dict[str, tuple[int, int]]:
 
 def write(path: Path, ledger: Ledger) -> bool:
     """Write atomically (temp file, fsync, rename); False when the file already says the same."""
+    import tempfile  # only a run that writes pays for its import
+
     text = ledger.to_text()
     try:
         if path.read_text(encoding="utf-8") == text:

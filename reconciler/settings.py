@@ -1,7 +1,6 @@
 """Repository settings: defaults < launchops.toml or [tool.launchops] < LAUNCHOPS_<KEY> env < CLI flags."""
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -96,6 +95,8 @@ def _from_file(root: Path) -> tuple[dict[str, Any], str]:
         data = _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("launchops", {})
     for key in data:
         if key not in _KEYS:
+            import difflib  # only a mistyped setting needs it
+
             close = difflib.get_close_matches(key, list(_KEYS), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(_KEYS)}"
             raise SettingsError(f"{name}: unknown setting {key!r}{hint}")

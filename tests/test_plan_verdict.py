@@ -26,15 +26,25 @@ def _verdict(repo: Path) -> Path:
     return repo / ".launchops" / "cache" / cache_mod.PLAN_NOOP
 
 
+def _read(repo: Path) -> tuple[dict[str, Any], Any]:
+    head, _, ids = _verdict(repo).read_text(encoding="utf-8").partition("\n")
+    return json.loads(head), json.loads(ids)
+
+
+def _store(repo: Path, head: dict[str, Any], ids: Any) -> None:
+    _verdict(repo).write_text(json.dumps(head) + "\n" + json.dumps(ids), encoding="utf-8")
+
+
 def _applied(repo: Path) -> Path:
     """The examples applied and committed, a no-op plan run, and its verdict poisoned."""
     assert cli(repo, "apply", "--yes").exit_code == 0
     first = _plan(repo)
     assert first["summary"]["unchanged"] > 0 and not first["changes"]
-    data = json.loads(_verdict(repo).read_text(encoding="utf-8"))
-    assert data["tree"] == git(repo, "rev-parse", "HEAD:launches").strip()
-    data["ids"]["launches/ghosts.yaml"] = [f"ghost-{i}" for i in range(GHOSTS)]
-    _verdict(repo).write_text(json.dumps(data), encoding="utf-8")
+    head, ids = _read(repo)
+    assert head["tree"] == git(repo, "rev-parse", "HEAD:launches").strip()
+    assert head["unchanged"] == first["summary"]["unchanged"] == sum(len(v) for v in ids.values())
+    ids["launches/ghosts.yaml"] = [f"ghost-{i}" for i in range(GHOSTS)]
+    _store(repo, {**head, "unchanged": head["unchanged"] + GHOSTS}, ids)
     return repo
 
 
@@ -240,10 +250,13 @@ def test_launchops_itself_and_its_schema_are_part_of_the_key(repo: Path, tmp_pat
 def test_a_damaged_verdict_is_ignored(repo: Path, damage: str) -> None:
     _applied(repo)
     _edit(_a_spec(repo))
-    data = json.loads(_verdict(repo).read_text())
-    text = {"garbage": "{not json", "wrong-shape": json.dumps({**data, "ids": {"launches/a.yaml": "a"}}),
-            "gone-tree": json.dumps({**data, "root": "0" * 40})}[damage]
-    _verdict(repo).write_text(text)
+    head, ids = _read(repo)
+    if damage == "garbage":
+        _verdict(repo).write_text("{not json\n[]")
+    elif damage == "wrong-shape":
+        _store(repo, head, {"launches/a.yaml": "a"})
+    else:
+        _store(repo, {**head, "root": "0" * 40}, ids)
     assert _plan(repo) == _full(repo)
 
 
