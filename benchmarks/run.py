@@ -191,7 +191,7 @@ def bench_plan_and_apply(work: Path, rows: list[Row]) -> None:
         warm_edit.append(r.seconds)
     a = median(warm_edit)
     rows.append(Row(f"2b. warm `plan`, {edited} of {count} specs edited", fmt_s(a), f"cold no-op plan {fmt_s(b)}",
-                    a / b, "", None, "the edits are not committed; the other specs come from the cache"))
+                    a / b, "", None, "the edits are not committed; the other specs are answered from the last no-op plan"))
     a, b = median(applies), median(cold_create)
     rows.append(Row(f"5. `apply` of {count} creates, local queue", fmt_s(a), f"cold plan {fmt_s(b)}", a / b,
                     "<= 3", a / b <= 3, "apply starts with no cache and no .launchops/; includes the ledger commit"))
