@@ -5,8 +5,8 @@ and the same problems whenever its inputs are the same. The inputs are hashed in
   - the file's git blob hash (`sha1("blob <size>\\0" + bytes)`) and repository-relative path,
   - the blob hash of every `_defaults.yaml`/`_defaults.yml` from specs_dir down to its folder,
   - the repository defaults from the settings, the backend, `max_spec_bytes`, `specs_dir`,
-  - the schema, the source of every module that reads or checks a spec, the launchops, Python,
-    PyYAML, jsonschema and fastjsonschema versions.
+  - the schema, the source of every module that reads or checks a spec, the launchops and Python
+    versions, and where and when PyYAML, jsonschema and fastjsonschema were installed.
 A result is reused only when the key is equal, so an edit to a spec, to a defaults file above
 it, to the schema or to launchops makes it load again. A file's blob hash is recomputed unless
 its stat (device, inode, size, mtime, ctime) equals the recorded one *and* it was last changed
@@ -52,27 +52,26 @@ def blob_hash(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _versions() -> str:
-    from importlib import metadata
+def _libraries() -> str:
+    """launchops, Python, and where and when each library that parses or checks a spec was
+    installed: an upgrade or a reinstall changes it (found without importing them)."""
+    import importlib.util
 
-    import yaml
-
-    from reconciler import yamlload
-
-    out = [f"launchops {__version__}", f"python {sys.version_info[:3]}", f"pyyaml {yaml.__version__}",
-           f"loader {yamlload._Base.__name__}"]
-    for dist in ("jsonschema", "fastjsonschema"):
-        try:
-            out.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{dist} none")
+    out = [f"launchops {__version__}", f"python {sys.version}"]
+    for name in ("yaml", "jsonschema", "fastjsonschema"):
+        found = importlib.util.find_spec(name)
+        origin = found.origin if found else None
+        st = os.stat(origin) if origin else None
+        out.append(f"{name} {origin} {st and (st.st_size, st.st_mtime_ns, st.st_ino)}")
     return "\n".join(out)
 
 
 def environment_key(settings: Any, backend: str, sources: Path | None = None) -> str:
     """Everything besides the files themselves that a loaded spec depends on."""
+    from reconciler import yamlload
+
     digest = hashlib.sha256()
-    digest.update(f"format {FORMAT}\n{_versions()}\n".encode())
+    digest.update(f"format {FORMAT}\n{_libraries()}\nloader {yamlload._Base.__name__}\n".encode())
     here = sources or Path(__file__).resolve().parent
     for name in _INPUT_MODULES:
         try:
@@ -323,7 +322,7 @@ def ledger_verified(ledger_path: Path, key: str) -> bool:
 
 
 def remember_ledger(ledger_path: Path, key: str, index: dict[str, list[Any]] | None = None) -> None:
-    """Record that the text of `key` passed every check; with `index`, also its id -> [digest, status, change]."""
+    """Record that the text of `key` passed every check; with `index`, also its rows (see ledger_index)."""
     files = [] if index is None else [(LEDGER_INDEX, key + "\n" + json.dumps(index))]
     _write(ledger_path.parent / CACHE_DIR, files + [(LEDGER_OK, key + "\n")])  # ledger.ok vouches for both: last
 
@@ -336,7 +335,8 @@ LEDGER_INDEX = "ledger.index"
 
 
 def ledger_index(ledger_path: Path, key: str, decode: bool = True) -> dict[str, list[Any]] | None:
-    """id -> [digest, status, change] of exactly the ledger text of `key`, when it passed and was
+    """id -> [digest, status, change] (then, once `ledger.read_entries` found them, where the entry
+    starts and ends in the text) of exactly the ledger text of `key`, when it passed and was
     indexed; with decode=False only whether it was ({} or None)."""
     folder = ledger_path.parent / CACHE_DIR
     try:
@@ -360,7 +360,6 @@ def ledger_index(ledger_path: Path, key: str, decode: bool = True) -> dict[str, 
 # the files (no entry marked assume-unchanged or skip-worktree, no symlink or submodule, the ledger
 # as committed), the next plan needs only the files that differ from that tree: none is a no-op.
 PLAN_NOOP = "plan.noop"
-_LIBRARIES = ("yaml", "jsonschema", "fastjsonschema")
 
 
 @dataclass(frozen=True)
@@ -420,19 +419,12 @@ def _git(root: Path, *commands: Sequence[str]) -> list[str | None]:
 
 
 def _code_stamp(sources: Path | None = None) -> str:
-    """launchops's own source (all of it: a plan also depends on how the ledger is read and paired),
-    the schema, and where and when each parsing and checking library was installed."""
-    import importlib.util
-
-    digest = hashlib.sha256(f"format {FORMAT}\n{__version__}\n{sys.version}\n".encode())
+    """launchops's whole source (a plan also depends on how the ledger is read and paired), the
+    schema, and the libraries."""
+    digest = hashlib.sha256(f"format {FORMAT}\n{_libraries()}\n".encode())
     here = sources or Path(__file__).resolve().parent
     for path in sorted(here.rglob("*.py")) + sorted(here.glob("*.json")):
         digest.update(f"{path.relative_to(here)}\0".encode() + path.read_bytes() + b"\0")
-    for name in _LIBRARIES:
-        found = importlib.util.find_spec(name)
-        origin = found.origin if found else None
-        st = os.stat(origin) if origin else None
-        digest.update(f"{name} {origin} {st and (st.st_size, st.st_mtime_ns, st.st_ino)}\n".encode())
     return digest.hexdigest()
 
 
