@@ -155,8 +155,8 @@ _PLAIN = (str, int, bool, type(None))  # leaves that need no look beyond the cre
 
 def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], secret: bool, odd: list[Finding],
                found: list[tuple[str | int, ...]]) -> None:
-    """One walk for what `_non_json` and `secrets.credentials` find (into `odd` and `found`):
-    the two separate walks were a fifth of a cold load in the profile. A leaf's path is built only
+    """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials under
+    secret-named keys (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's path is built only
     when something is found there (building one per leaf was half of this walk, profile)."""
     is_map = isinstance(value, dict)
     for k, v in (value.items() if is_map else enumerate(value)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 SECRET_KEY = re.compile(r"(?i)(secret|token|passw(or)?d|api[_-]?key|credential|private[_-]?key|^key$)")
 _CREDENTIAL = re.compile(r"[0-9a-fA-F]{40,}|[A-Za-z0-9_-]{32,}")
@@ -16,7 +16,7 @@ MASK = "***"
 
 def is_secret_path(path: Sequence[str | int]) -> bool:
     """True when any key on the path is secret-named: everything below such a key is secret."""
-    return any(isinstance(part, str) and SECRET_KEY.search(part) for part in path)
+    return any(is_secret_key(part) for part in path)
 
 
 def mask(value: Any, path: Sequence[str | int] = ()) -> Any:
@@ -42,19 +42,3 @@ def is_secret_key(key: Any) -> bool:
 
 def looks_like_credential(value: str | int) -> bool:
     return bool(_CREDENTIAL.search(str(value)))  # an unquoted all-digit secret is read as a number
-
-
-def credentials(value: Any, path: list[str | int], _secret: bool | None = None) -> Iterator[list[str | int]]:
-    """Paths of values under secret-named keys that look like real credentials."""
-    # Whether the path is secret is carried down, not recomputed at every level: a cold load
-    # spent a tenth of its time re-matching the same ancestors' keys.
-    secret = is_secret_path(path) if _secret is None else _secret
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from credentials(v, [*path, k], secret or bool(isinstance(k, str) and SECRET_KEY.search(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from credentials(v, [*path, i], secret)
-    elif isinstance(value, (str, int)) and not isinstance(value, bool) and secret \
-            and _CREDENTIAL.search(str(value)):  # an unquoted all-digit secret is read as a number
-        yield path

@@ -52,7 +52,7 @@ def status(ledger: Ledger) -> dict[str, Any]:
 def apply(result: Result) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "ok": result.ok, "summary": result.counts,
             "commit": result.commit, "pushed": result.pushed, "notes": list(result.notes),
-            "plan": plan(result.plan)["summary"],
+            "plan": result.plan.summary,
             "outcomes": [{"id": o.id, "action": o.action.value, "result": o.result,
                           "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes)}
                          for o in result.outcomes]}
