@@ -148,12 +148,26 @@ class Applier:
         self.options = options
         self.reload_specs = reload_specs
         self.name = settings.ledger
+        self._last_read: tuple[tuple[int, ...], Ledger] | None = None
 
     # ---- ledger ----------------------------------------------------------------------------------
     def current_ledger(self) -> Ledger:
         """The committed ledger with every journalled event folded in: recovery after a crash."""
-        base = ledger_mod.read(self.settings.ledger_path, self.name)
-        return ledger_mod.fold(base, (event for _, event in self.journal.events()))
+        return ledger_mod.fold(self._read_ledger(), (event for _, event in self.journal.events()))
+
+    def _read_ledger(self) -> Ledger:
+        """The ledger file, read again only when it is another file than the one read last: every
+        write replaces it (ours by rename, git's by checkout), so its inode changes. A run read a
+        19 MB ledger up to five times (profile of an apply of ten updates among 10,000 specs)."""
+        path = self.settings.ledger_path
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return ledger_mod.Ledger()
+        signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._last_read is None or self._last_read[0] != signature:
+            self._last_read = (signature, ledger_mod.read(path, self.name))  # stat first: a later write shows
+        return self._last_read[1]
 
     def _record(self, events: list[Event]) -> None:
         self.journal.extend(events)
