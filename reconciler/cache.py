@@ -322,7 +322,7 @@ def ledger_verified(ledger_path: Path, key: str) -> bool:
 
 
 def remember_ledger(ledger_path: Path, key: str, index: dict[str, list[Any]] | None = None) -> None:
-    """Record that the text of `key` passed every check; with `index`, also its rows (see ledger_index)."""
+    """Record that the text of `key` passed every check; with `index`, also its id -> [digest, status, change]."""
     files = [] if index is None else [(LEDGER_INDEX, key + "\n" + json.dumps(index))]
     _write(ledger_path.parent / CACHE_DIR, files + [(LEDGER_OK, key + "\n")])  # ledger.ok vouches for both: last
 
@@ -335,8 +335,7 @@ LEDGER_INDEX = "ledger.index"
 
 
 def ledger_index(ledger_path: Path, key: str, decode: bool = True) -> dict[str, list[Any]] | None:
-    """id -> [digest, status, change] (then, once `ledger.read_entries` found them, where the entry
-    starts and ends in the text) of exactly the ledger text of `key`, when it passed and was
+    """id -> [digest, status, change] of exactly the ledger text of `key`, when it passed and was
     indexed; with decode=False only whether it was ({} or None)."""
     folder = ledger_path.parent / CACHE_DIR
     try:
@@ -349,6 +348,29 @@ def ledger_index(ledger_path: Path, key: str, decode: bool = True) -> dict[str, 
     except (OSError, ValueError):
         return None
     return index if isinstance(index, dict) else None
+
+
+# ---- the ledger's layout -------------------------------------------------------------------------------
+# Where each entry lies in a ledger text, and whether launchops wrote exactly that text: a plan
+# decodes only the entries it needs, and a write copies the text of entries that did not change.
+LEDGER_LAYOUT = "ledger.layout"
+
+
+def ledger_layout(ledger_path: Path, key: str) -> tuple[bool, dict[str, list[int]]] | None:
+    """(written by launchops, id -> [start, end]) for exactly the ledger text of `key`."""
+    try:
+        with open(ledger_path.parent / CACHE_DIR / LEDGER_LAYOUT, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") != key:
+                return None
+            data = json.loads(handle.read())
+        return bool(data["written"]), dict(data["spans"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_layout(ledger_path: Path, key: str, written: bool, spans: dict[str, Any]) -> None:
+    _write(ledger_path.parent / CACHE_DIR, [(LEDGER_LAYOUT, key + "\n" + json.dumps(
+        {"written": written, "spans": spans}, separators=(",", ":"), ensure_ascii=False))])
 
 
 # ---- the plan's verdict ---------------------------------------------------------------------------------

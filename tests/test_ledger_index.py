@@ -1,12 +1,15 @@
-"""The ledger's index (reconciler.cache): a no-op plan answered from it equals the plan from the full
-ledger, and it answers only for exactly the ledger text that passed every check."""
+"""The ledger's index and layout (reconciler.cache): a no-op plan answered from the index equals the
+plan from the full ledger, both answer only for exactly the ledger text they were made from, and a
+ledger write copies the entries that did not change and stays canonical."""
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
 
-from conftest import cli, write
+import pytest
+
+from conftest import cli, commit_all, write
 from reconciler import cache as cache_mod, journal, ledger as ledger_mod
 from reconciler.plan import make_plan, noop_plan
 from reconciler.settings import load_settings
@@ -64,15 +67,45 @@ def test_entries_read_by_id_are_the_full_ledgers_entries(repo: Path) -> None:
     shutil.rmtree(repo / ".launchops" / "cache")
     assert ledger_mod.read_entries(path, ids) is None  # not indexed: read the whole ledger
     cli(repo, "plan")
-    first = ledger_mod.read_entries(path, ids)
+    first = ledger_mod.read_entries(path, ids)  # where each entry lies is found once and kept
     assert first is not None and first.specs == {k: full.specs[k] for k in ids[:2]}
-    index_file = repo / ".launchops" / "cache" / cache_mod.LEDGER_INDEX
-    rows = json.loads(index_file.read_text().partition("\n")[2])
-    assert all(len(row) == 5 for row in rows.values())  # where each entry lies, found once and kept
+    layout_file = repo / ".launchops" / "cache" / cache_mod.LEDGER_LAYOUT
+    key, _, body = layout_file.read_text().partition("\n")
+    layout = json.loads(body)
+    assert layout["written"] is False and sorted(layout["spans"]) == sorted(full.specs)
     assert ledger_mod.read_entries(path, ids) == first
-    key, _, _ = index_file.read_text().partition("\n")
-    rows[ids[0]][3:] = rows[ids[1]][3:]  # an index pointing at another entry is not believed
-    index_file.write_text(key + "\n" + json.dumps(rows))
+    layout["spans"][ids[0]] = layout["spans"][ids[1]]  # a layout pointing at another entry is not believed
+    layout_file.write_text(key + "\n" + json.dumps(layout))
     assert ledger_mod.read_entries(path, ids) is None
     path.write_text(path.read_text().replace('"applied"', '"failed"', 1))  # another text: not indexed
     assert ledger_mod.read_entries(path, ids) is None
+
+
+def _canonical(text: str) -> str:
+    return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_a_ledger_write_copies_unchanged_entries_and_stays_canonical(repo: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    path = repo / ".launchops" / "ledger.json"
+    assert path.read_text() == _canonical(path.read_text())
+    encoded: list[str] = []
+    original = ledger_mod._entry_text
+    monkeypatch.setattr(ledger_mod, "_entry_text", lambda entry: encoded.append(entry.source) or original(entry))
+    spec = next(p for p in sorted((repo / "launches").rglob("*.yaml")) if not p.name.startswith("_"))
+    spec.write_text(spec.read_text().replace("launch:\n", "launch:\n  priority: low\n", 1))
+    commit_all(repo, "one edit")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert encoded and set(encoded) == {spec.relative_to(repo).as_posix()}  # only the changed entry
+    assert path.read_text() == _canonical(path.read_text())
+    # A ledger launchops did not write (here: compact, as a hand or another tool may leave it) is
+    # written back whole, canonical.
+    path.write_text(json.dumps(json.loads(path.read_text())))
+    commit_all(repo, "compacted by hand")
+    spec.write_text(spec.read_text().replace("priority: low", "priority: high", 1))
+    commit_all(repo, "another edit")
+    encoded.clear()
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert len(encoded) == len(json.loads(path.read_text())["specs"])
+    assert path.read_text() == _canonical(path.read_text())
