@@ -249,7 +249,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
     The ledger is read before anything is written, so an unreadable one leaves the repository as it
     was; every expected failure inside becomes one error message and exit 1."""
     from reconciler import journal, ledger as ledger_mod
-    from reconciler.apply import Applier, ApplyAborted, ensure_gitignore
+    from reconciler.apply import Applier, ApplyAborted, ensure_gitignore, read_ledger
     from reconciler.backends import BackendError, get_backend
     from reconciler.gitrepo import GitError, Repo
     from reconciler.lock import ApplyLock, LockError
@@ -264,9 +264,9 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
             if dirty:
                 fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
                      + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
-        _ledger_with_journal(settings)
+        last_read = read_ledger(settings)  # the Applier reads it again only if it is replaced meanwhile
         lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
-    except (GitError, LockError) as exc:
+    except (GitError, LockError, ledger_mod.LedgerError) as exc:
         fail(str(exc))
     with lock:
         if lock.stale:
@@ -277,7 +277,8 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
         events = journal.Journal(settings.journal_path)
         backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
         try:
-            yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings))
+            yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings),
+                          last_read=last_read)
         except (ledger_mod.LedgerError, BackendError, GitError, ApplyAborted) as exc:
             fail(str(exc))
         finally:
