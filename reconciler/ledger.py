@@ -249,8 +249,9 @@ def _entry(raw: Any, where: str, fix: str, trusted: bool = False) -> Entry:
                  queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim)
 
 
-def read(path: Path, name: str) -> Ledger:
-    """The ledger at `path`; an empty one when the file does not exist yet."""
+def read(path: Path, name: str, to_update: bool = False) -> Ledger:
+    """The ledger at `path`; an empty one when the file does not exist yet. `to_update`: it will be
+    written back, so when launchops wrote exactly this text each entry carries its text along."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -264,7 +265,7 @@ def read(path: Path, name: str) -> Ledger:
     ledger = parse(text, name, trusted)
     if not trusted or cache.ledger_index(path, key, decode=False) is None:
         cache.remember_ledger(path, key, {k: [e.digest, e.status, e.change] for k, e in ledger.specs.items()})
-    layout = cache.ledger_layout(path, key)
+    layout = cache.ledger_layout(path, key) if to_update else None
     if layout and layout[0]:  # launchops wrote exactly this text: unchanged entries are copied back
         try:
             read_as = {k: (e, text[layout[1][k][0]:layout[1][k][1]]) for k, e in ledger.specs.items()}
