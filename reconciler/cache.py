@@ -66,18 +66,23 @@ def _libraries() -> str:
     return "\n".join(out)
 
 
+def _add_sources(digest: Any, here: Path, names: Sequence[str]) -> None:
+    """Each named file of the package, its name and its bytes, into `digest` (a missing one as such)."""
+    for name in names:
+        try:
+            data = (here / name).read_bytes()
+        except OSError:
+            data = b"missing"
+        digest.update(name.encode() + b"\0" + data + b"\0")
+
+
 def environment_key(settings: Any, backend: str, sources: Path | None = None) -> str:
     """Everything besides the files themselves that a loaded spec depends on."""
     from reconciler import yamlload
 
     digest = hashlib.sha256()
     digest.update(f"format {FORMAT}\n{_libraries()}\nloader {yamlload._Base.__name__}\n".encode())
-    here = sources or Path(__file__).resolve().parent
-    for name in _INPUT_MODULES:
-        try:
-            digest.update(name.encode() + b"\0" + (here / name).read_bytes() + b"\0")
-        except OSError:
-            digest.update(name.encode() + b"\0missing\0")
+    _add_sources(digest, sources or Path(__file__).resolve().parent, _INPUT_MODULES)
     digest.update(json.dumps({"backend": backend, "max_spec_bytes": settings.max_spec_bytes,
                               "specs_dir": settings.specs_dir, "root": str(settings.root),
                               "defaults": settings.launch_defaults}, sort_keys=True, default=str).encode())
@@ -304,11 +309,8 @@ LEDGER_OK = "ledger.ok"
 def ledger_key(text: str) -> str:
     """What ledger.ok and the index are kept under: the text, and the code that checks it."""
     digest = hashlib.sha256(f"format {FORMAT}\n{__version__}\n".encode())
-    try:
-        digest.update((Path(__file__).resolve().parent / "ledger.py").read_bytes())
-    except OSError:
-        digest.update(b"no ledger.py")
-    digest.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+    _add_sources(digest, Path(__file__).resolve().parent, ["ledger.py"])
+    digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -445,8 +447,8 @@ def _code_stamp(sources: Path | None = None) -> str:
     schema, and the libraries."""
     digest = hashlib.sha256(f"format {FORMAT}\n{_libraries()}\n".encode())
     here = sources or Path(__file__).resolve().parent
-    for path in sorted(here.rglob("*.py")) + sorted(here.glob("*.json")):
-        digest.update(f"{path.relative_to(here)}\0".encode() + path.read_bytes() + b"\0")
+    _add_sources(digest, here, [p.relative_to(here).as_posix()
+                                for p in sorted(here.rglob("*.py")) + sorted(here.glob("*.json"))])
     return digest.hexdigest()
 
 
