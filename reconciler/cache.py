@@ -42,7 +42,6 @@ FORMAT = 1
 CACHE_DIR = "cache"
 CACHE_FILE = "specs.json"
 RACY_NS = 2_000_000_000  # a file changed this close to its hashing is hashed again next time
-_DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")  # as specs.DEFAULTS_NAMES (kept import-free)
 _INPUT_MODULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "cache.py",
                   "launch-spec.v1.schema.json")
 
@@ -98,8 +97,11 @@ class SpecCache:
 
     def __init__(self, settings: Any, loader: Any, make_spec: Callable[..., Any]) -> None:
         self.settings = settings
+        from reconciler.specs import DEFAULTS_NAMES  # loaded already: specs is what makes a SpecCache
+
         self.loader = loader
         self.make_spec = make_spec
+        self.defaults_names = DEFAULTS_NAMES
         self.base = settings.specs_path
         # String prefixes instead of Path.parents/relative_to: a warm run did little else (profile)
         self._base_prefix = str(self.base) + os.sep
@@ -170,7 +172,7 @@ class SpecCache:
             old = self.old_folders.get(rel_folder) or {}
             blobs: dict[str, Any] = {}
             ok = True
-            for name in _DEFAULTS_NAMES:
+            for name in self.defaults_names:
                 path = folder / name
                 if not os.path.lexists(path):
                     continue
