@@ -105,7 +105,8 @@ query LaunchopsRunQueueItems($entityName: String!, $projectName: String!, $runQu
 
 
 def launch_problems(launch: Mapping[str, Any]) -> list[str]:
-    """What makes a launch impossible on this backend, without importing wandb (for validate/plan)."""
+    """What makes a launch impossible on this backend, checked at its edge before any enqueue
+    (without importing wandb). validate and plan refuse the same launches through checks.py."""
     problems: list[str] = []
     unknown = sorted(set(launch) - set(LAUNCH_KEYS))
     if unknown:
