@@ -13,9 +13,14 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from reconciler import secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from jsonschema import ValidationError
 
 SCHEMA_FILE = "launch-spec.v1.schema.json"
 SOURCE_KEYS = ("job", "docker_image", "uri")
@@ -30,6 +35,10 @@ _CONFUSED = {
     "resources": "resource", "resource_config": "resource_args", "team": "entity", "artifact": "job",
     "job_name": "job", "git": "uri", "repo": "uri", "url": "uri", "run_name": "name", "tags": "labels",
 }
+# JSON Schema type names as a spec's author would say them.
+_TYPE_WORDS = {"object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
+               "integer": "a whole number", "boolean": "true or false"}
+_CONTAINER_WORDS: dict[type, str] = {dict: "a mapping", list: "a list"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,8 @@ class Finding:
 
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("reconciler").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(resources.files("reconciler").joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return loaded
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +79,7 @@ def _type_name(value: Any) -> str:
         return "a date"
     if value is None:
         return "null"
-    return {dict: "a mapping", list: "a list"}.get(type(value), type(value).__name__)
+    return _CONTAINER_WORDS.get(type(value), type(value).__name__)
 
 
 @lru_cache(maxsize=1)
@@ -100,38 +110,56 @@ def _schema_findings(doc: dict[str, Any]) -> Iterator[Finding]:
         return  # jsonschema (and its import) only for documents with something to report
     launch_keys = list(schema()["$defs"]["launch"]["properties"])
     for error in _validator().iter_errors(doc):
-        path = tuple(error.absolute_path)
-        where = path[-1] if path else None
-        kind = error.validator
-        if kind == "additionalProperties":
-            known = list(error.schema.get("properties", {}))
-            for key in sorted(set(error.instance) - set(known), key=str):
-                if not path and key in launch_keys:
-                    hint = f"; launch arguments go under launch: (launch.{key})"
-                else:
-                    hint = _did_you_mean(str(key), known)
-                yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
-        elif kind == "required":
-            for key in error.validator_value:
-                if key not in error.instance:
-                    what = {"apiVersion": "apiVersion: launchops/v1",
-                            "launch": "launch: (the launch_add arguments)"}.get(key, key)
-                    yield Finding(path, f"missing {what}")
-        elif kind == "const":
-            yield Finding(path, f"must be {error.validator_value!r}, not {error.instance!r}")
-        elif kind == "oneOf" and where == "priority":
-            yield Finding(path, f"must be critical, high, medium, low or a number 0..3, not {error.instance!r}")
-        elif kind == "type":
-            expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-            want = " or ".join({"object": "a mapping", "array": "a list", "string": "a string",
-                                "number": "a number", "integer": "a whole number",
-                                "boolean": "true or false"}.get(t, t) for t in expected)
-            quote = "string" in expected and not isinstance(error.instance, (dict, list))
-            yield Finding(path, f"must be {want}, not {_type_name(error.instance)}", quote_hint=quote)
-        elif kind == "pattern" and where == "id":
-            yield Finding(path, "must not be empty, nor start or end with a space or '/'")
+        yield from _error_findings(error, launch_keys)
+
+
+def _error_findings(error: ValidationError, launch_keys: list[str]) -> Iterator[Finding]:
+    """One jsonschema error in the words of a spec's author."""
+    path = tuple(error.absolute_path)
+    where = path[-1] if path else None
+    kind = error.validator
+    # set on every error iter_errors yields (the stubs allow them to be Unset)
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    if kind == "additionalProperties":
+        subschema: Any = error.schema
+        yield from _unknown_keys(instance, list(subschema.get("properties", {})), path, launch_keys)
+    elif kind == "required":
+        yield from _missing_keys(instance, value, path)
+    elif kind == "const":
+        yield Finding(path, f"must be {value!r}, not {instance!r}")
+    elif kind == "oneOf" and where == "priority":
+        yield Finding(path, f"must be critical, high, medium, low or a number 0..3, not {instance!r}")
+    elif kind == "type":
+        yield _wrong_type(instance, value if isinstance(value, list) else [value], path)
+    elif kind == "pattern" and where == "id":
+        yield Finding(path, "must not be empty, nor start or end with a space or '/'")
+    else:
+        yield Finding(path, error.message)
+
+
+def _unknown_keys(instance: dict[Any, Any], known: list[str], path: tuple[str | int, ...],
+                  launch_keys: list[str]) -> Iterator[Finding]:
+    for key in sorted(set(instance) - set(known), key=str):
+        if not path and key in launch_keys:
+            hint = f"; launch arguments go under launch: (launch.{key})"
         else:
-            yield Finding(path, error.message)
+            hint = _did_you_mean(str(key), known)
+        yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
+
+
+def _missing_keys(instance: dict[Any, Any], required: list[str], path: tuple[str | int, ...]) -> Iterator[Finding]:
+    for key in required:
+        if key not in instance:
+            what = {"apiVersion": "apiVersion: launchops/v1",
+                    "launch": "launch: (the launch_add arguments)"}.get(key, key)
+            yield Finding(path, f"missing {what}")
+
+
+def _wrong_type(instance: Any, expected: list[str], path: tuple[str | int, ...]) -> Finding:
+    want = " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+    quote = "string" in expected and not isinstance(instance, (dict, list))
+    return Finding(path, f"must be {want}, not {_type_name(instance)}", quote_hint=quote)
 
 
 def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
@@ -156,15 +184,16 @@ _PLAIN = (str, int, bool, type(None))  # leaves that need no look beyond the cre
 def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], secret: bool, odd: list[Finding],
                found: list[tuple[str | int, ...]]) -> None:
     """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials under
-    secret-named keys (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's path is built only
-    when something is found there (building one per leaf was half of this walk, profile)."""
+    secret-named keys (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's
+    path is built only when something is found there (building one per leaf was half of this walk, profile)."""
     is_map = isinstance(value, dict)
-    for k, v in (value.items() if is_map else enumerate(value)):
+    items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
         below = secret or (is_map and secrets.is_secret_key(k))
         if isinstance(v, (dict, list)):
             _leaf_walk(v, (*path, k), below, odd, found)
             continue
-        if not isinstance(v, _PLAIN) or (isinstance(v, float) and not math.isfinite(v)):
+        if not isinstance(v, _PLAIN):  # floats too: _non_json says which of them JSON cannot carry
             odd.extend(_non_json(v, (*path, k)))
         if below and isinstance(v, (str, int)) and not isinstance(v, bool) and secrets.looks_like_credential(v):
             found.append((*path, k))
