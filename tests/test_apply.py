@@ -189,9 +189,17 @@ def test_no_commit_writes_the_ledger_only(repo: Path) -> None:
     assert cli(repo, "apply", "--yes", "--no-commit").exit_code == 0
     assert git(repo, "rev-parse", "HEAD") == head
     assert len(read_ledger(repo)["specs"]) == 3
-    assert "M .launchops/ledger.json" in git(repo, "status", "--porcelain", "--untracked-files=all") or \
-        "?? .launchops/" in git(repo, "status", "--porcelain")
+    # the first ledger is new: exactly it and its .gitignore are left for the user to commit
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == (
+        "?? .launchops/.gitignore\n?? .launchops/ledger.json\n")
     assert "No changes" in cli(repo, "apply", "--yes").stdout
+    commit_all(repo, "the ledger, by hand")
+    edit(repo, TRAIN, "lr: 0.0003", "lr: 0.0001")
+    commit_all(repo, "lower lr")
+    head = git(repo, "rev-parse", "HEAD")
+    assert cli(repo, "apply", "--yes", "--no-commit").exit_code == 0
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == " M .launchops/ledger.json\n"
 
 
 def test_apply_without_a_terminal_needs_yes(repo: Path) -> None:

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
@@ -24,7 +22,6 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tmp_path: Path) -> None:
-    pytest.importorskip("reconciler.cli")
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "launches", repo / "launches")
     _git(repo, "init", "-q")
