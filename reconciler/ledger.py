@@ -7,6 +7,7 @@ backend returned is never dropped.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -242,11 +243,24 @@ def _entry(raw: Any, where: str, fix: str, trusted: bool = False) -> Entry:
     if not isinstance(change, int) or isinstance(change, bool) or change < 1:
         raise LedgerError(f"{where}.change must be a positive whole number; {fix}")
     claim = raw.get("claim")
-    if claim is not None and not isinstance(claim, dict):
-        raise LedgerError(f"{where}.claim must be an object; {fix}")
+    if claim is not None and not _claim_ok(claim):
+        raise LedgerError(f"{where}.claim must be an object of host and machine (strings), pid (a whole number) "
+                          f"and at (an ISO 8601 time with its zone); {fix}")
     return Entry(digest=raw["digest"], source=raw["source"], launch=raw["launch"], status=raw["status"],
                  change=change, applied_commit=raw.get("applied_commit"),
                  queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim)
+
+
+def _claim_ok(claim: Any) -> bool:
+    """The shape lock.claim writes; lock.claimed_elsewhere compares its time with an aware now."""
+    if not isinstance(claim, dict) or not all(isinstance(claim.get(k), str) for k in ("host", "machine", "at")):
+        return False
+    if not isinstance(claim.get("pid"), int) or isinstance(claim["pid"], bool):
+        return False
+    try:
+        return datetime.datetime.fromisoformat(claim["at"]).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def read(path: Path, name: str, to_update: bool = False) -> Ledger:
