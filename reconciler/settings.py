@@ -28,7 +28,7 @@ class Settings:
     queue_name: str | None = None
     project_queue: str | None = None
     max_spec_bytes: int = 1048576
-    local_queue: str = ".launchops/queue.db"  # relative to the root, or absolute: clones may share one
+    local_queue: str | None = None  # default: queue.db beside the ledger; relative to the root, or absolute
     claim_lease: int = 600  # seconds another host's `pending` claim is honoured (see apply.py)
 
     @property
@@ -55,7 +55,9 @@ class Settings:
 
     @property
     def local_queue_path(self) -> Path:
-        return self.root / self.local_queue  # an absolute local_queue replaces the root
+        if self.local_queue is None:
+            return self.state_dir / "queue.db"  # with the other local state, git-ignored there
+        return self.root / self.local_queue  # an absolute local_queue replaces the root: clones may share one
 
     @property
     def launch_defaults(self) -> dict[str, Any]:
@@ -114,22 +116,52 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # where each value came from, for the message that refuses it
     data, name = _from_file(root)
     for key, value in data.items():
-        values[key] = _coerce(key, value, name)
+        values[key], origin[key] = _coerce(key, value, name), name
     for key in _KEYS:
         env_value = environ.get(f"LAUNCHOPS_{key.upper()}")
         if env_value:
-            values[key] = _coerce(key, env_value, f"LAUNCHOPS_{key.upper()}")
+            values[key], origin[key] = _coerce(key, env_value, f"LAUNCHOPS_{key.upper()}"), f"LAUNCHOPS_{key.upper()}"
     for key, value in (overrides or {}).items():
         if value is not None:
-            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+            flag = f"--{key.replace('_', '-')}"
+            values[key], origin[key] = _coerce(key, value, flag), flag
     settings = Settings(root=root.resolve(), **values)
     for key in ("specs_dir", "ledger"):
         target = (settings.root / getattr(settings, key)).resolve()
         if not target.is_relative_to(settings.root):
-            raise SettingsError(f"{name or 'settings'}: {key} {getattr(settings, key)!r} is outside the repository")
+            raise SettingsError(f"{origin.get(key, 'settings')}: {key} {getattr(settings, key)!r} is outside the "
+                                "repository")
+    problem = _state_dir_problem(settings)
+    if problem:
+        raise SettingsError(f"{origin.get('ledger', 'settings')}: ledger {settings.ledger!r} {problem}; give the "
+                            "ledger a folder of its own, such as the default '.launchops/ledger.json'")
     return settings
+
+
+def _state_dir_problem(settings: Settings) -> str | None:
+    """Why the ledger's folder cannot hold launchops' local state, or None.
+
+    That folder gets a `.gitignore` of `*`, the journal, the lock and the caches: at the root it
+    would hide the user's new files from git (and a ledger commit would take the root .gitignore);
+    where specs are read it would hide specs. Discovery never enters a hidden folder, so a hidden
+    folder under specs_dir is fine, also with specs_dir = "."."""
+    root = settings.root
+    state = settings.ledger_path.resolve().parent
+    specs = settings.specs_path.resolve()
+    if state == root:
+        return "puts launchops' local state (journal, lock, cache, .gitignore) in the repository root"
+    if state == root / ".git" or (root / ".git") in state.parents:
+        return "is inside .git, which git never commits"
+    if state == specs or specs in state.parents:
+        if not any(part.startswith(".") for part in state.relative_to(specs).parts):
+            return (f"puts launchops' local state among the specs (specs_dir {settings.specs_dir!r}); "
+                    "a hidden folder such as .launchops/ is never read for specs")
+    elif state in specs.parents:
+        return f"would hide the specs (specs_dir {settings.specs_dir!r} is inside the ledger's folder) from git"
+    return None
 
 
 def with_backend(settings: Settings, backend: str | None) -> Settings:
