@@ -12,22 +12,25 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from reconciler.problems import Path_, Problem, dotted
 
-try:  # libyaml when the wheel has it: same results, several times faster
-    _Base: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - pure-Python PyYAML
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+if TYPE_CHECKING:  # the stubs type both alike; the checker sees the pure-Python one
     _Base = yaml.SafeLoader
+else:  # libyaml when the wheel has it: same results, several times faster
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}
 _SCALAR = yaml.ScalarNode
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """The safe loader with the implicit tag of a plain scalar remembered: the same keys and values
     recur in every spec, and resolving them again was a tenth of a cold load (profile). The safe
     loader has no path resolvers, so the tag depends only on the scalar's text and style."""
@@ -41,12 +44,13 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         pass
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # the stubs leave BaseResolver.resolve untyped
         if kind is not _SCALAR:
-            return super().resolve(kind, value, implicit)
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         key = (value, implicit)
         tag = _RESOLVED.get(key)
         if tag is None:
-            tag = super().resolve(kind, value, implicit)
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
             if len(_RESOLVED) < 100_000:  # bounded: a hostile file of unique scalars
                 _RESOLVED[key] = tag
         return tag
@@ -80,9 +84,10 @@ def read_text(path: Path, rel: str, root: Path, max_bytes: int,
             ok = path.resolve().is_relative_to(root.resolve())
         else:
             folder = path.parent
-            ok = inside.get(folder)
-            if ok is None:
-                ok = inside[folder] = folder.resolve().is_relative_to(root.resolve())
+            known = inside.get(folder)
+            if known is None:
+                known = inside[folder] = folder.resolve().is_relative_to(root.resolve())
+            ok = known
         if not ok:
             how = "is a symlink that resolves" if path.is_symlink() else "is reached through a symlinked folder"
             return None, Problem(rel, 0, 0, f"{how} outside the repository; "
@@ -108,7 +113,8 @@ def read_text(path: Path, rel: str, root: Path, max_bytes: int,
         return None, Problem(rel, line, column, f"contains the control character U+{ord(bad.group()):04X}; "
                                                "remove it (only tab, LF and CR are allowed)")
     if not text.strip():
-        return None, Problem(rel, 0, 0, "is empty; write a spec (apiVersion: launchops/v1, launch: …) or delete the file")
+        return None, Problem(rel, 0, 0,
+                             "is empty; write a spec (apiVersion: launchops/v1, launch: …) or delete the file")
     return text, None
 
 
@@ -133,69 +139,76 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
         problems.append(Problem(rel, line, col, f"nested deeper than {MAX_DEPTH} levels; flatten it", dotted(path)))
         sizes[key] = MAX_NODES + 1
         return sizes[key], None
-    size = 1
-    sizes[key] = size  # guards against recursive aliases
+    sizes[key] = 1  # guards against recursive aliases
     value: Any = None
-    tag = node.tag
     if isinstance(node, yaml.MappingNode):
-        if tag != _MAP:
-            plain[0] = False
-        out: dict[str, Any] = {}
-        seen: dict[Any, tuple[int, int]] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                plain[0] = False
-                size += _check_node(value_node, rel, path, depth + 1, sizes, problems, loader, plain)[0]
-                continue
-            line, col = _mark(key_node)
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                if isinstance(key_node, yaml.ScalarNode):
-                    raw = key_node.value
-                    message = f"key {raw} is not a string; quote it: \"{raw}\""
-                else:  # `? [a, b]` or `{a: 1}: x`: no quoting makes that a name
-                    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
-                    message = f"a key must be a string, not {kind}; write a plain name"
-                problems.append(Problem(rel, line, col, message, dotted(path)))
-                continue
-            name = key_node.value
-            if name in seen:
-                first = seen[name]
-                problems.append(Problem(rel, line, col, f"key {name!r} is given twice (first at line {first[0]}); "
-                                                        "keep one", dotted(path + [name])))
-                continue
-            seen[name] = (line, col)
-            path.append(name)  # one list for the whole walk: a new one per node was a tenth of it (profile)
-            child_size, out[name] = _check_node(value_node, rel, path, depth + 1, sizes, problems, loader, plain)
-            path.pop()
-            size += 1 + child_size
-        value = out
+        size, value = _check_mapping(node, rel, path, depth, sizes, problems, loader, plain)
     elif isinstance(node, yaml.SequenceNode):
-        if tag != _SEQ:
-            plain[0] = False
-        items = []
-        for i, item in enumerate(node.value):
-            path.append(i)
-            child_size, child = _check_node(item, rel, path, depth + 1, sizes, problems, loader, plain)
-            path.pop()
-            size += child_size
-            items.append(child)
-        value = items
-    elif plain[0]:
-        try:
-            if tag == _STR:
-                value = node.value
-            elif tag == _INT:
-                value = loader.construct_yaml_int(node)
-            elif tag == _FLOAT:
-                value = loader.construct_yaml_float(node)
-            elif tag == _BOOL:
-                value = loader.construct_yaml_bool(node)
-            elif tag != _NULL:
+        size, value = _check_sequence(node, rel, path, depth, sizes, problems, loader, plain)
+    else:
+        size = 1
+        if plain[0]:
+            try:
+                value = _plain_scalar(loader, node)
+            except Exception:  # _Unusual, or whatever the constructor says: it says it again when the value is built
                 plain[0] = False
-        except Exception:  # whatever the constructor says, it says it as before, when the value is built
-            plain[0] = False
     sizes[key] = size
     return size, value
+
+
+def _check_mapping(node: yaml.MappingNode, rel: str, path: list[str | int], depth: int, sizes: dict[int, int],
+                   problems: list[Problem], loader: Any, plain: list[bool]) -> tuple[int, dict[str, Any]]:
+    """`_check_node` for a mapping: keys that are not strings, keys given twice, merge keys."""
+    if node.tag != _MAP:
+        plain[0] = False
+    size = 1
+    out: dict[str, Any] = {}
+    seen: dict[Any, tuple[int, int]] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            plain[0] = False
+            size += _check_node(value_node, rel, path, depth + 1, sizes, problems, loader, plain)[0]
+            continue
+        line, col = _mark(key_node)
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+            problems.append(Problem(rel, line, col, _key_problem(key_node), dotted(path)))
+            continue
+        name = key_node.value
+        if name in seen:
+            first = seen[name]
+            problems.append(Problem(rel, line, col, f"key {name!r} is given twice (first at line {first[0]}); "
+                                                    "keep one", dotted(path + [name])))
+            continue
+        seen[name] = (line, col)
+        path.append(name)  # one list for the whole walk: a new one per node was a tenth of it (profile)
+        child_size, out[name] = _check_node(value_node, rel, path, depth + 1, sizes, problems, loader, plain)
+        path.pop()
+        size += 1 + child_size
+    return size, out
+
+
+def _key_problem(key_node: yaml.Node) -> str:
+    if isinstance(key_node, yaml.ScalarNode):
+        raw = key_node.value
+        return f"key {raw} is not a string; quote it: \"{raw}\""
+    # `? [a, b]` or `{a: 1}: x`: no quoting makes that a name
+    kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+    return f"a key must be a string, not {kind}; write a plain name"
+
+
+def _check_sequence(node: yaml.SequenceNode, rel: str, path: list[str | int], depth: int, sizes: dict[int, int],
+                    problems: list[Problem], loader: Any, plain: list[bool]) -> tuple[int, list[Any]]:
+    if node.tag != _SEQ:
+        plain[0] = False
+    size = 1
+    items = []
+    for i, item in enumerate(node.value):
+        path.append(i)
+        child_size, child = _check_node(item, rel, path, depth + 1, sizes, problems, loader, plain)
+        path.pop()
+        size += child_size
+        items.append(child)
+    return size, items
 
 
 def _syntax_problem(rel: str, exc: yaml.YAMLError, source: str) -> Problem:
@@ -229,17 +242,23 @@ def _build(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
         raise _Unusual  # an alias: PyYAML shares one object between its uses
     seen.add(id(node))
     tag = node.tag
-    if not isinstance(node, yaml.ScalarNode):
-        if tag == _MAP and isinstance(node, yaml.MappingNode):
-            out = {}
-            for key, value in node.value:
-                if not isinstance(key, yaml.ScalarNode) or key.tag != _STR:
-                    raise _Unusual  # merge keys, and keys load_documents refuses anyway
-                out[key.value] = _build(loader, value, seen)
-            return out
-        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
-            return [_build(loader, item, seen) for item in node.value]
-        raise _Unusual
+    if isinstance(node, yaml.ScalarNode):
+        return _plain_scalar(loader, node)
+    if tag == _MAP and isinstance(node, yaml.MappingNode):
+        out = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag != _STR:
+                raise _Unusual  # merge keys, and keys load_documents refuses anyway
+            out[key.value] = _build(loader, value, seen)
+        return out
+    if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, seen) for item in node.value]
+    raise _Unusual
+
+
+def _plain_scalar(loader: Any, node: yaml.Node) -> Any:
+    """A scalar of a plain tag, as PyYAML's constructor builds it; _Unusual for any other tag."""
+    tag = node.tag
     if tag == _STR:
         return node.value
     if tag == _INT:
@@ -270,34 +289,23 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
     loader = _Loader(text)
     try:
         index = 0
-        while loader.check_node():
-            node = loader.get_node()
+        for node in _documents(loader):
             line, col = _mark(node)
             if len(problems) >= MAX_PROBLEMS:  # a file of 250,000 stray '---' says enough by now
                 problems.append(Problem(rel, line, col, f"more than {MAX_PROBLEMS} problems; fix these first"))
                 break
             before = len(problems)
             if not isinstance(node, yaml.MappingNode):
-                kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
-                if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-                    problems.append(Problem(rel, line, col, f"document {index + 1} is empty; remove the stray '---'"))
-                else:
-                    want = ("a _defaults file is a mapping with launch: and/or labels:"
-                            if rel.rsplit("/", 1)[-1].startswith("_defaults.") else
-                            "a spec starts with 'apiVersion: launchops/v1'")
-                    problems.append(Problem(rel, line, col, f"the top level is {kind}, not a mapping; {want}"))
+                problems.append(_top_level_problem(node, rel, index, line, col))
             else:
                 plain = [True]
                 size, built = _check_node(node, rel, [], 1, {}, problems, loader, plain)
                 if size > MAX_NODES and len(problems) == before:
                     problems.append(Problem(rel, line, col, f"expands through aliases to more than {MAX_NODES} "
                                                             "values; write the values out or use fewer aliases"))
-            if len(problems) == before:
-                id_at = (line, col)
-                for key_node, value_node in node.value:  # the last match, as locate() picks it
-                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == "id":
-                        id_at = _mark(value_node)
-                documents.append(Document(index, line, built if plain[0] else _construct(loader, node), id_at))
+                if len(problems) == before:
+                    documents.append(Document(index, line, built if plain[0] else _construct(loader, node),
+                                              _id_at(node, (line, col))))
             index += 1
     except yaml.YAMLError as exc:
         problems.append(_syntax_problem(rel, exc, text))
@@ -310,11 +318,37 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
     return documents, problems
 
 
+def _top_level_problem(node: yaml.Node, rel: str, index: int, line: int, col: int) -> Problem:
+    """Why a document whose top level is not a mapping is refused."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
+        return Problem(rel, line, col, f"document {index + 1} is empty; remove the stray '---'")
+    kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+    want = ("a _defaults file is a mapping with launch: and/or labels:"
+            if rel.rsplit("/", 1)[-1].startswith("_defaults.") else
+            "a spec starts with 'apiVersion: launchops/v1'")
+    return Problem(rel, line, col, f"the top level is {kind}, not a mapping; {want}")
+
+
+def _id_at(node: yaml.MappingNode, where: tuple[int, int]) -> tuple[int, int]:
+    """Line and column of the top-level `id` value; `where` (the mapping's) when there is none."""
+    for key_node, value_node in node.value:  # the last match, as locate() picks it
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "id":
+            where = _mark(value_node)
+    return where
+
+
+def _documents(loader: _Loader) -> Iterator[yaml.Node]:
+    """The root node of each document in turn."""
+    while loader.check_node():
+        node = loader.get_node()
+        if node is not None:  # check_node() said there is one
+            yield node
+
+
 def _nodes(text: str) -> Iterator[yaml.Node]:
     loader = _Loader(text)
     try:
-        while loader.check_node():
-            yield loader.get_node()
+        yield from _documents(loader)
     finally:
         loader.dispose()
 
