@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import git
 
@@ -20,6 +20,11 @@ FALLBACK_EMAIL = "launchops@localhost"
 
 class GitError(Exception):
     """A git step failed; the message says which and what git said."""
+
+
+def _chunks(paths: Sequence[str], size: int = 1000) -> list[Sequence[str]]:
+    """Paths in batches small enough for one command line each (thousands of specs)."""
+    return [paths[i:i + size] for i in range(0, len(paths), size)]
 
 
 class Repo:
@@ -48,6 +53,44 @@ class Repo:
         """Files under `paths` that differ from HEAD: modified, staged, untracked or deleted."""
         out = self.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
         return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
+
+    def unlike_head(self, on_disk: Sequence[str], folders: Sequence[str],
+                    read: Callable[[str], bool]) -> dict[str, str]:
+        """Files whose content is not HEAD's, each with how: `on_disk` (repository-relative) and
+        what HEAD holds under `folders` that `read` says launchops would read.
+
+        By content (blob hashes), not by `git status`: git does not report a file it ignores or is
+        told to skip (skip-worktree, assume-unchanged), and launchops reads it all the same."""
+        env = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*.yaml` is a name, not a pattern
+        head = self.head()
+        committed: dict[str, tuple[str, str]] = {}
+        if head and (folders or on_disk):
+            for chunk in _chunks([*folders, *on_disk]):
+                out = self.git.ls_tree("-r", "-z", head, "--", *chunk, env=env)
+                for entry in out.split("\0"):
+                    if entry:
+                        meta, path = entry.split("\t", 1)
+                        mode, _, blob = meta.split()
+                        committed[path] = (mode, blob)
+        found: dict[str, str] = {}
+        plain = [rel for rel in on_disk if not (self.root / rel).is_symlink()]
+        hashes: dict[str, str] = {}
+        for chunk in _chunks(plain):
+            hashes.update(zip(chunk, self.git.hash_object("--", *chunk, env=env).split()))
+        for rel in on_disk:
+            mode, blob = committed.get(rel, ("", ""))
+            if not blob:
+                found[rel] = "not committed"
+            elif rel in hashes:
+                if mode == "120000" or hashes[rel] != blob:
+                    found[rel] = "edited"
+            elif mode != "120000" or self.git.cat_file("blob", blob) != os.readlink(self.root / rel):
+                found[rel] = "edited"
+        gone = set(on_disk)
+        for rel in committed:
+            if rel not in gone and read(rel) and not os.path.lexists(self.root / rel):
+                found[rel] = "deleted"
+        return dict(sorted(found.items()))
 
     def _identity_env(self) -> dict[str, str]:
         """The repository's identity, or launchops's own where none is configured (a fresh CI runner)."""
@@ -84,7 +127,7 @@ class Repo:
             msg.write(message)
             msg.flush()
             args = [tree, "-F", msg.name] + (["-p", parent] if parent else [])
-            commit = self.git.commit_tree(*args, env=self._identity_env())
+            commit: str = self.git.commit_tree(*args, env=self._identity_env())
         ref = self._repo.head.ref.path if not self._repo.head.is_detached else "HEAD"
         self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
         # The real index learns the same content from the file itself, with its stat data, so git
@@ -123,14 +166,16 @@ class Repo:
         branch = self.branch()
         try:
             self.git.fetch(remote, branch)
-            return self.git.rev_parse("FETCH_HEAD").strip()
+            tip: str = self.git.rev_parse("FETCH_HEAD")
+            return tip.strip()
         except git.GitCommandError as exc:
             raise GitError(f"could not fetch {remote}/{branch}: {str(exc.stderr).strip()}") from None
 
     def file_at(self, commit: str, path: str) -> str | None:
         """A file's text at `commit`; None when it does not exist there."""
         try:
-            return self.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
+            text: str = self.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
+            return text
         except git.GitCommandError:
             return None
 

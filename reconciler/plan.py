@@ -5,9 +5,10 @@ then compared by digest, then classified. Field diffs explain an update; they ne
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler.ledger import RETRYABLE, Ledger
 from reconciler.problems import dotted

@@ -1,8 +1,8 @@
 """An expected problem is a value: where it is and what to do, collected and reported together."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 Path_ = Sequence[str | int]
 

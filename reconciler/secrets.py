@@ -6,8 +6,9 @@ one; a value under a secret-named key is only ever shown as `***`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 SECRET_KEY = re.compile(r"(?i)(secret|token|passw(or)?d|api[_-]?key|credential|private[_-]?key|^key$)")
 _CREDENTIAL = re.compile(r"[0-9a-fA-F]{40,}|[A-Za-z0-9_-]{32,}")
