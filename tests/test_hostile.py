@@ -359,11 +359,82 @@ def test_secret_values_are_masked_in_every_output(applied: Path) -> None:
     write(applied, "launches/secret.yaml", changed)
     commit_all(applied)
     update = cli(applied, "plan").output
-    assert "launch.config.env.password" in update and '"***" -> "***"' in update
+    assert "      ~ launch.config.env.password: (secret changed)\n" in update
     updating = cli(applied, "apply", "--yes").output
     everything = "\n".join([before, applying.output, after, *validate, update, updating, _every_output(applied)])
     for value in (*VALUES.values(), "correct horse"):
         assert value not in everything
+
+
+NESTED_SPEC = """apiVersion: launchops/v1
+launch:
+  job: acme/evals/eval-job:v3
+  queue_name: gpu-a100
+  config:
+    lr: 0.001
+    credentials:
+      primary: {{user: {user}, pass: {password}}}
+      backups: [{backup}, backup-two]
+    password: [{pw}, pw-two]
+    db:
+      private_key: {{pem: {{path: {pem}}}}}
+"""
+NESTED = {"user": "alice-user", "password": "alice-pass", "backup": "backup-one", "pw": "pw-one",
+          "pem": "pem-path-one"}
+SHOWN = (("plan",), ("plan", "--format", "json"), ("plan", "--format", "markdown"),
+         ("status",), ("status", "--format", "json"), ("status", "--format", "markdown"),
+         ("queue", "list"), ("queue", "list", "--format", "json"))
+
+
+def _shown(repo: Path) -> dict[tuple[str, ...], str]:
+    outputs = {}
+    for args in SHOWN:
+        out = cli(repo, *args)
+        assert out.exit_code == 0, (args, out.output)
+        outputs[args] = out.output
+    return outputs
+
+
+def test_everything_below_a_secret_named_key_is_masked(applied: Path) -> None:
+    """A mapping or list under `credentials:`, `password:` or `private_key:` is secret all the way
+    down, also where the secret-named key is not the last one on the path."""
+    write(applied, "launches/nested.yaml", NESTED_SPEC.format(**NESTED))
+    commit_all(applied)
+    seen = list(_shown(applied).values())
+    create = json.loads(cli(applied, "plan", "--format", "json").stdout)["changes"]
+    diff = {d["path"]: d["new"] for d in next(c for c in create if c["id"] == "nested")["diff"]}
+    assert diff["launch.config.lr"] == 0.001  # the sibling of a secret is shown
+    for path in ("launch.config.credentials.primary.user", "launch.config.credentials.primary.pass",
+                 "launch.config.db.private_key.pem.path"):
+        assert diff[path] == "***", path
+    assert diff["launch.config.credentials.backups"] == diff["launch.config.password"] == "***"
+    applying = cli(applied, "apply", "--yes")
+    assert applying.exit_code == 0, applying.output
+    seen += [applying.output, *_shown(applied).values()]
+    item = next(i for i in queue_items(applied) if i["spec_id"] == "nested")
+    assert item["launch"]["config"] == {"lr": 0.001, "credentials": "***", "password": "***",
+                                        "db": {"private_key": "***"}}
+
+    changed = {"user": "alice-user", "password": "bob-pass", "backup": "backup-three", "pw": "pw-three",
+               "pem": "pem-path-two"}
+    write(applied, "launches/nested.yaml", NESTED_SPEC.format(**changed))
+    commit_all(applied)
+    text = cli(applied, "plan").stdout
+    for path in ("launch.config.credentials.primary.pass", "launch.config.credentials.backups[0]",
+                 "launch.config.password[0]", "launch.config.db.private_key.pem.path"):
+        assert f"      ~ {path}: (secret changed)\n" in text, text
+    update = json.loads(cli(applied, "plan", "--format", "json").stdout)["changes"][0]["diff"]
+    assert update and all(d == {"path": d["path"], "old": "***", "new": "***", "secret": True} for d in update)
+    markdown = cli(applied, "plan", "--format", "markdown").stdout
+    assert "| <code>launch.config.password[0]</code> | <code>&quot;***&quot;</code> | (secret changed) |" in markdown
+    seen += [text, markdown, *_shown(applied).values()]
+    updating = cli(applied, "apply", "--yes", "--format", "json")
+    assert updating.exit_code == 0, updating.output
+    seen += [updating.output, cli(applied, "apply", "--yes", "--format", "markdown").output,
+             *_shown(applied).values()]
+    everything = "\n".join(seen)
+    for value in (*NESTED.values(), *changed.values(), "backup-two", "pw-two"):
+        assert value not in everything, value
 
 
 def test_credential_under_a_secret_key_refused_without_printing_it(applied: Path) -> None:

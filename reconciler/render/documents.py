@@ -11,7 +11,7 @@ from reconciler.ledger import UNCERTAIN, Ledger
 
 if TYPE_CHECKING:
     from reconciler.apply import Result
-    from reconciler.plan import Plan
+    from reconciler.plan import FieldDiff, Plan
     from reconciler.specs import SpecSet
 
 FORMAT_VERSION = 1
@@ -23,10 +23,16 @@ def plan(plan: Plan) -> dict[str, Any]:
         changes.append({
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
-            "diff": [{"path": d.path, "old": secrets.mask(d.old, d.parts), "new": secrets.mask(d.new, d.parts)}
-                     for d in change.diff],
+            "diff": [_diff(d) for d in change.diff],
         })
     return {"format_version": FORMAT_VERSION, "summary": plan.summary, "changes": changes}
+
+
+def _diff(d: FieldDiff) -> dict[str, Any]:
+    """One field's change, masked; `secret`: the field is under a secret-named key, so renderings
+    say that it changed and never what it was or became."""
+    out = {"path": d.path, "old": secrets.mask(d.old, d.parts), "new": secrets.mask(d.new, d.parts)}
+    return {**out, "secret": True} if secrets.is_secret_path(d.parts) else out
 
 
 def validate(result: SpecSet) -> dict[str, Any]:

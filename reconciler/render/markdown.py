@@ -17,6 +17,10 @@ def _cell(v: Any) -> str:
     return "<code>" + html.escape(text).replace("|", "&#124;").replace("\n", " ") + "</code>"
 
 
+def _secret_changed(d: dict[str, Any]) -> bool:
+    return bool(d.get("secret")) and d["old"] is not None and d["new"] is not None
+
+
 def _counts(summary: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
     return ["| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns),
             "| " + " | ".join(str(summary.get(c, 0)) for c in columns) + " |"]
@@ -35,8 +39,8 @@ def plan(doc: dict[str, Any], limit: int = LIMIT) -> str:
                  f"{html.escape(change['reason'])}", ""]
         if change["diff"]:
             lines += ["| field | old | new |", "|---|---|---|"]
-            lines += [f"| <code>{html.escape(d['path'])}</code> | {_cell(d['old'])} | {_cell(d['new'])} |"
-                      for d in change["diff"]]
+            lines += [f"| <code>{html.escape(d['path'])}</code> | {_cell(d['old'])} | "
+                      f"{'(secret changed)' if _secret_changed(d) else _cell(d['new'])} |" for d in change["diff"]]
             lines.append("")
         lines += ["</details>", ""]
         blocks.append("\n".join(lines) + "\n")

@@ -36,6 +36,8 @@ def plan(doc: dict[str, Any]) -> str:
                 lines.append(f"      + {d['path']}: {value(d['new'])}")
             elif d["new"] is None:
                 lines.append(f"      - {d['path']}: {value(d['old'])}")
+            elif d.get("secret"):
+                lines.append(f"      ~ {d['path']}: (secret changed)")
             else:
                 lines.append(f"      ~ {d['path']}: {value(d['old'])} -> {value(d['new'])}")
     head = "No changes: the queue matches the specs." if not doc["changes"] else "launchops will:"
