@@ -160,6 +160,39 @@ def test_apply_refuses_dirty_spec_files_unless_allowed(repo: Path) -> None:
     assert ok.exit_code == 0 and len(queue_items(repo)) == 4
 
 
+SETTINGS_SPEC = "apiVersion: launchops/v1\nlaunch: {docker_image: 'x:1'}\n"
+
+
+def _refused_as_dirty(repo: Path, *names: str) -> None:
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 1, out.output
+    assert "spec files differ from HEAD: " in out.output and "--allow-dirty" in out.output
+    listed = out.output.split("differ from HEAD: ", 1)[1].split(";", 1)[0]
+    assert [shown.split(" (")[0] for shown in listed.split(", ")] == list(names), out.output
+    assert queue_items(repo) == []
+    assert not (repo / ".launchops/ledger.json").exists()
+
+
+def test_apply_refuses_settings_that_differ_from_head(empty_repo: Path) -> None:
+    """The settings shape every launch (here its queue), so the commit the ledger names must hold them."""
+    write(empty_repo, "launches/a.yaml", SETTINGS_SPEC)
+    commit_all(empty_repo)
+    write(empty_repo, "launchops.toml", 'queue_name = "from-settings"\n')  # new, untracked
+    _refused_as_dirty(empty_repo, "launchops.toml")
+    commit_all(empty_repo, "settings")
+    write(empty_repo, "launchops.toml", 'queue_name = "edited"\n')  # tracked, modified
+    _refused_as_dirty(empty_repo, "launchops.toml")
+    (empty_repo / "launchops.toml").unlink()  # tracked, deleted: back to the defaults
+    _refused_as_dirty(empty_repo, "launchops.toml")
+    write(empty_repo, "pyproject.toml", '[tool.launchops]\nqueue_name = "from-pyproject"\n')
+    _refused_as_dirty(empty_repo, "launchops.toml", "pyproject.toml")
+    (empty_repo / "pyproject.toml").unlink()
+    write(empty_repo, "launchops.toml", 'queue_name = "edited"\n')
+    allowed = cli(empty_repo, "apply", "--yes", "--allow-dirty")
+    assert allowed.exit_code == 0, allowed.output
+    assert [i["queue_name"] for i in queue_items(empty_repo)] == ["edited"]
+
+
 def test_ledger_commit_leaves_other_staged_and_unstaged_work_alone(repo: Path) -> None:
     write(repo, "notes.txt", "staged\n")
     git(repo, "add", "notes.txt")
