@@ -12,9 +12,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 VERSION = 1
 STATUSES = ("pending", "applied", "failed", "unknown", "removed")
@@ -114,31 +115,47 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
     specs = dict(ledger.specs)
     for event in events:
         entry = specs.get(event.spec_id)
-        current = entry is not None and event.change == entry.change
         if event.kind == "intent":
-            if entry is None or event.change > entry.change or (current and entry.status != "applied"):
-                specs[event.spec_id] = Entry(
-                    digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
-                    status="pending", change=event.change, applied_commit=event.data.get("commit"),
-                    queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"))
+            folded = _fold_intent(entry, event)
         elif entry is None:
             continue
-        elif event.kind == "enqueued":
-            entry = replace(entry, queued_runs=_add_run(entry.queued_runs, event.data["queued_run"]))
-            if current and entry.status != "removed":
-                entry = replace(entry, status="applied", error=None, claim=None)
-            specs[event.spec_id] = entry
-        elif event.kind in ("failed", "unknown"):
-            if current and entry.status in UNCERTAIN + ("failed",):
-                specs[event.spec_id] = replace(entry, status=event.kind, error=event.data.get("error"), claim=None)
-        elif event.kind == "removed":
-            if current:
-                specs[event.spec_id] = replace(entry, status="removed", error=None, claim=None)
-        elif event.kind == "refreshed":
-            runs = tuple({**r, **event.data["fields"]} if r.get("id") == event.data["id"] else r
-                         for r in entry.queued_runs)
-            specs[event.spec_id] = replace(entry, queued_runs=runs)
+        else:
+            folded = _fold_outcome(entry, event)
+        if folded is not None:
+            specs[event.spec_id] = folded
     return replace(ledger, specs=specs)  # read_as too: unchanged entries are written as they were read
+
+
+def _fold_intent(entry: Entry | None, event: Event) -> Entry | None:
+    """The pending entry an intent starts; None when the entry already holds this change applied
+    (or a later one)."""
+    current = entry is not None and event.change == entry.change
+    if entry is None or event.change > entry.change or (current and entry.status != "applied"):
+        return Entry(digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
+                     status="pending", change=event.change, applied_commit=event.data.get("commit"),
+                     queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"))
+    return None
+
+
+def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
+    """The entry after what happened to one of its changes; None when it is left as it is."""
+    current = event.change == entry.change
+    if event.kind == "enqueued":
+        entry = replace(entry, queued_runs=_add_run(entry.queued_runs, event.data["queued_run"]))
+        if current and entry.status != "removed":
+            entry = replace(entry, status="applied", error=None, claim=None)
+        return entry
+    if event.kind in ("failed", "unknown"):
+        if current and entry.status in UNCERTAIN + ("failed",):
+            return replace(entry, status=event.kind, error=event.data.get("error"), claim=None)
+    elif event.kind == "removed":
+        if current:
+            return replace(entry, status="removed", error=None, claim=None)
+    elif event.kind == "refreshed":
+        runs = tuple({**r, **event.data["fields"]} if r.get("id") == event.data["id"] else r
+                     for r in entry.queued_runs)
+        return replace(entry, queued_runs=runs)
+    return None
 
 
 def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
@@ -348,7 +365,7 @@ def _entry_spans(text: str) -> dict[str, tuple[int, int]]:
     decode = json.JSONDecoder().raw_decode
 
     def skip(at: int) -> int:
-        return _SPACE.match(text, at).end()  # type: ignore[union-attr]  (the pattern matches empty)
+        return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # the pattern matches the empty string
 
     spans: dict[str, tuple[int, int]] = {}
     i = skip(skip(0) + 1)  # past the top-level {
