@@ -22,6 +22,7 @@ from reconciler.settings import Settings, SettingsError, load_settings, with_bac
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
     from reconciler.cache import GitView, Verdict
+    from reconciler.gitrepo import Repo
     from reconciler.ledger import Ledger
     from reconciler.plan import Plan
     from reconciler.specs import SpecSet
@@ -258,12 +259,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
     try:
         repo = Repo(settings.root) if options.commit or command == "apply" else None
         if repo is not None and not allow_dirty:
-            watched = [settings.specs_dir] + [n for n in ("launchops.toml", "pyproject.toml")
-                                              if (settings.root / n).exists()]
-            dirty = repo.dirty(watched)
-            if dirty:
-                fail("spec files differ from HEAD: " + ", ".join(dirty[:10]) + (" …" if len(dirty) > 10 else "")
-                     + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty")
+            _refuse_dirty(settings, repo)
         last_read = read_ledger(settings)  # the Applier reads it again only if it is replaced meanwhile
         lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
     except (GitError, LockError, ledger_mod.LedgerError) as exc:
@@ -284,6 +280,28 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
         finally:
             backend.close()
             events.close()
+
+
+def _refuse_dirty(settings: Settings, repo: Repo) -> None:
+    """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
+    what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
+    from reconciler.specs import input_files, is_input
+
+    settings_files = ["launchops.toml", "pyproject.toml"]
+    status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))
+    on_disk = input_files(settings) + [n for n in settings_files if (settings.root / n).is_file()]
+    unlike = repo.unlike_head(on_disk, [settings.specs_dir, *settings_files],
+                              lambda rel: rel in settings_files or is_input(settings, rel))
+    dirty = {**{rel: "" for rel in status}, **unlike}
+    if not dirty:
+        return
+    shown = [f"{rel} ({how})" if how else rel for rel, how in sorted(dirty.items())]
+    unseen = len(set(unlike) - status)
+    hint = (f"; git does not show {unseen} of them (ignored, or marked skip-worktree or assume-unchanged), "
+            "but launchops reads them: `git update-index --no-skip-worktree --no-assume-unchanged FILE` "
+            "lets git see an edit, `git check-ignore -v FILE` says which rule ignores a file") if unseen else ""
+    fail("spec files differ from HEAD: " + ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
+         + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty" + hint)
 
 
 class _LazyBackend:

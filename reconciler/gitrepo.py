@@ -7,9 +7,10 @@ only the ledger's new blob.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import git
@@ -20,11 +21,6 @@ FALLBACK_EMAIL = "launchops@localhost"
 
 class GitError(Exception):
     """A git step failed; the message says which and what git said."""
-
-
-def _chunks(paths: Sequence[str], size: int = 1000) -> list[Sequence[str]]:
-    """Paths in batches small enough for one command line each (thousands of specs)."""
-    return [paths[i:i + size] for i in range(0, len(paths), size)]
 
 
 class Repo:
@@ -61,22 +57,37 @@ class Repo:
 
         By content (blob hashes), not by `git status`: git does not report a file it ignores or is
         told to skip (skip-worktree, assume-unchanged), and launchops reads it all the same."""
+        try:
+            return self._unlike_head(on_disk, folders, read)
+        except git.GitCommandError as exc:
+            raise GitError(f"could not compare the spec files with HEAD: {str(exc.stderr).strip()}") from None
+
+    def _unlike_head(self, on_disk: Sequence[str], folders: Sequence[str],
+                     read: Callable[[str], bool]) -> dict[str, str]:
         env = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*.yaml` is a name, not a pattern
         head = self.head()
         committed: dict[str, tuple[str, str]] = {}
-        if head and (folders or on_disk):
-            for chunk in _chunks([*folders, *on_disk]):
-                out = self.git.ls_tree("-r", "-z", head, "--", *chunk, env=env)
-                for entry in out.split("\0"):
-                    if entry:
-                        meta, path = entry.split("\t", 1)
-                        mode, _, blob = meta.split()
-                        committed[path] = (mode, blob)
+        if head and folders:
+            for entry in self.git.ls_tree("-r", "-z", head, "--", *folders, env=env).split("\0"):
+                if entry:
+                    meta, path = entry.split("\t", 1)
+                    mode, _, blob = meta.split()
+                    committed[path] = (mode, blob)
         found: dict[str, str] = {}
         plain = [rel for rel in on_disk if not (self.root / rel).is_symlink()]
         hashes: dict[str, str] = {}
-        for chunk in _chunks(plain):
-            hashes.update(zip(chunk, self.git.hash_object("--", *chunk, env=env).split()))
+        # One process reads every path from stdin (thousands of specs); a name holding a newline
+        # cannot be given that way, so those few go on the command line.
+        lines = [rel for rel in plain if "\n" not in rel]
+        if lines:
+            out = self.git.hash_object("--stdin-paths", istream=subprocess.PIPE, env=env, as_process=True)
+            stdout, _ = out.proc.communicate(("\n".join(lines) + "\n").encode())
+            if out.proc.returncode:
+                raise git.GitCommandError(["git", "hash-object", "--stdin-paths"], out.proc.returncode)
+            hashes.update(zip(lines, stdout.decode().split()))
+        for rel in plain:
+            if "\n" in rel:
+                hashes[rel] = self.git.hash_object("--", rel, env=env).strip()
         for rel in on_disk:
             mode, blob = committed.get(rel, ("", ""))
             if not blob:

@@ -23,6 +23,7 @@ from reconciler.yamlload import Document, load_documents, locate, read_text
 SPEC_SUFFIXES = (".yaml", ".yml")
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 DEFAULTS_KEYS = ("launch", "labels")
+MOVED_NAME = "_moved.yaml"  # the moves file of ledger version 2 (SPEC): an input like the specs
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,32 @@ def discover(settings: Settings) -> tuple[list[Path], list[Problem]]:
 
 def _is_spec_name(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES) and not name.startswith(("_", "."))
+
+
+def _is_input_name(name: str) -> bool:
+    return _is_spec_name(name) or name in DEFAULTS_NAMES or name == MOVED_NAME
+
+
+def input_files(settings: Settings) -> list[str]:
+    """Every file under specs_dir that a load may read (specs, folder defaults, the moves file),
+    repository-relative, wherever git is told to look or not: apply compares each with HEAD."""
+    out = []
+    for folder, dirs, names in os.walk(settings.specs_path):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+        rel = here.relative_to(settings.root).as_posix()
+        out.extend(n if rel == "." else f"{rel}/{n}" for n in sorted(names) if _is_input_name(n))
+    return out
+
+
+def is_input(settings: Settings, rel: str) -> bool:
+    """Whether a load would read the repository-relative path `rel` (were it on disk)."""
+    top = Path(settings.specs_dir).as_posix()
+    prefix = "" if top == "." else top + "/"
+    if not rel.startswith(prefix):
+        return False
+    parts = rel[len(prefix):].split("/")
+    return not any(part.startswith(".") for part in parts[:-1]) and _is_input_name(parts[-1])
 
 
 def spec_files_among(settings: Settings, changed: Iterable[str]) -> list[Path] | None:

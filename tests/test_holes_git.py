@@ -1,0 +1,147 @@
+"""What real git workflows do to the exactly-once guarantees, driven through the CLI on real git
+repositories: files git is told not to show, a ledger setting that would put launchops' state in
+the root, hostile state files, a push the remote refuses, and W&B applies that other clones cannot see."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import cli, commit_all, git, make_repo, queue_items, write  # noqa: E402
+
+SPEC = "apiVersion: launchops/v1\nlaunch:\n  job: acme/evals/eval-job:{version}\n  queue_name: gpu-a100\n"
+LEDGER = ".launchops/ledger.json"
+
+
+def spec(version: str = "v1") -> str:
+    return SPEC.format(version=version)
+
+
+@pytest.fixture
+def applied(tmp_path: Path) -> Path:
+    """A repository with one spec applied on the local queue."""
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/base.yaml", spec())
+    commit_all(repo)
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 0, out.output
+    return repo
+
+
+def snapshot(repo: Path) -> tuple[str, str, bytes, list[dict[str, object]]]:
+    """HEAD, git status, the ledger's bytes and the queue: what a refused command must leave alone."""
+    ledger = repo / LEDGER
+    return (git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain", "--ignored"),
+            ledger.read_bytes() if ledger.exists() else b"", queue_items(repo))
+
+
+# ---- files git does not show ----------------------------------------------------------------------
+
+def _refused_as_dirty(repo: Path, *names: str) -> None:
+    before = snapshot(repo)
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 1, out.output
+    assert "differ from HEAD" in out.stderr and "--allow-dirty" in out.stderr, out.stderr
+    for name in names:
+        assert name in out.stderr, out.stderr
+    assert snapshot(repo) == before
+
+
+def test_a_spec_in_a_git_ignored_folder_is_refused(applied: Path) -> None:
+    write(applied, ".gitignore", "launches/scratch/\n")
+    commit_all(applied, "ignore scratch")
+    write(applied, "launches/scratch/try.yaml", spec("v2"))
+    assert git(applied, "status", "--porcelain") == ""  # git shows nothing
+    _refused_as_dirty(applied, "launches/scratch/try.yaml")
+    allowed = cli(applied, "apply", "--yes", "--allow-dirty")
+    assert allowed.exit_code == 0, allowed.output
+    assert {i["spec_id"] for i in queue_items(applied)} == {"base", "scratch/try"}
+
+
+def test_ignored_defaults_and_settings_are_refused(applied: Path) -> None:
+    write(applied, ".gitignore", "_defaults.yaml\nlaunchops.toml\n")
+    commit_all(applied, "ignore them")
+    write(applied, "launches/_defaults.yaml", "launch:\n  priority: high\n")
+    write(applied, "launchops.toml", 'queue_name = "elsewhere"\n')
+    assert git(applied, "status", "--porcelain") == ""
+    _refused_as_dirty(applied, "launches/_defaults.yaml", "launchops.toml")
+
+
+@pytest.mark.parametrize("flag", ["--skip-worktree", "--assume-unchanged"])
+def test_an_edited_spec_git_is_told_to_skip_is_refused(applied: Path, flag: str) -> None:
+    git(applied, "update-index", flag, "launches/base.yaml")
+    write(applied, "launches/base.yaml", spec("v2"))
+    assert git(applied, "status", "--porcelain") == ""  # git is told not to look
+    _refused_as_dirty(applied, "launches/base.yaml")
+    assert "--no-skip-worktree" in cli(applied, "apply", "--yes").stderr  # says how to let git see it
+
+
+def test_a_deleted_spec_git_is_told_to_skip_is_refused(applied: Path) -> None:
+    git(applied, "update-index", "--skip-worktree", "launches/base.yaml")
+    (applied / "launches/base.yaml").unlink()
+    assert git(applied, "status", "--porcelain") == ""
+    _refused_as_dirty(applied, "launches/base.yaml")
+
+
+def test_a_skipped_spec_with_head_content_is_applied(applied: Path) -> None:
+    git(applied, "update-index", "--skip-worktree", "launches/base.yaml")
+    write(applied, ".gitignore", "notes/\n")
+    write(applied, "launches/new.yaml", spec("v3"))
+    commit_all(applied, "a new spec")
+    out = cli(applied, "apply", "--yes")
+    assert out.exit_code == 0, out.output
+    assert {i["spec_id"] for i in queue_items(applied)} == {"base", "new"}
+
+
+# ---- where the ledger may live --------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting, fragment", [
+    ('ledger = "ledger.json"', "repository root"),
+    ('ledger = "./state.json"', "repository root"),
+    ('ledger = "launches/state/ledger.json"', "among the specs"),
+    ('specs_dir = "."\nledger = "state/ledger.json"', "among the specs"),
+    ('specs_dir = "state/launches"\nledger = "state/ledger.json"', "would hide the specs"),
+    ('ledger = ".git/launchops/ledger.json"', "inside .git"),
+    ('ledger = "../ledger.json"', "outside the repository"),
+])
+def test_a_ledger_without_a_folder_of_its_own_is_refused(tmp_path: Path, setting: str, fragment: str) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/base.yaml", spec())
+    write(repo, "state/launches/base.yaml", spec())
+    write(repo, "launchops.toml", setting + "\n")
+    commit_all(repo)
+    before = git(repo, "rev-parse", "HEAD"), sorted(p.name for p in repo.iterdir())
+    for args in (("apply", "--yes"), ("plan",), ("validate",), ("status",)):
+        out = cli(repo, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert out.stderr.startswith("launchops: error: launchops.toml: "), out.stderr
+        assert "ledger" in out.stderr and fragment in out.stderr, out.stderr
+    assert (git(repo, "rev-parse", "HEAD"), sorted(p.name for p in repo.iterdir())) == before
+    assert git(repo, "status", "--porcelain", "--ignored") == ""
+    assert not (tmp_path / "ledger.json").exists()
+
+
+def test_the_ledger_setting_from_the_environment_is_named(empty_repo: Path) -> None:
+    out = cli(empty_repo, "plan", env={"LAUNCHOPS_LEDGER": "ledger.json"})
+    assert out.exit_code == 1
+    assert out.stderr.startswith("launchops: error: LAUNCHOPS_LEDGER: ledger 'ledger.json' puts"), out.stderr
+
+
+@pytest.mark.parametrize("setting", ['specs_dir = "."', 'ledger = "launches/.state/ledger.json"',
+                                     'ledger = "state/ledger.json"'])
+def test_a_hidden_or_separate_ledger_folder_is_accepted(tmp_path: Path, setting: str) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/base.yaml", spec())
+    write(repo, "launchops.toml", setting + "\n")
+    commit_all(repo)
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 0, out.output
+    assert len(queue_items(repo)) == 1
+    assert git(repo, "status", "--porcelain") == ""
