@@ -33,10 +33,18 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__
 from reconciler.problems import Problem
+
+if TYPE_CHECKING:  # specs imports this module; settings is a plain value here
+    from collections.abc import Callable, Sequence
+
+    from reconciler.settings import Settings
+    from reconciler.specs import Spec, _Loader
+
+    _Loaded = list[tuple[Spec, tuple[int, int]]]  # one file's specs, each with where its id is
 
 FORMAT = 1
 CACHE_DIR = "cache"
@@ -75,7 +83,7 @@ def _add_sources(digest: Any, here: Path, names: Sequence[str]) -> None:
         digest.update(name.encode() + b"\0" + data + b"\0")
 
 
-def environment_key(settings: Any, backend: str, sources: Path | None = None) -> str:
+def environment_key(settings: Settings, backend: str, sources: Path | None = None) -> str:
     """Everything besides the files themselves that a loaded spec depends on."""
     from reconciler import yamlload
 
@@ -95,7 +103,7 @@ def _stat_key(st: os.stat_result) -> list[int]:
 class SpecCache:
     """Wraps one loader (`specs._Loader`) for one run: `load_files` answers from the cache or loads."""
 
-    def __init__(self, settings: Any, loader: Any, make_spec: Callable[..., Any]) -> None:
+    def __init__(self, settings: Settings, loader: _Loader, make_spec: Callable[..., Spec]) -> None:
         self.settings = settings
         from reconciler.specs import DEFAULTS_NAMES  # loaded already: specs is what makes a SpecCache
 
@@ -159,6 +167,7 @@ class SpecCache:
         """A hash of every defaults file from specs_dir down to `folder`; None: do not cache."""
         if folder in self._chains:
             return self._chains[folder]
+        parent: str | None
         if folder == self.base:
             parent = self.env
         elif self.base in folder.parents:
@@ -214,48 +223,54 @@ class SpecCache:
         return rel if os.sep == "/" else rel.replace(os.sep, "/")
 
     # ---- loading ----------------------------------------------------------------------------------
-    def load_files(self, paths: Sequence[Path]) -> list[list[tuple[Any, tuple[int, int]]]]:
+    def load_files(self, paths: Sequence[Path]) -> list[_Loaded]:
         """`loader.load_file` of each path, answered from the cache when every input is unchanged;
         the others are loaded together (`loader.load_files`), so a cold load can use every core."""
-        loader = self.loader
-        out: list[list[tuple[Any, tuple[int, int]]]] = []
+        out: list[_Loaded] = []
         todo: list[tuple[int, Path, str, dict[str, Any] | None]] = []  # (position, path, rel, record)
         for path in paths:
-            text = str(path)
-            if not text.startswith(self._base_prefix) or ".." in path.parts:
-                todo.append((len(out), path, "", None))  # reported as outside specs_dir by the loader
-                out.append([])
-                continue
-            rel = self._root_rel(text)
-            old = self.old_files.get(rel)
-            # by the folder's text: hashing a new Path per file was a tenth of a warm plan (profile)
-            folder = text[:text.rindex(os.sep)]
-            chain = self._chains_by_text[folder] if folder in self._chains_by_text else \
-                self._chains_by_text.setdefault(folder, self._chain(path.parent))
-            found = self._blob(path, rel, old) if chain is not None else None
-            if found is None:
-                todo.append((len(out), path, rel, None))
-                out.append([])
-                continue
-            blob, sig = found
-            key = hashlib.sha256(f"{chain}\0{rel}\0{blob}".encode()).hexdigest()
-            record = {"stat": sig, "blob": blob, "hashed_ns": self._hashed_ns(old, found), "key": key}
-            if old and old.get("key") == key:
-                try:
-                    specs = [(self.make_spec(*row[:6]), (row[6], row[7])) for row in old["specs"]]
-                    problems = [Problem(*row) for row in old["problems"]]
-                except (TypeError, KeyError, IndexError):
-                    specs = None  # a damaged record: load the file again
-                if specs is not None:
-                    loader.problems.extend(problems)
-                    self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
-                    out.append(specs)
-                    continue
-            todo.append((len(out), path, rel, record))
-            out.append([])
-        loaded = loader.load_files([path for _, path, _, _ in todo])
-        for (position, path, rel, record), (specs, problems) in zip(todo, loaded):
-            loader.problems.extend(problems)
+            specs, rel, record = self._cached(path)
+            if specs is None:
+                todo.append((len(out), path, rel, record))
+            out.append(specs or [])
+        self._load(todo, out)
+        return out
+
+    def _cached(self, path: Path) -> tuple[_Loaded | None, str, dict[str, Any] | None]:
+        """The file's specs from the cache (problems go to the loader), or None with its
+        repository-relative path ("" outside specs_dir) and the record to keep once it is loaded
+        (None: not cached)."""
+        text = str(path)
+        if not text.startswith(self._base_prefix) or ".." in path.parts:
+            return None, "", None  # reported as outside specs_dir by the loader
+        rel = self._root_rel(text)
+        old = self.old_files.get(rel)
+        # by the folder's text: hashing a new Path per file was a tenth of a warm plan (profile)
+        folder = text[:text.rindex(os.sep)]
+        chain = self._chains_by_text[folder] if folder in self._chains_by_text else \
+            self._chains_by_text.setdefault(folder, self._chain(path.parent))
+        found = self._blob(path, rel, old) if chain is not None else None
+        if found is None:
+            return None, rel, None
+        blob, sig = found
+        key = hashlib.sha256(f"{chain}\0{rel}\0{blob}".encode()).hexdigest()
+        record = {"stat": sig, "blob": blob, "hashed_ns": self._hashed_ns(old, found), "key": key}
+        if not old or old.get("key") != key:
+            return None, rel, record
+        try:
+            specs = [(self.make_spec(*row[:6]), (row[6], row[7])) for row in old["specs"]]
+            problems = [Problem(*row) for row in old["problems"]]
+        except (TypeError, KeyError, IndexError):
+            return None, rel, record  # a damaged record: load the file again
+        self.loader.problems.extend(problems)
+        self.files[rel] = {**record, "specs": old["specs"], "problems": old["problems"]}
+        return specs, rel, record
+
+    def _load(self, todo: list[tuple[int, Path, str, dict[str, Any] | None]], out: list[_Loaded]) -> None:
+        """Load the files the cache could not answer for, into their places in `out`, and record them."""
+        loaded = self.loader.load_files([path for _, path, _, _ in todo])
+        for (position, path, rel, record), (specs, problems) in zip(todo, loaded, strict=True):
+            self.loader.problems.extend(problems)
             out[position] = specs
             if record is None:
                 continue
@@ -267,7 +282,6 @@ class SpecCache:
             self.files[rel] = {**record, "problems": [list(_problem_row(p)) for p in problems],
                                "specs": [[s.id, s.source, s.launch, s.digest, s.description, s.labels, w[0], w[1]]
                                          for s, w in specs]}
-        return out
 
 
 def _write(folder: Path, files: Sequence[tuple[str, str]]) -> None:
@@ -454,7 +468,7 @@ def _code_stamp(sources: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def git_view(settings: Any) -> GitView | None:
+def git_view(settings: Settings) -> GitView | None:
     """What git vouches for; None when it cannot (not a work tree, no commit, the ledger differs
     from HEAD, a merge in progress, a flagged entry, a symlink or a submodule under specs_dir)."""
     root = settings.root
@@ -490,14 +504,14 @@ def git_view(settings: Any) -> GitView | None:
     return GitView(base, tree, root_tree, not changed, untracked)
 
 
-def changed_since(settings: Any, root_tree: str) -> tuple[str, ...] | None:
+def changed_since(settings: Settings, root_tree: str) -> tuple[str, ...] | None:
     """Tracked files under specs_dir that differ from `root_tree` now (committed, staged or not);
     None when git cannot compare (the tree is gone)."""
     out, = _git(settings.root, ["diff", "--name-only", "-z", "--no-renames", root_tree, "--", settings.specs_dir])
     return None if out is None else tuple(p for p in out.split("\0") if p)
 
 
-def read_verdict(settings: Any) -> Verdict | None:
+def read_verdict(settings: Settings) -> Verdict | None:
     try:
         with open(settings.state_dir / CACHE_DIR / PLAN_NOOP, encoding="utf-8") as handle:
             head = json.loads(handle.readline())
@@ -510,7 +524,7 @@ def read_verdict(settings: Any) -> Verdict | None:
     return None
 
 
-def remember_verdict(settings: Any, view: GitView, ids: dict[str, list[str]]) -> None:
+def remember_verdict(settings: Settings, view: GitView, ids: dict[str, list[str]]) -> None:
     """Keep a plan that found nothing to do, made from the clean tree `view` names: a header line,
     then the ids of each spec file (read only when some files changed)."""
     head = {"format": FORMAT, "base": view.base, "tree": view.tree, "root": view.root,
