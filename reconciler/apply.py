@@ -46,14 +46,22 @@ if TYPE_CHECKING:  # git is imported only by commands that commit
     from reconciler.gitrepo import Repo
 
 FAULT_ENV = "LAUNCHOPS_DIE_AT"  # tests name a step (optionally step:N) to be SIGKILLed at
-PAUSE_ENV = "LAUNCHOPS_PAUSE_AT"  # tests name a step:SECONDS to hold still at, to make races certain
+PAUSE_ENV = "LAUNCHOPS_PAUSE_AT"  # tests name step:FILE to hold still at until FILE exists, to make races certain
+
+
+def _pause(release: str) -> None:
+    """Hold still until the test creates `release`; `<release>.paused` tells it this run got here."""
+    Path(f"{release}.paused").touch()
+    deadline = time.monotonic() + 120  # a test that died must not leave this process behind for ever
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def checkpoint(step: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a per-process counter
     """A step boundary: the fault-injection tests can arm a SIGKILL (or a pause) here."""
-    paused = os.environ.get(PAUSE_ENV, "")
-    if paused.partition(":")[0] == step:
-        time.sleep(float(paused.partition(":")[2] or 1))
+    paused, _, release = os.environ.get(PAUSE_ENV, "").partition(":")
+    if paused == step and release:
+        _pause(release)
     armed = os.environ.get(FAULT_ENV)
     if not armed:
         return

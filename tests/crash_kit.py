@@ -103,6 +103,12 @@ def local_items(repo: Path, env: Mapping[str, str] | None = None) -> list[dict[s
     return json.loads(out.stdout)["items"]
 
 
+def sends(items: list[dict[str, Any]]) -> Counter[str]:
+    """How many enqueue calls carried each marker: the local queue keeps one item per marker, so
+    a duplicate shows only here."""
+    return Counter({i["marker"]: i["sends"] for i in items})
+
+
 def ledger_ids(ledger: Mapping[str, Any]) -> list[str]:
     return [r["id"] for e in ledger["specs"].values() for r in e["queued_runs"]]
 
@@ -127,11 +133,12 @@ def check_ledger(model: Model, remote: Path | None = None, env: Mapping[str, str
 
 
 def check_local(model: Model, remote: Path | None = None, env: Mapping[str, str] | None = None) -> None:
-    """Queue items == changes applied (one each), and the ledger holds exactly their IDs."""
+    """Queue items == changes applied, each sent once, and the ledger holds exactly their IDs."""
     ledger = check_ledger(model, remote, env)
     items = local_items(model.repo, env)
     assert Counter((i["spec_id"], digest_of(i["launch"])) for i in items) == model.changes
     assert Counter(i["marker"] for i in items) == model.markers
+    assert sends(items) == model.markers, "a change was sent to the queue more than once"
     assert sorted(i["id"] for i in items) == sorted(ledger_ids(ledger))
 
 

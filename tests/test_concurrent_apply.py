@@ -3,7 +3,8 @@
 In one clone the apply lock serialises them (holder named; a dead holder's lock taken over; `unlock`).
 Across clones pushing to one remote with `apply --push`, the intent push is the compare-and-swap,
 and the claim on a `pending` intent keeps a second run from racing a live one to the queue.
-LAUNCHOPS_PAUSE_AT=<step>:<seconds> holds an apply still at a step so that each race is certain.
+LAUNCHOPS_PAUSE_AT=<step>:<file> holds an apply still at a step until the test creates the file
+(`<file>.paused` says it got there), so that each race happens in the order the test names.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import make_repo  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from crash_kit import (Model, apply_until_done, bare_remote, check_ledger, check_local, git, launchops,  # noqa: E402
-                       ledger_ids, local_items)
+                       ledger_ids, local_items, sends)
 from wandb_server import WandbServer  # noqa: E402
 
 HOLDER = re.compile(r"holds apply\.lock: pid (\d+) on \S+ since \d{4}-\d\d-\d\dT")
@@ -42,15 +43,47 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, out + err
 
 
-def _wait_for_lock(repo: Path) -> dict[str, object]:
-    path = repo / ".launchops" / "apply.lock"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = path.read_text() if path.exists() else ""
-        if text:
-            return json.loads(text)
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.05)
-    raise AssertionError("no apply took the lock")
+
+
+class Pause:
+    """Arms LAUNCHOPS_PAUSE_AT: a run started with `env` holds still at `step` until released."""
+
+    def __init__(self, tmp_path: Path, step: str) -> None:
+        self.release_file = tmp_path / f"release-{step}"
+        self.env = {"LAUNCHOPS_PAUSE_AT": f"{step}:{self.release_file}"}
+
+    def reached(self, *procs: subprocess.Popen[str]) -> None:
+        """Wait until one of `procs` holds still at the step (fail at once if all of them ended)."""
+        paused = Path(f"{self.release_file}.paused")
+        _wait_until(lambda: paused.exists() or all(p.poll() is not None for p in procs), "a run paused")
+        assert paused.exists(), [_finish(p) for p in procs]
+
+    def release(self) -> None:
+        self.release_file.touch()
+
+
+def _holder(repo: Path) -> dict[str, object]:
+    return json.loads((repo / ".launchops" / "apply.lock").read_text())
+
+
+def _has_open(proc: subprocess.Popen[str], path: Path) -> bool:
+    """Whether `proc` has `path` open (Linux /proc): an apply opens the lock file to take the lock."""
+    try:
+        fds = list(Path(f"/proc/{proc.pid}/fd").iterdir())
+    except OSError:  # it has ended
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == str(path.resolve()):
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
 
 
 def _specs(model: Model, **values: int) -> None:
@@ -64,19 +97,26 @@ def _specs(model: Model, **values: int) -> None:
 def test_two_appliers_in_one_clone(tmp_path: Path) -> None:
     model = Model(make_repo(tmp_path / "repo", examples=False))
     _specs(model, a=1, b=1, c=1)
-    paused = {"LAUNCHOPS_PAUSE_AT": "after-intent:2"}  # whoever wins the lock holds it 2 s
+    pause = Pause(tmp_path, "after-intent")  # whoever wins the lock holds it until released
 
-    first, second = _start(model.repo, "apply", "--yes", env=paused), _start(model.repo, "apply", "--yes", env=paused)
-    holder = _wait_for_lock(model.repo)
-    waiter = _start(model.repo, "apply", "--yes", "--lock-timeout", "30")
-    results = [_finish(first), _finish(second), _finish(waiter)]
-
-    codes = sorted(code for code, _ in results[:2])
-    assert codes == [0, 1], results
-    refused = next(text for code, text in results[:2] if code == 1)
+    both = [_start(model.repo, "apply", "--yes", env=pause.env) for _ in range(2)]
+    pause.reached(*both)
+    holder = _holder(model.repo)
+    winner = next(p for p in both if p.pid == holder["pid"])
+    loser = next(p for p in both if p is not winner)
+    code, refused = _finish(loser)  # ends while the winner still holds the lock
+    assert code == 1, refused
     match = HOLDER.search(refused)
     assert match and int(match.group(1)) == holder["pid"], refused
-    assert results[2][0] == 0 and "No changes" in results[2][1], results[2]  # waited, then found it done
+    waiter = _start(model.repo, "apply", "--yes", "--lock-timeout", "30")
+    lock = model.repo / ".launchops" / "apply.lock"
+    _wait_until(lambda: waiter.poll() is not None or _has_open(waiter, lock), "the waiter tried the lock")
+    assert winner.poll() is None and waiter.poll() is None  # it is waiting for the paused winner
+    pause.release()
+
+    assert _finish(winner)[0] == 0
+    code, text = _finish(waiter)
+    assert code == 0 and "No changes" in text, text  # waited, then found it done
     model.applied_all()
     check_local(model)
 
@@ -102,9 +142,12 @@ def test_stale_lock_of_a_killed_apply_is_taken_over_with_a_note(tmp_path: Path) 
 def test_unlock_refuses_a_live_holder_and_clears_a_dead_one(tmp_path: Path) -> None:
     model = Model(make_repo(tmp_path / "repo", examples=False))
     _specs(model, a=1)
-    live = _start(model.repo, "apply", "--yes", env={"LAUNCHOPS_PAUSE_AT": "after-intent:30"})
+    pause = Pause(tmp_path, "after-intent")  # never released: killed below
+    live = _start(model.repo, "apply", "--yes", env=pause.env)
     try:
-        holder = _wait_for_lock(model.repo)
+        pause.reached(live)
+        holder = _holder(model.repo)
+        assert holder["pid"] == live.pid
         refused = launchops(model.repo, "unlock")
         assert refused.returncode == 1
         assert f"held by a running launchops: pid {holder['pid']}" in refused.stderr
@@ -139,7 +182,7 @@ def _clones(tmp_path: Path, n: int = 2) -> tuple[Model, Path, list[Path]]:
     return author, remote, clones
 
 
-def _remote_ledger(remote: Path) -> dict[str, object]:
+def _remote_ledger(remote: Path) -> dict[str, Any]:
     return json.loads(git(remote, "show", "main:.launchops/ledger.json"))
 
 
@@ -154,14 +197,26 @@ def test_two_clones_push_concurrently_sharing_one_queue(tmp_path: Path) -> None:
             git(author.repo, "push", "-q")
         for clone in clones:
             git(clone, "pull", "-q", "--ff-only")
-        # Both start together; one pauses after pushing its intents so the other meets them.
-        procs = [_start(clone, "apply", "--yes", "--push", env={**env, "LAUNCHOPS_PAUSE_AT": "after-intent:1"}
-                        if i == k % 2 else env) for i, clone in enumerate(clones)]
-        results = [_finish(p) for p in procs]
-        assert [code for code, _ in results] == [0, 0], results
+        # One (in turn) pushes its intents and holds still before enqueueing; the other, behind,
+        # has its intent push rejected, catches up and meets those `pending` intents of a live run.
+        first, second = clones[k % 2], clones[1 - k % 2]
+        pause = Pause(tmp_path / f"round{k}", "after-intent")
+        pause.release_file.parent.mkdir()
+        held = _start(first, "apply", "--yes", "--push", env={**env, **pause.env})
+        pause.reached(held)
+        behind = launchops(second, "apply", "--yes", "--push", env=env)
+        assert held.poll() is None and "rejected" in behind.stdout, behind.stdout + behind.stderr
+        pause.release()
+        code, text = _finish(held)
+        assert (code, behind.returncode) == (0, 0), (text, behind.stdout + behind.stderr)
         author.applied_all()
+        # Counted before the messages: with the claim ignored both runs send, and the queue's unique
+        # marker keeps one item, so only the sends show it.
+        assert sends(local_items(clones[0], env)) == author.markers, (text, behind.stdout)
+        assert "in progress elsewhere: claimed by pid" in behind.stdout, behind.stdout
     items = local_items(clones[0], env)
     assert Counter(i["marker"] for i in items) == author.markers  # one item per change, none missing
+    assert sends(items) == author.markers  # and each sent once
     ledger = _remote_ledger(remote)
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in items)  # the remote's ledger holds every ID
     assert git(remote, "rev-list", "--merges", "main") == ""  # linear history: fast-forwards only
@@ -181,12 +236,15 @@ def test_a_pending_intent_of_a_live_run_is_left_to_it(tmp_path: Path, wandb_serv
     nothing yet: B must leave them to A, not enqueue them too."""
     author, remote, (clone_a, clone_b) = _clones(tmp_path)
     env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
-    run_a = _start(clone_a, "apply", "--yes", "--push", env={**env, "LAUNCHOPS_PAUSE_AT": "before-enqueue:4"})
-    deadline = time.monotonic() + 30
-    while "pending" not in json.dumps(_remote_ledger_or_empty(remote)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    pause = Pause(tmp_path, "before-enqueue")
+    run_a = _start(clone_a, "apply", "--yes", "--push", env={**env, **pause.env})
+    pause.reached(run_a)
+    assert {e["status"] for e in _remote_ledger(remote)["specs"].values()} == {"pending"}
+    assert _wandb_markers(wandb_server) == Counter()
 
     run_b = launchops(clone_b, "apply", "--yes", "--push", env=env)
+    assert _wandb_markers(wandb_server) == Counter() and run_a.poll() is None  # A was held still all along
+    pause.release()
 
     assert run_b.returncode == 0, run_b.stdout + run_b.stderr
     assert "in progress elsewhere: claimed by pid" in run_b.stdout and str(run_a.pid) in run_b.stdout
@@ -199,13 +257,6 @@ def test_a_pending_intent_of_a_live_run_is_left_to_it(tmp_path: Path, wandb_serv
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
     assert launchops(clone_b, "apply", "--yes", "--push", env=env).returncode == 0
     assert _wandb_markers(wandb_server) == author.markers
-
-
-def _remote_ledger_or_empty(remote: Path) -> dict[str, object]:
-    try:
-        return _remote_ledger(remote)
-    except subprocess.CalledProcessError:
-        return {}
 
 
 def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, wandb_server: WandbServer) -> None:
@@ -238,10 +289,10 @@ def test_a_claim_from_another_machine_is_honoured_for_its_lease(tmp_path: Path) 
     # As if a runner on another machine had pushed these intents a moment ago.
     path = clone / ".launchops" / "ledger.json"
     ledger = json.loads(path.read_text())
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    a_minute_ago = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
     for entry in ledger["specs"].values():
         assert entry["status"] == "pending"
-        entry["claim"].update(host="runner-7", machine="another-machine", at=now)
+        entry["claim"].update(host="runner-7", machine="another-machine", at=a_minute_ago)
     path.write_text(json.dumps(ledger, indent=2, sort_keys=True) + "\n")
     git(clone, "commit", "-qam", "intents of a runner elsewhere")
 
@@ -249,9 +300,8 @@ def test_a_claim_from_another_machine_is_honoured_for_its_lease(tmp_path: Path) 
 
     assert left.returncode == 0, left.stdout + left.stderr
     assert left.stdout.count("in progress elsewhere: claimed by pid") == 3 and "runner-7" in left.stdout
-    assert local_items(clone) == []
-    time.sleep(1.2)
-    taken = launchops(clone, "apply", "--yes", env={"LAUNCHOPS_CLAIM_LEASE": "1"})  # the lease has run out
+    assert local_items(clone) == []  # honoured: a minute is within the default lease (600 s)
+    taken = launchops(clone, "apply", "--yes", env={"LAUNCHOPS_CLAIM_LEASE": "30"})  # the lease has run out
     assert taken.returncode == 0 and "elsewhere" not in taken.stdout, taken.stdout
     author.applied_all()
     check_local(Model(clone, files=dict(author.files), markers=author.markers, changes=author.changes))

@@ -1,14 +1,20 @@
 """The embedded local queue: one SQLite file (`.launchops/queue.db`), no server, no credentials.
 
 It stands in for a W&B Launch queue on a laptop, in demos and in tests. The enqueue marker is a
-UNIQUE column, so one change can never be queued twice here, whatever retries or races happen.
+UNIQUE column: a second enqueue of one change returns the item already queued instead of adding
+another. That safety net would also hide a second attempt, which on W&B is a second item, so
+every enqueue call is written to the `sends` table (marker, spec id, time, pid, whether it added
+the item) in the same transaction as the item: `queue list --format json` shows each item's
+`sends`, and the exactly-once tests assert one send per change, not only one item.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,15 @@ CREATE TABLE IF NOT EXISTS items (
   enqueued_at TEXT NOT NULL
 )
 """
+_SENDS = """
+CREATE TABLE IF NOT EXISTS sends (
+  marker TEXT NOT NULL,
+  spec_id TEXT NOT NULL,
+  sent_at TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  created INTEGER NOT NULL
+)
+"""
 _COLUMNS = "id, marker, spec_id, digest, queue_name, entity, project, project_queue, priority, state, launch, enqueued_at"
 
 
@@ -49,6 +64,7 @@ class LocalQueue(Backend):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        self._db.execute(_SENDS)
 
     def _run(self, row: tuple[Any, ...]) -> QueuedRun:
         item = dict(zip(_COLUMNS.split(", "), row))
@@ -58,14 +74,23 @@ class LocalQueue(Backend):
 
     def enqueue(self, request: EnqueueRequest) -> QueuedRun:
         launch = request.launch
-        # Insert-or-keep by marker: a retry of the same change returns the item already queued.
-        self._db.execute(
-            f"INSERT INTO items ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
-            "ON CONFLICT(marker) DO NOTHING",
-            (_item_id(request.marker), request.marker, request.spec_id, request.digest,
-             launch.get("queue_name") or "default", launch.get("entity"), launch.get("project"),
-             launch.get("project_queue") or "model-registry", launch.get("priority"),
-             json.dumps(launch, sort_keys=True), utc_now()))
+        now = utc_now()
+        # Insert-or-keep by marker, and log the call either way: the item and its send land together.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            created = self._db.execute(
+                f"INSERT INTO items ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) "
+                "ON CONFLICT(marker) DO NOTHING",
+                (_item_id(request.marker), request.marker, request.spec_id, request.digest,
+                 launch.get("queue_name") or "default", launch.get("entity"), launch.get("project"),
+                 launch.get("project_queue") or "model-registry", launch.get("priority"),
+                 json.dumps(launch, sort_keys=True), now)).rowcount
+            self._db.execute("INSERT INTO sends (marker, spec_id, sent_at, pid, created) VALUES (?, ?, ?, ?, ?)",
+                             (request.marker, request.spec_id, now, os.getpid(), created))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         return self.find(request)[0]
 
     def find(self, request: EnqueueRequest) -> list[QueuedRun]:
@@ -80,15 +105,22 @@ class LocalQueue(Backend):
         return self._db.execute("DELETE FROM items WHERE id = ? AND state = 'pending'", (run.id,)).rowcount == 1
 
     def items(self) -> list[dict[str, Any]]:
-        """Every item, oldest first, as `queue list` shows them."""
+        """Every item, oldest first, as `queue list` shows them, with how many enqueue calls sent it."""
+        sends = Counter(s["marker"] for s in self.sends())
         out = []
         for row in self._db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY enqueued_at, rowid"):
             item = dict(zip(_COLUMNS.split(", "), row))
             out.append({"id": item["id"], "spec_id": item["spec_id"], "queue_name": item["queue_name"],
                         "entity": item["entity"], "project": item["project"], "priority": item["priority"],
                         "state": item["state"], "launch": json.loads(item["launch"]),
-                        "enqueued_at": item["enqueued_at"], "marker": item["marker"]})
+                        "enqueued_at": item["enqueued_at"], "marker": item["marker"],
+                        "sends": sends[item["marker"]]})
         return out
+
+    def sends(self) -> list[dict[str, Any]]:
+        """Every enqueue call, oldest first; `created` is False for a call that found its item queued."""
+        rows = self._db.execute("SELECT marker, spec_id, sent_at, pid, created FROM sends ORDER BY rowid")
+        return [{"marker": m, "spec_id": s, "sent_at": t, "pid": p, "created": bool(c)} for m, s, t, p, c in rows]
 
     def close(self) -> None:
         self._db.close()
