@@ -4,7 +4,8 @@ FORMAT_VERSION changes only for a breaking change; keys may be added.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reconciler import secrets
 from reconciler.ledger import UNCERTAIN, Ledger
@@ -43,7 +44,7 @@ def validate(result: SpecSet) -> dict[str, Any]:
 
 
 def status(ledger: Ledger) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec_id, entry in sorted(ledger.specs.items()):
         run = entry.latest_run
         rows.append({"id": spec_id, "status": entry.status, "digest": entry.digest, "source": entry.source,

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-"}
 
@@ -12,8 +13,9 @@ def value(v: Any) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in (headers, *rows)]
+    # every row has a cell per header
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (headers, *rows)]
     return "\n".join(lines)
 
 
