@@ -10,6 +10,7 @@ import datetime
 import difflib
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -132,8 +133,8 @@ def _error_findings(error: ValidationError, launch_keys: list[str]) -> Iterator[
         yield Finding(path, f"must be critical, high, medium, low or a number 0..3, not {instance!r}")
     elif kind == "type":
         yield _wrong_type(instance, value if isinstance(value, list) else [value], path)
-    elif kind == "pattern" and where == "id":
-        yield Finding(path, "must not be empty, nor start or end with a space or '/'")
+    elif path == ("id",) and kind in ("pattern", "maxLength", "minLength"):
+        yield Finding(path, id_problem(instance) or "must not be empty, nor start or end with a space or '/'")
     else:
         yield Finding(path, error.message)
 
@@ -199,10 +200,41 @@ def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], s
             found.append((*path, k))
 
 
+MAX_ID = 180  # characters: room for a matrix cell suffix and a shard path within common name limits
+
+
+def id_problem(spec_id: str) -> str | None:
+    """What is wrong with an id (SPEC: NFC printable Unicode, no control characters, no `..` or
+    empty path segment, at most MAX_ID characters), or None. Checked character by character: a
+    regex `$` also matches before a trailing newline."""
+    for index, char in enumerate(spec_id):
+        if not char.isprintable():  # control, format (bidi overrides), separators other than ' '
+            kind = "control" if unicodedata.category(char) == "Cc" else "unprintable"
+            return (f"contains the {kind} character U+{ord(char):04X} (character {index + 1}); an id is "
+                    "printable text")
+    if not unicodedata.is_normalized("NFC", spec_id):
+        return (f"is not in Unicode normal form NFC ({ascii(spec_id)}): it looks like "
+                f"{ascii(unicodedata.normalize('NFC', spec_id))} but is another id; retype it, or save the "
+                "file (and name it) in NFC")
+    segments = spec_id.split("/")
+    if "" in segments:
+        return "has an empty path segment (a leading, trailing or doubled '/')"
+    if ".." in segments:
+        return "has a '..' path segment"
+    if len(spec_id) > MAX_ID:
+        return f"is {len(spec_id)} characters long; an id has at most {MAX_ID}"
+    return None
+
+
 def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
     """Every finding for one effective spec document."""
     findings = list(_schema_findings(doc))
     typed = {f.path for f in findings}  # a date where a string was expected is already said once
+    spec_id = doc.get("id")
+    if isinstance(spec_id, str) and ("id",) not in typed:
+        problem = id_problem(spec_id)
+        if problem:
+            findings.append(Finding(("id",), problem))
     odd: list[Finding] = []
     found: list[tuple[str | int, ...]] = []
     _leaf_walk(doc, (), False, odd, found)

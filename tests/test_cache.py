@@ -120,7 +120,7 @@ def test_schema_or_version_change_invalidates(repo: Path, tmp_path: Path, monkey
     env = cache_mod.environment_key(settings, "local")
     assert cache_mod.environment_key(settings, "local", copy) == env
     schema = copy / checks.SCHEMA_FILE
-    schema.write_text(schema.read_text().replace('"maxLength": 256', '"maxLength": 255'))
+    schema.write_text(schema.read_text().replace('"maxLength": 180', '"maxLength": 179'))
     assert cache_mod.environment_key(settings, "local", copy) != env
     (copy / "checks.py").write_text((package / "checks.py").read_text() + "\n# a fix\n")
     assert cache_mod.environment_key(settings, "wandb") != env

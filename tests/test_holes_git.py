@@ -145,3 +145,28 @@ def test_a_hidden_or_separate_ledger_folder_is_accepted(tmp_path: Path, setting:
     assert out.exit_code == 0, out.output
     assert len(queue_items(repo)) == 1
     assert git(repo, "status", "--porcelain") == ""
+
+
+# ---- ids ----------------------------------------------------------------------------------------
+
+def test_an_nfc_id_of_180_characters_is_accepted(empty_repo: Path) -> None:
+    long_id = "équipe/café-ü/" + "é" * 166
+    assert len(long_id) == 180
+    write(empty_repo, "launches/long.yaml", spec().replace("launch:", f"id: {long_id}\nlaunch:"))
+    commit_all(empty_repo)
+    assert cli(empty_repo, "apply", "--yes").exit_code == 0
+    assert [i["spec_id"] for i in queue_items(empty_repo)] == [long_id]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("cafe\u0301.yaml", "is not in Unicode normal form NFC ('cafe\\u0301')"),
+    ("tab\there.yaml", "contains the control character U+0009 (character 4)"),
+])
+def test_an_id_taken_from_a_file_name_is_checked_too(empty_repo: Path, name: str, fragment: str) -> None:
+    write(empty_repo, f"launches/{name}", spec())
+    commit_all(empty_repo)
+    out = cli(empty_repo, "validate")
+    assert out.exit_code == 1
+    assert f"launches/{name}:1:1: id: {fragment}" in out.output, out.output
+    assert cli(empty_repo, "apply", "--yes").exit_code == 1
+    assert queue_items(empty_repo) == []

@@ -241,7 +241,7 @@ def test_launchops_itself_and_its_schema_are_part_of_the_key(repo: Path, tmp_pat
     stamp = cache_mod._code_stamp(copy)
     assert stamp == cache_mod._code_stamp(package)
     schema = copy / "launch-spec.v1.schema.json"
-    schema.write_text(schema.read_text().replace('"maxLength": 256', '"maxLength": 255'))
+    schema.write_text(schema.read_text().replace('"maxLength": 180', '"maxLength": 179'))
     assert cache_mod._code_stamp(copy) != stamp
     shutil.copy(package / "launch-spec.v1.schema.json", schema)
     (copy / "plan.py").write_text((package / "plan.py").read_text() + "\n# a fix\n")
