@@ -5,10 +5,12 @@ The wandb module is imported only here, and only when that backend is asked for.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.settings import Settings
 
-__all__ = ["Backend", "BackendError", "EnqueueFailed", "EnqueueRequest", "QueuedRun", "get_backend"]
+__all__ = ["Backend", "BackendError", "EnqueueFailed", "EnqueueRequest", "LazyBackend", "QueuedRun", "get_backend"]
 
 
 def get_backend(settings: Settings, *, parallel: int = 1) -> Backend:
@@ -23,3 +25,35 @@ def get_backend(settings: Settings, *, parallel: int = 1) -> Backend:
                                       "queue_name": settings.queue_name, "project_queue": settings.project_queue},
                             parallel=parallel)
     raise BackendError(f"unknown backend {settings.backend!r}; use local or wandb")
+
+
+class LazyBackend(Backend):
+    """Builds the backend on first use, so an apply with nothing to enqueue needs no credentials."""
+
+    def __init__(self, factory: Callable[[], Backend]) -> None:
+        self._factory = factory
+        self._backend: Backend | None = None
+
+    def _built(self) -> Backend:
+        if self._backend is None:
+            self._backend = self._factory()
+        return self._backend
+
+    def preflight(self, requests: Sequence[EnqueueRequest]) -> dict[str, str]:
+        return self._built().preflight(requests)
+
+    def enqueue(self, request: EnqueueRequest) -> QueuedRun:
+        return self._built().enqueue(request)
+
+    def find(self, request: EnqueueRequest) -> list[QueuedRun]:
+        return self._built().find(request)
+
+    def refresh(self, run: QueuedRun) -> QueuedRun:
+        return self._built().refresh(run)
+
+    def delete(self, run: QueuedRun) -> bool:
+        return self._built().delete(run)
+
+    def close(self) -> None:
+        if self._backend is not None:  # never built: nothing to release
+            self._backend.close()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import abc
 import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 
 def utc_now() -> str:
     """The timestamp every backend records for `enqueued_at`."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ class QueuedRun:
         return {k: v for k, v in data.items() if v is not None or k in ("entity", "priority")}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "QueuedRun":
+    def from_json(cls, data: Mapping[str, Any]) -> QueuedRun:
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        kwargs = {k: data.get(k) for k in known}
+        kwargs: dict[str, Any] = {k: data.get(k) for k in known}
         kwargs["state"] = data.get("state") or "pending"
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs, extra=extra)
@@ -100,5 +101,5 @@ class Backend(abc.ABC):
         """Remove a still-pending duplicate; False when it could not be removed."""
         return False
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op unless the backend holds connections
         """Release connections and clients."""
