@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class SettingsError(Exception):
@@ -73,7 +74,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         try:
             number = int(value)
         except (TypeError, ValueError):
-            raise SettingsError(f"{where}: {key} must be a whole number of {_NUMBERS[key]}, not {value!r}")
+            raise SettingsError(f"{where}: {key} must be a whole number of {_NUMBERS[key]}, not {value!r}") from None
         if number <= 0:
             raise SettingsError(f"{where}: {key} must be positive")
         return number
@@ -109,7 +110,7 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{name}: not valid TOML: {exc}")
+        raise SettingsError(f"{name}: not valid TOML: {exc}") from None
 
 
 def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
