@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from reconciler import cache as spec_cache, checks, secrets
 from reconciler.problems import Problem, dotted
@@ -318,7 +319,7 @@ def _is_input_name(name: str) -> bool:
 def input_files(settings: Settings) -> list[str]:
     """Every file under specs_dir that a load may read (specs, folder defaults, the moves file),
     repository-relative, wherever git is told to look or not: apply compares each with HEAD."""
-    out = []
+    out: list[str] = []
     for folder, dirs, names in os.walk(settings.specs_path):
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
