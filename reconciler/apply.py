@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -345,27 +346,27 @@ class Applier:
         work = [c for c in plan.changes if c.action.enqueues]
         workers = max(1, int(getattr(self.backend, "parallel", 1) or 1))
         outcomes: list[Outcome] = []
+        stopped = threading.Event()
+
+        def attempt(change: Change) -> tuple[Change, Outcome, list[Event]]:
+            if stopped.is_set():
+                # Never started, so certainly not enqueued: the next apply retries it.
+                error = "not tried: an earlier enqueue failed and --fail-fast was given"
+                return change, Outcome(change.id, change.action, "skipped", error=error), [
+                    Event("failed", change.id, change.change, {"error": error})]
+            done = self._refuse(change, refused[change.id]) if change.id in refused else self._one(change)
+            if self.options.fail_fast and not done[1].ok:
+                stopped.set()  # here, not where results are read: this worker takes the next change at once
+            return done
+
         with ThreadPoolExecutor(workers, thread_name_prefix="enqueue") as pool:
-            futures = [pool.submit(self._refuse, change, refused[change.id]) if change.id in refused
-                       else pool.submit(self._one, change) for change in work]
-            stopped = False
-            for change, future in zip(work, futures):
-                if stopped and future.cancel():
-                    # Never started, so certainly not enqueued: the next apply retries it.
-                    error = "not tried: an earlier enqueue failed and --fail-fast was given"
-                    outcome = Outcome(change.id, change.action, "skipped", error=error)
-                    events = [Event("failed", change.id, change.change, {"error": error})]
-                else:
-                    _, outcome, events = future.result()
+            for future in [pool.submit(attempt, change) for change in work]:
+                _, outcome, events = future.result()
                 self._record(events)
                 checkpoint("after-record")
                 outcomes.append(outcome)
                 if progress:
                     progress(outcome, len(outcomes), len(work))
-                if not outcome.ok and self.options.fail_fast and not stopped:
-                    stopped = True
-                    for later in futures:
-                        later.cancel()
         return outcomes
 
     def _refuse(self, change: Change, reason: str) -> tuple[Change, Outcome, list[Event]]:

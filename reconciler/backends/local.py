@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends.base import Backend, EnqueueRequest, QueuedRun, utc_now
+from reconciler.backends.base import Backend, EnqueueFailed, EnqueueRequest, QueuedRun, utc_now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -88,6 +88,11 @@ class LocalQueue(Backend):
             self._db.execute("INSERT INTO sends (marker, spec_id, sent_at, pid, created) VALUES (?, ?, ?, ?, ?)",
                              (request.marker, request.spec_id, now, os.getpid(), created))
             self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            # The queue said no (a constraint, a trigger, a read-only file) and the transaction is
+            # rolled back whole: nothing of this call is queued, so the failure is certain.
+            raise EnqueueFailed(f"the local queue refused it: {exc}") from None
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
