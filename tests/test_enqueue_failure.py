@@ -76,7 +76,7 @@ def test_a_refused_spec_is_recorded_failed_and_the_others_are_enqueued(refusing:
     assert status["b"]["status"] == "failed" and REFUSAL in status["b"]["error"]
     assert "failed" in cli(refusing, "status").stdout and REFUSAL in cli(refusing, "status").stdout
     text = cli(refusing, "plan").stdout
-    assert f"b  (retry: last attempt is failed: " in text and "1 to retry" in text
+    assert "b  (retry: last attempt is failed: " in text and "1 to retry" in text
 
     _refuse(refusing, "b")  # still refused: a second failure changes nothing else
     code, document = _apply(refusing)
