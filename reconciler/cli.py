@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.render import FORMATS
+from reconciler.render import FORMATS, escape
 from reconciler.settings import Settings, SettingsError, load_settings, with_backend
 
 if TYPE_CHECKING:
@@ -47,24 +47,33 @@ def interactive() -> bool:
 
 
 def fail(message: str) -> NoReturn:
-    click.echo(f"launchops: error: {message}", err=True)
+    # messages name files, ids and ledger values: a pull request's strings (render/escape.py)
+    click.echo(escape.lines(f"launchops: error: {message}"), err=True)
     raise SystemExit(1)
 
 
 def render(command: str, fmt: str, document: dict[str, Any]) -> str:
+    """The renderers escape every string from outside; the guard below is the last line of defence
+    against a workflow command in the CI log (the github format's own `::error` lines are meant)."""
     if fmt == "json":
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return escape.json_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
     from importlib import import_module
 
-    return getattr(import_module(f"reconciler.render.{fmt}"), command)(document)
+    rendered: str = getattr(import_module(f"reconciler.render.{fmt}"), command)(document)
+    return rendered if fmt == "github" else escape.lines(rendered)
 
 
 def step_summary(command: str, document: dict[str, Any]) -> None:
-    """GitHub Actions shows what is appended to $GITHUB_STEP_SUMMARY on the run's page."""
+    """GitHub Actions shows what is appended to $GITHUB_STEP_SUMMARY on the run's page: the whole
+    plan, not the comment's cut, within the 1 MiB a step's summary may hold."""
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
+        from reconciler.render import markdown
+
+        used = os.path.getsize(path) if os.path.exists(path) else 0
+        text = markdown.summary(command, document, markdown.SUMMARY_LIMIT - used - 1) + "\n"
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(render(command, "markdown", document) + "\n")
+            handle.write(text)
 
 
 def format_option(command: str) -> Callable[[Any], Any]:
@@ -336,8 +345,9 @@ def _progress(plan: Plan) -> Callable[..., None] | None:
 
     def line(outcome: Any, done: int, total: int) -> None:
         runs = ", ".join(outcome.queued_runs)
-        click.echo(f"[{done}/{total}] {outcome.result} {outcome.id}" + (f" -> {runs}" if runs else "")
-                   + (f": {outcome.error}" if outcome.error else ""), err=True)
+        click.echo(escape.lines(f"[{done}/{total}] {outcome.result} {escape.text(outcome.id)}"
+                                + (f" -> {runs}" if runs else "")
+                                + (f": {escape.text(outcome.error)}" if outcome.error else "")), err=True)
     return line
 
 
@@ -360,7 +370,7 @@ def status(obj: Ctx, fmt: str, backend: str | None, refresh: bool, no_commit: bo
         with _session(settings, Options(commit=not no_commit, push=push), "status --refresh") as runner:
             current, _, warnings = runner.refresh()
         for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(escape.lines(f"warning: {warning}"), err=True)
     else:
         current = _ledger_with_journal(settings)
     click.echo(render("status", fmt, documents.status(current)), nl=False)

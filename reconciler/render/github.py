@@ -3,13 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _prop(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
+from reconciler.render.escape import github_data as _data, github_property as _prop
 
 
 def validate(doc: dict[str, Any]) -> str:

@@ -1,20 +1,29 @@
-"""Markdown for pull-request comments and job summaries (GitHub caps a comment at 65,535 characters)."""
+"""Markdown for pull-request comments and job summaries.
+
+GitHub caps a comment at 65,535 characters and one step's job summary at 1 MiB: the comment keeps
+the whole specs that fit and says where the rest is; the summary gets the whole plan when it fits.
+Every string from a spec, a file name or the ledger goes through `escape.markdown`: it renders as
+text, never as a table cell, tag, heading, link or mention of its own.
+"""
 from __future__ import annotations
 
-import html
 import json
+from collections.abc import Callable
 from typing import Any
 
+from reconciler.render.escape import markdown as md
 from reconciler.render.text import SYMBOLS
 
 MARKER = "<!-- launchops-plan -->"
-LIMIT = 65_535
+LIMIT = 65_535  # characters, in a pull-request comment
+SUMMARY_LIMIT = 1_048_576  # bytes, in one step's $GITHUB_STEP_SUMMARY
 _COLUMNS = ("create", "update", "retry", "remove", "unchanged")
 
 
 def _cell(v: Any) -> str:
-    text = "_absent_" if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True)
-    return "<code>" + html.escape(text).replace("|", "&#124;").replace("\n", " ") + "</code>"
+    if v is None:
+        return "<code>_absent_</code>"
+    return f"<code>{md(json.dumps(v, ensure_ascii=False, sort_keys=True))}</code>"
 
 
 def _secret_changed(d: dict[str, Any]) -> bool:
@@ -27,6 +36,28 @@ def _counts(summary: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
 
 
 def plan(doc: dict[str, Any], limit: int = LIMIT) -> str:
+    """The pull-request comment: at most `limit` characters."""
+    head, blocks = _plan_parts(doc)
+    whole = _utf8(head) + sum(_utf8(b) for b in blocks) <= SUMMARY_LIMIT
+    rest = ("run `launchops plan` or see the job summary for the full plan" if whole else
+            "run `launchops plan` for the full plan (it passes the job summary's 1 MiB limit too)")
+    return _fit(head, blocks, limit, note=f"the comment would pass GitHub's {limit:,}-character limit): {rest}.")
+
+
+def summary(command: str, doc: dict[str, Any], room: int = SUMMARY_LIMIT) -> str:
+    """What goes to the job summary: the whole plan, unless it passes the `room` (bytes) left there."""
+    if command != "plan":
+        return str(globals()[command](doc))
+    head, blocks = _plan_parts(doc)
+    return _fit(head, blocks, room, size=_utf8,
+                note="the job summary would pass GitHub's 1 MiB limit): run `launchops plan` for the full plan.")
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
     s = doc["summary"]
     title = ("### launchops plan: no changes" if not doc["changes"] else
              f"### launchops plan: {s['create']} to create, {s['update']} to update, {s['retry']} to retry, "
@@ -35,37 +66,37 @@ def plan(doc: dict[str, Any], limit: int = LIMIT) -> str:
     blocks = []
     for change in doc["changes"]:
         lines = [f"<details><summary>{SYMBOLS[change['action']]} {change['action']} "
-                 f"<code>{html.escape(change['id'])}</code> ({html.escape(change['source'])})</summary>", "",
-                 f"{html.escape(change['reason'])}", ""]
+                 f"<code>{md(change['id'])}</code> ({md(change['source'])})</summary>", "",
+                 md(change["reason"]), ""]
         if change["diff"]:
             lines += ["| field | old | new |", "|---|---|---|"]
-            lines += [f"| <code>{html.escape(d['path'])}</code> | {_cell(d['old'])} | "
+            lines += [f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | "
                       f"{'(secret changed)' if _secret_changed(d) else _cell(d['new'])} |" for d in change["diff"]]
             lines.append("")
         lines += ["</details>", ""]
         blocks.append("\n".join(lines) + "\n")
-    return _fit(head, blocks, limit)
+    return head, blocks
 
 
-def _fit(head: str, blocks: list[str], limit: int) -> str:
-    """Keep whole blocks while they fit; say how many were left out and where to see them."""
-    out = head
+def _fit(head: str, blocks: list[str], limit: int, size: Callable[[str], int] = len,
+         note: str = "the comment would pass GitHub's limit): run `launchops plan` for the full plan.") -> str:
+    """Keep whole blocks while they fit; say how many were left out (`note`: why, and where to see them)."""
+    kept, used = [head], size(head)
     for i, block in enumerate(blocks):
-        rest = len(blocks) - i
-        note = (f"\n**{rest} more specs not shown** (the comment would pass GitHub's {limit:,}-character limit): "
-                "run `launchops plan` or see the job summary for the full plan.\n")
-        if len(out) + len(block) + len(note) > limit:
-            return out + note
-        out += block
-    return out
+        cut = f"\n**{len(blocks) - i} more specs not shown** ({note}\n"
+        if used + size(block) + size(cut) > limit:
+            return "".join(kept) + cut
+        kept.append(block)
+        used += size(block)
+    return "".join(kept)
 
 
 def status(doc: dict[str, Any]) -> str:
     lines = ["### launchops status", "", "| id | status | queued run | state | enqueued |", "|---|---|---|---|---|"]
     for s in doc["specs"]:
         run = s["queued_run"] or {}
-        lines.append(f"| <code>{html.escape(s['id'])}</code> | {s['status']} | {run.get('id', '-')} | "
-                     f"{run.get('state', '-')} | {run.get('enqueued_at', '-')} |")
+        lines.append(f"| <code>{md(s['id'])}</code> | {md(s['status'])} | {md(str(run.get('id', '-')))} | "
+                     f"{md(str(run.get('state', '-')))} | {md(str(run.get('enqueued_at', '-')))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -75,8 +106,8 @@ def apply(doc: dict[str, Any]) -> str:
         return "\n".join(lines + ["No changes: nothing to enqueue."]) + "\n"
     lines += ["| id | action | result | queued run | error |", "|---|---|---|---|---|"]
     for o in doc["outcomes"]:
-        lines.append(f"| <code>{html.escape(o['id'])}</code> | {o['action']} | {o['result']} | "
-                     f"{', '.join(o['queued_runs']) or '-'} | {html.escape(o['error'] or '')} |")
+        lines.append(f"| <code>{md(o['id'])}</code> | {md(o['action'])} | {md(o['result'])} | "
+                     f"{md(', '.join(o['queued_runs']) or '-')} | {md(o['error'] or '')} |")
     if doc["commit"]:
         lines += ["", f"Ledger commit `{doc['commit'][:12]}`" + (" pushed." if doc["pushed"] else ".")]
     return "\n".join(lines) + "\n"

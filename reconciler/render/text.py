@@ -5,22 +5,25 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.render.escape import text as esc
+
 SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-"}
 
 
 def value(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return esc(json.dumps(v, ensure_ascii=False, sort_keys=True))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    # every row has a cell per header
+    # every row has a cell per header; a cell may come from a spec or the ledger
+    rows = [[esc(str(c)) for c in row] for row in rows]
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (headers, *rows)]
     return "\n".join(lines)
 
 
 def counts(summary: dict[str, int]) -> str:
-    return ", ".join(f"{n} {k}" for k, n in sorted(summary.items()))
+    return ", ".join(f"{n} {esc(k)}" for k, n in sorted(summary.items()))
 
 
 def summary_line(summary: dict[str, int]) -> str:
@@ -31,17 +34,17 @@ def summary_line(summary: dict[str, int]) -> str:
 def plan(doc: dict[str, Any]) -> str:
     lines = []
     for change in doc["changes"]:
-        lines.append(f"  {SYMBOLS[change['action']]} {change['id']}  ({change['action']}: {change['reason']}; "
-                     f"{change['source']})")
+        lines.append(f"  {SYMBOLS[change['action']]} {esc(change['id'])}  ({change['action']}: "
+                     f"{esc(change['reason'])}; {esc(change['source'])})")
         for d in change["diff"]:
             if d["old"] is None:
-                lines.append(f"      + {d['path']}: {value(d['new'])}")
+                lines.append(f"      + {esc(d['path'])}: {value(d['new'])}")
             elif d["new"] is None:
-                lines.append(f"      - {d['path']}: {value(d['old'])}")
+                lines.append(f"      - {esc(d['path'])}: {value(d['old'])}")
             elif d.get("secret"):
-                lines.append(f"      ~ {d['path']}: (secret changed)")
+                lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
             else:
-                lines.append(f"      ~ {d['path']}: {value(d['old'])} -> {value(d['new'])}")
+                lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
     head = "No changes: the queue matches the specs." if not doc["changes"] else "launchops will:"
     return "\n".join([head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
 
@@ -49,8 +52,8 @@ def plan(doc: dict[str, Any]) -> str:
 def validate(doc: dict[str, Any]) -> str:
     lines = []
     for e in doc["errors"]:
-        where = f"{e['file']}:{e['line']}:{e['column']}" if e["line"] else e["file"]
-        lines.append(f"{where}: {e['path'] + ': ' if e['path'] else ''}{e['message']}")
+        where = f"{esc(e['file'])}:{e['line']}:{e['column']}" if e["line"] else esc(e["file"])
+        lines.append(f"{where}: {esc(e['path']) + ': ' if e['path'] else ''}{esc(e['message'])}")
     if doc["valid"]:
         lines.append(f"{doc['specs']} specs valid.")
     else:
@@ -67,20 +70,20 @@ def status(doc: dict[str, Any]) -> str:
         run = s["queued_run"] or {}
         status = s["status"] + (" (uncertain: next apply looks it up)" if s["uncertain"] else "")
         rows.append([s["id"], status, run.get("id", "-"), run.get("state", "-"), run.get("enqueued_at", "-")])
-    errors = [f"  {s['id']}: {s['error']}" for s in doc["specs"] if s["error"]]
+    errors = [f"  {esc(s['id'])}: {esc(s['error'])}" for s in doc["specs"] if s["error"]]
     out = table(["ID", "STATUS", "QUEUED RUN", "STATE", "ENQUEUED"], rows) + f"\n\n{counts(doc['summary'])}\n"
     return out + ("\nErrors:\n" + "\n".join(errors) + "\n" if errors else "")
 
 
 def apply(doc: dict[str, Any]) -> str:
     if not doc["outcomes"]:
-        return "No changes: nothing to enqueue.\n" + "".join(f"note: {n}\n" for n in doc["notes"])
+        return "No changes: nothing to enqueue.\n" + "".join(f"note: {esc(n)}\n" for n in doc["notes"])
     rows = [[o["id"], o["action"], o["result"], ", ".join(o["queued_runs"]) or "-", o["error"] or ""]
             for o in doc["outcomes"]]
     lines = [table(["ID", "ACTION", "RESULT", "QUEUED RUN", "ERROR"], rows), ""]
     for o in doc["outcomes"]:
-        lines.extend(f"note: {o['id']}: {n}" for n in o["notes"])
-    lines.extend(f"note: {n}" for n in doc["notes"])
+        lines.extend(f"note: {esc(o['id'])}: {esc(n)}" for n in o["notes"])
+    lines.extend(f"note: {esc(n)}" for n in doc["notes"])
     where = (f"ledger committed as {doc['commit'][:12]}" + (" and pushed" if doc["pushed"] else "")
              if doc["commit"] else "ledger written (not committed)")
     lines.append(f"Apply {'complete' if doc['ok'] else 'finished with failures'}: {counts(doc['summary'])}; {where}.")
