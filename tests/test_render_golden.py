@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import cli, commit_all, write
-from reconciler.render.markdown import LIMIT, MARKER, _fit
+from reconciler.render.markdown import LIMIT, MARKER, SUMMARY_LIMIT, _fit, plan, summary
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -72,3 +72,32 @@ def test_large_plan_comment_fits(empty_repo: Path, count: int) -> None:
     assert md.startswith(MARKER + "\n") and len(md) <= LIMIT
     assert f"| {count} | 0 | 0 | 0 | 0 |" in md
     assert ("more specs not shown" in md) == (count == 400)
+
+
+def test_the_job_summary_of_a_300_spec_plan_is_whole(empty_repo: Path, tmp_path: Path) -> None:
+    """The comment is cut at 65,535 characters and points to the job summary: the summary has every spec."""
+    for i in range(300):
+        write(empty_repo, f"launches/s{i:04}.yaml", "apiVersion: launchops/v1\nlaunch:\n  docker_image: x:1\n"
+              f"  name: '{'n' * 200}'\n")
+    commit_all(empty_repo)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step output\n", encoding="utf-8")
+    comment = cli(empty_repo, "plan", "--format", "markdown", env={"GITHUB_STEP_SUMMARY": str(summary)}).stdout
+    assert len(comment) <= LIMIT and "more specs not shown" in comment and "see the job summary" in comment
+    whole = summary.read_text(encoding="utf-8")
+    assert whole.startswith("earlier step output\n" + MARKER + "\n")
+    assert whole.count("<details>") == 300 and "not shown" not in whole
+    assert len(whole.encode("utf-8")) <= SUMMARY_LIMIT
+    assert [f"s{i:04}" for i in range(300)] == re.findall(r"<code>(s\d{4})</code>", whole)
+
+
+def test_a_plan_too_large_for_the_summary_says_so_in_both() -> None:
+    doc = {"summary": {"create": 1200, "update": 0, "retry": 0, "remove": 0, "unchanged": 0},
+           "changes": [{"id": f"s{i:04}", "action": "create", "source": f"launches/s{i:04}.yaml", "reason": "new spec",
+                        "diff": [{"path": "launch.name", "old": None, "new": "é" * 500}]} for i in range(1200)]}
+    comment = plan(doc)
+    assert "see the job summary" not in comment and "passes the job summary's 1 MiB limit too" in comment
+    text = summary("plan", doc)
+    assert SUMMARY_LIMIT - 200 < len(text.encode("utf-8")) <= SUMMARY_LIMIT  # bytes: "é" is two
+    shown = text.count("<details>")
+    assert f"**{1200 - shown} more specs not shown** (the job summary would pass GitHub's 1 MiB limit)" in text
