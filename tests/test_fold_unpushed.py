@@ -1,0 +1,88 @@
+"""QueuedRun IDs held only by unpushed ledger commits survive a rejected push.
+
+Clone A applies without --push: its IDs live only in a local ledger commit (the journal is cleared
+once that commit is made). Meanwhile clone B moves the remote's ledger. A's next `apply --push` is
+rejected, drops its unpushed commit to catch up, and must fold what that commit held onto the
+remote's ledger: one queue (shared by both clones, as clones on one machine may share one) shows
+that nothing is sent twice.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from conftest import cli, commit_all, git, make_repo, write
+from reconciler import journal
+
+LEDGER = ".launchops/ledger.json"
+
+
+def _spec(name: str) -> str:
+    return f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'registry.example/{name}:1'}}\n"
+
+
+def _clone(remote: Path, path: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(remote), str(path)], check=True, capture_output=True)
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.invalid")
+    return path
+
+
+def _remote_ledger(remote: Path) -> dict[str, Any]:
+    return json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]
+
+
+def test_ids_of_an_unpushed_ledger_commit_are_folded_onto_the_remotes_ledger(tmp_path: Path) -> None:
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    author = make_repo(tmp_path / "author", examples=False)
+    write(author, "launches/s0.yaml", _spec("s0"))
+    commit_all(author, "s0")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(author), str(remote)], check=True)
+    git(author, "remote", "add", "origin", str(remote))
+    git(author, "fetch", "-q", "origin")
+    git(author, "branch", "-q", "--set-upstream-to=origin/main")
+    a, b = _clone(remote, tmp_path / "a"), _clone(remote, tmp_path / "b")
+
+    assert cli(b, "apply", "--yes", "--push", env=env).exit_code == 0  # s0, published
+    git(author, "pull", "-q", "--ff-only")
+    write(author, "launches/s1.yaml", _spec("s1"))
+    commit_all(author, "s1")
+    git(author, "push", "-q")
+
+    git(a, "pull", "-q", "--ff-only")
+    local = cli(a, "apply", "--yes", env=env)  # s1, recorded only in a commit A does not push
+    assert local.exit_code == 0, local.output
+    a_commit = git(a, "rev-parse", "HEAD").strip()
+    s1_run = json.loads((a / LEDGER).read_text())["specs"]["s1"]["queued_runs"][0]["id"]
+    assert journal.peek(a / ".launchops" / "journal.db") == []  # the commit is the only record of s1_run
+
+    db = sqlite3.connect(tmp_path / "shared-queue.db")  # an agent takes s0's item ...
+    db.execute("UPDATE items SET state = 'claimed' WHERE spec_id = 's0'")
+    db.commit()
+    db.close()
+    git(b, "pull", "-q", "--ff-only")
+    refreshed = cli(b, "status", "--refresh", "--push", env=env)  # ... and B publishes that: the remote moves
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "s1" not in _remote_ledger(remote)
+
+    published = cli(a, "apply", "--yes", "--push", env=env)
+    assert published.exit_code == 0, published.output
+    assert "the ledger push was rejected" in published.output
+
+    ledger = _remote_ledger(remote)
+    assert ledger["s0"]["queued_runs"][-1]["state"] == "claimed"  # B's refresh is kept
+    assert ledger["s1"]["status"] == "applied"
+    assert [r["id"] for r in ledger["s1"]["queued_runs"]] == [s1_run]  # A's ID is folded in
+    git(a, "fetch", "-q")
+    assert git(a, "rev-parse", "HEAD").strip() == git(a, "rev-parse", "origin/main").strip()
+    assert git(a, "branch", "-q", "--contains", a_commit, "-a").strip() == ""  # the old commit is gone
+    items = json.loads(cli(a, "queue", "list", "--format", "json", env=env).stdout)["items"]
+    assert sorted(i["spec_id"] for i in items) == ["s0", "s1"]
+    assert [i.get("sends", 1) for i in items] == [1, 1]  # nothing was sent twice
+    git(b, "pull", "-q", "--ff-only")
+    for clone in (a, b):
+        assert cli(clone, "plan", "--detailed-exitcode", env=env).exit_code == 0
