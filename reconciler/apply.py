@@ -297,7 +297,7 @@ class Applier:
             pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
             self.repo.commit_only(self._files_to_commit(), commit_message(pending, "intend"))
             checkpoint("before-push")
-            if self.repo.push(self.options.remote):
+            if self._push("Nothing was enqueued: the intents are in a local ledger commit, not pushed"):
                 self._record(events)  # the pushed ledger holds them already: folding again changes nothing
                 return plan, early
             notes.append("the ledger push was rejected (another apply pushed first): re-planned on its ledger")
@@ -327,13 +327,29 @@ class Applier:
         self._record(ledger_mod.as_events(ours, theirs))
         self.repo.catch_up(fetched, self._own_files())
 
+    def _push(self, kept: str | None) -> bool:
+        """Push the ledger commit; False when another run pushed first (a race). A refusal for any
+        other reason (a hook, branch protection) ends the run, since retrying cannot help; `kept`
+        says where what happened is kept (None: answer False, and the run stops sending)."""
+        from reconciler.gitrepo import PushRefused  # a repository is open, so git is imported already
+
+        assert self.repo is not None
+        try:
+            return self.repo.push(self.options.remote)
+        except PushRefused as exc:
+            if kept is None:
+                return False
+            raise ApplyAborted(f"{exc}. {kept}; once the remote accepts launchops' ledger commits, run apply "
+                               "--push again to publish them") from None
+
     def publish(self, message: str, notes: list[str]) -> tuple[Ledger, str | None]:
         """Commit and push the results; on a rejected push, fold the journal onto the remote's ledger."""
         assert self.repo is not None
         for _ in range(self.options.push_attempts):
             seq, ledger, commit = self.materialise(message)
             checkpoint("before-push")
-            if self.repo.push(self.options.remote):
+            if self._push(f"Every QueuedRun ID this apply got is in the local ledger commit {(commit or '')[:12]} "
+                          "(git show lists them), not pushed"):
                 self.journal.forget(seq)
                 return ledger, commit
             notes.append("the ledger push was rejected (another apply pushed first): merged onto its ledger")

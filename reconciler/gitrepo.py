@@ -7,6 +7,7 @@ only the ledger's new blob.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,31 @@ FALLBACK_EMAIL = "launchops@localhost"
 
 class GitError(Exception):
     """A git step failed; the message says which and what git said."""
+
+
+class PushRefused(GitError):
+    """The remote refused a push for a reason other than a race: a hook, branch protection (GH006)."""
+
+
+# A ref that moved under the push: git's own words for a race (the second: the remote's ref moved
+# between its advertisement and the update).
+_RACE = re.compile(r"\((fetch first|non-fast-forward|cannot lock ref[^)]*)\)")
+
+
+def _git_stderr(exc: git.GitCommandError) -> str:
+    """What git printed, without GitPython's `stderr: '…'` wrapping."""
+    text = str(exc.stderr).strip()
+    if text.startswith("stderr: '") and text.endswith("'"):
+        text = text[len("stderr: '"):-1]
+    return text
+
+
+def _reason(text: str) -> str:
+    """The remote's messages and the refused ref's reason, on one line."""
+    lines = [line.strip() for line in text.splitlines()]
+    said = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
+    refused = [line.lstrip("! ").strip() for line in lines if line.startswith("!")]
+    return " ".join(part for part in said + refused if part) or text
 
 
 class Repo:
@@ -159,16 +185,21 @@ class Repo:
                 time.sleep(0.1)
 
     def push(self, remote: str = "origin") -> bool:
-        """Push HEAD to the same branch on `remote`; False when it was rejected as not a fast-forward."""
+        """Push HEAD to the same branch on `remote`; False when the branch moved there meanwhile
+        (not a fast-forward: a race, to fetch and re-plan). Any other refusal (a pre-receive hook,
+        branch protection) raises PushRefused with git's own reason: trying again cannot help."""
         branch = self.branch()
         if not branch:
             raise GitError("cannot push from a detached HEAD; check out a branch")
         try:
             self.git.push(remote, f"HEAD:refs/heads/{branch}")
         except git.GitCommandError as exc:
-            text = f"{exc.stderr}"
-            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
+            text = _git_stderr(exc)
+            if _RACE.search(text):
                 return False
+            if "rejected]" in text:
+                raise PushRefused(f"{remote} refused the push to {branch}, and not because another apply pushed "
+                                  f"first, so launchops does not retry it; git says: {_reason(text)}") from None
             raise GitError(f"git push {remote} failed: {text.strip()}") from None
         return True
 

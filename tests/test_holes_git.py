@@ -4,7 +4,6 @@ the root, hostile state files, a push the remote refuses, and W&B applies that o
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -170,3 +169,65 @@ def test_an_id_taken_from_a_file_name_is_checked_too(empty_repo: Path, name: str
     assert f"launches/{name}:1:1: id: {fragment}" in out.output, out.output
     assert cli(empty_repo, "apply", "--yes").exit_code == 1
     assert queue_items(empty_repo) == []
+
+
+# ---- a push the remote refuses ------------------------------------------------------------------
+
+HOOK = """#!/bin/sh
+# Refuses every push from the {reject_from}th on, as GitHub's branch protection does (GH006).
+count=$(cat "$GIT_DIR/pushes" 2>/dev/null || echo 0)
+count=$((count + 1))
+echo "$count" > "$GIT_DIR/pushes"
+if [ "$count" -ge {reject_from} ]; then
+  echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
+  echo "error: Changes must be made through a pull request." >&2
+  exit 1
+fi
+"""
+
+
+def _with_remote(tmp_path: Path) -> tuple[Path, Path]:
+    """A clone of a bare remote, one spec committed and pushed; the remote's pushes counted."""
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/base.yaml", spec())
+    commit_all(repo)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    return repo, remote
+
+
+@pytest.mark.parametrize("reject_from", [1, 2], ids=["intent-push", "result-push"])
+def test_a_push_the_remote_refuses_is_not_retried_as_a_race(tmp_path: Path, reject_from: int) -> None:
+    repo, remote = _with_remote(tmp_path)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(HOOK.format(reject_from=reject_from))
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+    remote_head = git(remote, "rev-parse", "main")
+
+    out = cli(repo, "apply", "--yes", "--push")
+    assert out.exit_code == 1, out.output
+    assert "GH006: Protected branch update failed" in out.stderr  # git's own reason
+    assert "rejected 5 times" not in out.stderr and "does not retry" in out.stderr, out.stderr
+    assert int((remote / "pushes").read_text()) == reject_from  # tried once, not five times
+    items = queue_items(repo)
+    ledger = json.loads((repo / LEDGER).read_text(encoding="utf-8"))
+    committed = json.loads(git(repo, "show", f"HEAD:{LEDGER}"))
+    assert ledger == committed  # what happened is in a local ledger commit
+    if reject_from == 1:
+        assert items == [] and "nothing was enqueued" in out.stderr.lower()
+        assert git(remote, "rev-parse", "main") == remote_head
+        assert committed["specs"]["base"]["status"] == "pending"
+    else:
+        (item,) = items
+        assert committed["specs"]["base"]["queued_runs"][0]["id"] == item["id"]
+        head = git(repo, "rev-parse", "HEAD").strip()
+        assert head[:12] in out.stderr and item["id"] in git(repo, "show", "-s", head)  # where the ID is kept
+        assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["base"]["status"] == "pending"
+
+    hook.unlink()  # the protection is lifted: the next apply publishes, and sends nothing again
+    again = cli(repo, "apply", "--yes", "--push")
+    assert again.exit_code == 0, again.output
+    assert len(queue_items(repo)) == 1
+    assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["base"]["status"] == "applied"
