@@ -128,14 +128,37 @@ def main(ctx: click.Context, directory: Path) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option("validate")
+@click.option("--staged", is_flag=True, help="Check what git's index holds (what a commit would hold), not the "
+              "working tree; the pre-commit hook uses it.")
 @click.pass_obj
-def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str) -> None:
+def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str, staged: bool) -> None:
     """Check specs (all of specs_dir, or the given files and folders); report every problem."""
     from reconciler.render import documents
     from reconciler.specs import load_specs
 
+    if staged:
+        _validate_staged(obj.root, paths, fmt)
     settings = obj.settings()
     result = load_specs(settings, [Path(p) for p in paths] if paths else None)
+    click.echo(render("validate", fmt, documents.validate(result)), nl=False)
+    raise SystemExit(0 if result.valid else 1)
+
+
+def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
+    """validate on the staged settings and specs; a given settings file stands for every spec."""
+    from reconciler import staged
+    from reconciler.render import documents
+    from reconciler.specs import load_specs
+
+    rels = [Path(os.path.relpath(Path(p).absolute(), root.absolute())) for p in paths]
+    try:
+        with staged.snapshot(root) as copy:
+            settings = Ctx(copy).settings()
+            staged.add_specs(root, copy, settings.specs_dir)
+            everything = not rels or any(rel.as_posix() in staged.SETTINGS_FILES for rel in rels)
+            result = load_specs(settings, None if everything else [copy / rel for rel in rels])
+    except staged.StagedError as exc:
+        fail(str(exc))
     click.echo(render("validate", fmt, documents.validate(result)), nl=False)
     raise SystemExit(0 if result.valid else 1)
 
@@ -144,7 +167,7 @@ def _plan(settings: Settings) -> Plan:
     from reconciler import cache, journal, ledger as ledger_mod
     from reconciler.plan import make_plan, noop_plan
 
-    if journal.peek(settings.journal_path):  # an interrupted apply: its events are part of the plan
+    if journal.peek(settings.journal_path, journal.Lineage(settings.root)):  # an interrupted apply's events
         return make_plan(_specs_or_fail(settings).specs, _ledger_with_journal(settings))
     # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
     # which files differ from it, and only those are loaded; none differ: nothing to do.

@@ -110,20 +110,73 @@ def test_zizmor_reports_nothing_medium_or_above():
         assert path.relative_to(ROOT).as_posix() in result.stderr, result.stderr
 
 
-def test_pre_commit_hook():
+def _hook() -> dict:
     hooks = yaml.safe_load(HOOKS.read_text(encoding="utf-8"))
     assert isinstance(hooks, list)
     (hook,) = [h for h in hooks if h["id"] == "launchops-validate"]
-    assert hook["entry"] == "launchops validate"
+    return hook
+
+
+def test_pre_commit_hook():
+    hook = _hook()
+    assert hook["entry"] == "launchops validate --staged"
     assert hook["language"] == "python"
-    # whole-repository check: defaults and id uniqueness span files (see the hook's comment)
-    assert hook["pass_filenames"] is False
+    # pre-commit passes the staged files; --staged reads them (and their defaults) from the index
+    assert hook["pass_filenames"] is True
     assert hook["require_serial"] is True
     files = re.compile(hook["files"])
-    for path in ["launches/a.yaml", "launches/team-a/nightly-eval.yml", "launches/_defaults.yaml"]:
+    for path in ["launches/a.yaml", "launches/team-a/nightly-eval.yml", "launches/_defaults.yaml",
+                 "launchops.toml", "pyproject.toml"]:  # both settings sources
         assert files.search(path), path
-    for path in ["launchesx/a.yaml", "src/launches/a.yaml", "launches/a.json", ".launchops/ledger.json"]:
+    for path in ["launchesx/a.yaml", "src/launches/a.yaml", "launches/a.json", ".launchops/ledger.json",
+                 "sub/pyproject.toml", "launchops.toml.bak"]:
         assert not files.search(path), path
+
+
+def _run_hook(repo: Path) -> subprocess.CompletedProcess[str]:
+    """What pre-commit does: the hook's entry with the staged (added, copied, modified, renamed)
+    files its `files:` pattern selects, from the repository root."""
+    hook = _hook()
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z"], cwd=repo,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    selected = [f for f in staged if f and re.search(hook["files"], f)]
+    entry = hook["entry"].split()
+    assert entry[0] == "launchops"
+    return subprocess.run([sys.executable, "-m", "reconciler", *entry[1:], *selected], cwd=repo,
+                          capture_output=True, text=True)
+
+
+GOOD = "apiVersion: launchops/v1\nlaunch:\n  docker_image: x:1\n"
+
+
+def test_pre_commit_hook_checks_what_is_committed(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q", "-b", "main")
+    (repo / "launches").mkdir()
+    (repo / "launches" / "_defaults.yaml").write_text("launch:\n  queue_name: q\n", encoding="utf-8")
+    (repo / "launches" / "a.yaml").write_text(GOOD, encoding="utf-8")
+    git("add", "-A")
+    # untracked drafts: an invalid one, and a copy of the staged spec that declares its id again
+    (repo / "launches" / "draft.yaml").write_text("apiVersion: launchops/v1\nlaunch: [broken\n", encoding="utf-8")
+    (repo / "launches" / "copy.yaml").write_text(GOOD.replace("launch:", "id: a\nlaunch:"), encoding="utf-8")
+    result = _run_hook(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # an invalid staged spec is refused although the working tree has fixed it (unstaged)
+    (repo / "launches" / "b.yaml").write_text(GOOD.replace("docker_image", "image"), encoding="utf-8")
+    git("add", "launches/b.yaml")
+    (repo / "launches" / "b.yaml").write_text(GOOD, encoding="utf-8")
+    result = _run_hook(repo)
+    assert result.returncode == 1 and "launches/b.yaml:3:3" in result.stdout, result.stdout + result.stderr
+    git("add", "launches/b.yaml")
+    assert _run_hook(repo).returncode == 0
+    # the staged settings count, not the working tree's: a staged unknown key is refused
+    (repo / "launchops.toml").write_text("backend = \"local\"\nqueue = \"x\"\n", encoding="utf-8")
+    git("add", "launchops.toml")
+    (repo / "launchops.toml").write_text("backend = \"local\"\n", encoding="utf-8")
+    result = _run_hook(repo)
+    assert result.returncode == 1 and "queue" in result.stderr, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda p: p.name)
