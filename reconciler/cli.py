@@ -238,6 +238,8 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 @click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
 @click.option("--push", is_flag=True, help="Push the ledger commits; intents are pushed before enqueueing.")
 @click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--local", is_flag=True, help="Apply without pushing: this clone is the only one that applies "
+              "(needed on the wandb backend in a clone with a remote, unless --push).")
 @click.option("--allow-dirty", is_flag=True, help="Apply although spec files differ from HEAD.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed enqueue.")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -246,8 +248,8 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
               help="Seconds to wait for another apply in this clone to finish.")
 @format_option("apply")
 @click.pass_obj
-def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, remote: str, allow_dirty: bool,
-          fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
+def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, local: bool, remote: str,
+          allow_dirty: bool, fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
     from reconciler.apply import Options
     from reconciler.plan import make_plan
@@ -256,7 +258,11 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     if push and no_commit:
         raise click.UsageError("--push needs a commit; drop --no-commit")
     settings = obj.settings(backend)
+    if push and local:
+        raise click.UsageError("--local says no other clone applies, --push publishes for them: pick one")
     specs = _specs_or_fail(settings)
+    if settings.backend == "wandb" and not (push or local):
+        _refuse_unpublished(settings)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
     with _session(settings, options, "apply", lock_timeout, parallel, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger())
@@ -318,6 +324,22 @@ def _refuse_dirty(settings: Settings, repo: Repo) -> None:
     """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
     what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
     from reconciler.specs import input_files, is_input
+
+def _refuse_unpublished(settings: Settings) -> None:
+    """On W&B, intents that stay in this clone are invisible to every other applier (CI runs
+    `apply --push`): both would enqueue the same change. A clone with a remote must say which."""
+    from reconciler.gitrepo import GitError, Repo
+
+    try:
+        remotes = Repo(settings.root).remotes()
+    except GitError:
+        return  # not a repository: the session says so
+    if remotes:
+        fail(f"this clone has a remote ({', '.join(remotes)}): on the wandb backend an apply without --push keeps "
+             "its intents in this clone, so another clone or CI applying the same change cannot see them and "
+             "would enqueue it again; pass --push (intents are pushed before anything is enqueued), or --local "
+             "if this clone is the only one that applies (nothing was enqueued)")
+
 
     settings_files = ["launchops.toml", "pyproject.toml"]
     status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))

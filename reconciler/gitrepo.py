@@ -65,6 +65,9 @@ class Repo:
         except ValueError:  # no commit yet
             return None
 
+    def remotes(self) -> list[str]:
+        return sorted(remote.name for remote in self._repo.remotes)
+
     def branch(self) -> str | None:
         try:
             return self._repo.active_branch.name

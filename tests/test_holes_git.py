@@ -4,6 +4,7 @@ the root, hostile state files, a push the remote refuses, and W&B applies that o
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import cli, commit_all, git, make_repo, queue_items, write  # noqa: E402
+from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
+from wandb_server import WandbServer  # noqa: E402
 
 SPEC = "apiVersion: launchops/v1\nlaunch:\n  job: acme/evals/eval-job:{version}\n  queue_name: gpu-a100\n"
 LEDGER = ".launchops/ledger.json"
@@ -231,3 +234,46 @@ def test_a_push_the_remote_refuses_is_not_retried_as_a_race(tmp_path: Path, reje
     assert again.exit_code == 0, again.output
     assert len(queue_items(repo)) == 1
     assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["base"]["status"] == "applied"
+
+
+# ---- W&B applies that other clones cannot see -----------------------------------------------------
+
+def test_wandb_apply_in_a_clone_with_a_remote_needs_push_or_local(tmp_path: Path, wandb_server: WandbServer) -> None:
+    repo, remote = _with_remote(tmp_path)
+    wandb_server.state.add_job("acme/evals/eval-job:v1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "LAUNCHOPS_"))}
+    bare = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes", "--backend", "wandb"],
+                          capture_output=True, text=True, env=env, timeout=120)  # no credentials: none needed
+    assert bare.returncode == 1, bare.stderr
+    assert "--push" in bare.stderr and "--local" in bare.stderr and "cannot see them" in bare.stderr, bare.stderr
+    assert "WANDB_API_KEY" not in bare.stderr  # refused before the backend is built
+    assert not (repo / ".launchops").exists() and wandb_server.state.items == []
+    assert cli(repo, "apply", "--yes", "--push", "--local").exit_code == 2  # one or the other
+
+    served = {**env, **wandb_server.env(http_timeout=10)}
+
+    def apply(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes", "--backend",
+                               "wandb", *flags], capture_output=True, text=True, env=served, timeout=120)
+
+    local = apply("--local")
+    assert local.returncode == 0, local.stderr
+    assert len(wandb_server.state.items) == 1
+    write(repo, "launches/other.yaml", spec().replace("launch:", "id: other\nlaunch:"))
+    commit_all(repo)
+    pushed = apply("--push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert len(wandb_server.state.items) == 2
+    assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["other"]["status"] == "applied"
+
+
+def test_wandb_apply_without_a_remote_needs_neither(tmp_path: Path, wandb_server: WandbServer) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/base.yaml", spec())
+    commit_all(repo)
+    wandb_server.state.add_job("acme/evals/eval-job:v1")
+    out = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes", "--backend", "wandb"],
+                         capture_output=True, text=True, env={**os.environ, **wandb_server.env(http_timeout=10)},
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(wandb_server.state.items) == 1
