@@ -1,9 +1,13 @@
 """The wandb backend against the real wandb SDK and a W&B-compatible server on 127.0.0.1."""
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +38,12 @@ def wire(item: dict[str, Any]) -> dict[str, Any]:
 
 def test_import_does_not_import_wandb() -> None:
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "import reconciler.backends.wandb as w\n"
         "b = w.WandbBackend(settings={}, parallel=4)\n"
         "assert w.launch_problems({'uri': 'https://github.com/x/y'})\n"
         "w.WandbBackend.sdk_arguments\n"
-        "print('wandb' in sys.modules)\n" % str(ROOT)
+        "print('wandb' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
@@ -71,11 +75,64 @@ def test_sdk_arguments_copy_and_carry_the_marker() -> None:
 
 def test_query_parser_routes_on_root_fields() -> None:
     roots = parse_query(
-        "mutation pushToRunQueueByName($a: String!) { pushToRunQueueByName(input: {entityName: $a}) { runQueueItemId } }"
+        "mutation pushToRunQueueByName($a: String!) { pushToRunQueueByName(input: {entityName: $a}) { runQueueItemId } }",
+        {"a": "ent"},
     )
-    assert [f.name for f in roots] == ["pushToRunQueueByName"]
-    roots = parse_query("query Q { project(name: \"x\") { ...F } } fragment F on Project { runQueue(name: $q) { id } }")
-    assert [f.name for f in roots[0].selections] == ["runQueue"]
+    assert [f.name for f in roots] == ["pushToRunQueueByName"] and roots[0].args == {"input": {"entityName": "ent"}}
+    roots = parse_query("query Q { project(name: \"x\") { ...F } } fragment F on Project { runQueue(name: $q) { id } }",
+                        {"q": "gpu"})
+    assert [(f.name, f.args) for f in roots[0].selections] == [("runQueue", {"name": "gpu"})]
+    roots = parse_query("query Q($i: Boolean = false) { viewer { id email @include(if: $i) } }", {"i": False})
+    assert [f.name for f in roots[0].selections] == ["id"]
+
+
+# --------------------------------------------------------------------------------------------
+# The test server is as strict as W&B: a key is required, every request is validated
+
+
+def _post(server: WandbServer, body: dict[str, Any], key: str | None = DUMMY_API_KEY) -> tuple[int, Any]:
+    """One raw GraphQL request to the test server (no proxy: 127.0.0.1 only)."""
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
+    req = urllib.request.Request(server.url + "/graphql", data=json.dumps(body).encode(), headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+ITEMS = """query Q($e: String!, $p: String!, $q: String!, $first: Int) {
+  project(name: $p, entityName: $e) { runQueue(name: $q) { runQueueItems(first: $first) { edges { node { id %s } } } } }
+}"""
+VARS = {"e": "ent", "p": "model-registry", "q": "q", "first": 10}
+
+
+def test_server_refuses_requests_without_a_known_key(wandb_server: WandbServer) -> None:
+    body = {"query": "{ viewer { id } }", "variables": {}, "operationName": ""}
+    assert _post(wandb_server, body, key=None)[0] == 401
+    assert _post(wandb_server, body, key="wrong" + DUMMY_API_KEY[5:])[0] == 401
+    assert _post(wandb_server, body) == (200, {"data": {"viewer": {"id": "VXNlcjox"}}})
+
+
+@pytest.mark.parametrize(("query", "variables", "message"), [
+    (ITEMS % "bogusField", VARS, 'Cannot query field "bogusField" on type "RunQueueItem".'),
+    (ITEMS.replace("first: $first", "first: $first, bogus: 1") % "", VARS, 'Unknown argument "bogus" on field'),
+    (ITEMS % "", {**VARS, "first": "ten"}, 'Variable "$first" has invalid value'),
+    (ITEMS % "", {k: v for k, v in VARS.items() if k != "q"}, 'Variable "$q" has invalid value: Expected a value of non-null type'),
+    ("{ nosuchRoot { id } }", {}, 'Cannot query field "nosuchRoot" on type "Query".'),
+    ("query { viewer { id }", {}, "Syntax Error"),
+])
+def test_server_refuses_what_a_graphql_server_refuses(wandb_server: WandbServer, query: str, variables: dict[str, Any],
+                                                      message: str) -> None:
+    wandb_server.state.seed_items(1, entity="ent", project_queue="model-registry", queue_name="q")
+    status, body = _post(wandb_server, {"query": query, "variables": variables, "operationName": ""})
+    assert status == 200 and "data" not in body, body
+    assert any(message in e["message"] for e in body["errors"]), body
+    status, body = _post(wandb_server, {"query": ITEMS % "state", "variables": VARS, "operationName": ""})
+    assert status == 200 and body["data"]["project"]["runQueue"]["runQueueItems"]["edges"][0]["node"]["state"] == "PENDING"
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +181,7 @@ def test_every_argument_reaches_the_server_as_launch_add_sends_it(wandb_server: 
         assert (run["entity"], run["project_queue"], run["queue_name"]) == (ours["entity"], ours["project_queue"], ours["queue_name"])
         assert run["priority"] == CASES[name].get("priority") and run["marker"] == f"mk-{name}"
         assert run["enqueued_at"].endswith("Z") and len(run["enqueued_at"]) == 20
-    assert not wandb_server.state.server_errors and not wandb_server.state.unknown_ops
+    assert not wandb_server.state.server_errors and not wandb_server.state.invalid
 
     got = {name: items[2 * k + 1] for k, name in enumerate(CASES)}
     # exactly what the server received, argument by argument
@@ -305,10 +362,10 @@ def test_netrc_entry_for_the_base_url_is_enough(wandb_server: WandbServer, tmp_p
 
 def test_missing_extra_says_the_pip_command(tmp_path: Path) -> None:
     code = (
-        "import sys; sys.path.insert(0, %r); sys.modules['wandb'] = None\n"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); sys.modules['wandb'] = None\n"
         "from reconciler.backends.wandb import WandbBackend\n"
         "from reconciler.backends.base import BackendError\n"
-        "try:\n    WandbBackend().preflight([])\nexcept BackendError as e:\n    print(e)\n" % str(ROOT)
+        "try:\n    WandbBackend().preflight([])\nexcept BackendError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "pip install 'launchops[wandb]'" in out.stdout

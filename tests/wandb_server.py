@@ -5,143 +5,285 @@ and the job artifact lookup, records every enqueued item (so tests assert exactl
 `launch_add` argument became on the wire), and injects faults on demand: HTTP 500 before or after
 the item is committed, a GraphQL error, a slow answer, a dropped connection, HTTP 401.
 
+It is as strict as W&B where that matters: every request must carry a known key
+(`Authorization: Basic base64("api:<key>")`, else HTTP 401) and is parsed, validated and its
+variables coerced by graphql-core against `SDK_SCHEMA` — the types, fields and arguments the wandb
+SDK's own operations use, which is what is known to exist on W&B — plus `LAUNCHOPS_EXTRAS`, what
+launchops asks beyond them, each of which a test server can withhold (`WandbState.withheld`) to
+exercise launchops' fallback. An unknown field, argument or variable type is refused as W&B
+refuses it: HTTP 200 with `errors` and no data (or `invalid_status`), messages in double quotes.
+
 The SDK's `operationName` is always "", so requests are routed on the root fields of the parsed
-query text. Only 127.0.0.1 is ever bound.
+query. Only 127.0.0.1 is ever bound.
 """
 from __future__ import annotations
 
 import base64
 import contextlib
-import copy
+import functools
 import json
 import os
-import re
 import shutil
 import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Mapping
+from typing import Any
+
+import graphql
 
 DUMMY_API_KEY = "local" + "0123456789abcdef" * 3  # 53 characters: the SDK refuses keys under 40
 
 # ---------------------------------------------------------------------------------------------
-# A just-big-enough GraphQL reader: the selection tree of a document, fragments inlined.
+# The schema: what the wandb 0.31 SDK itself asks of W&B, and nothing else (each type and field
+# below appears in an operation the SDK sends: `Viewer`, `GetDefaultEntity`, `ServerFeaturesQuery`,
+# `ArtifactMembershipByName`, `pushToRunQueueByName`, `ProjectRunQueues`, `pushToRunQueue`,
+# `GetRunQueueItem` (both), `fetchRunQueuesFromProject`, `DeleteFromRunQueue`,
+# `GetRunQueueItems`; tests/test_wandb_backend.py checks that every coordinate is used by one).
+# Arguments are nullable where the SDK passes both `String` and `String!` variables to them.
+
+SDK_SCHEMA = """
+scalar JSONString
+scalar DateTime
+
+type Query {
+  viewer: User
+  serverInfo: ServerInfo
+  project(name: String, entityName: String): Project
+}
+
+type Mutation {
+  pushToRunQueueByName(input: PushToRunQueueByNameInput!): PushToRunQueueByNamePayload
+  pushToRunQueue(input: PushToRunQueueInput!): PushToRunQueuePayload
+  deleteFromRunQueue(input: DeleteFromRunQueueInput!): DeleteFromRunQueuePayload
+}
+
+type User {
+  id: ID!
+  entity: String
+  username: String
+  email: String
+  flags: JSONString
+  teams: EntityConnection
+}
+type EntityConnection { edges: [EntityEdge!]! }
+type EntityEdge { node: Entity }
+type Entity { name: String! }
+
+type ServerInfo { features: [ServerFeature!]! }
+type ServerFeature { name: String! isEnabled: Boolean! }
+
+type Project {
+  id: ID!
+  internalId: ID!
+  name: String!
+  entity: Entity!
+  artifactCollectionMembership(name: String!): ArtifactCollectionMembership
+  runQueues: [RunQueue!]!
+  runQueue(name: String!): RunQueue
+}
+
+type RunQueue {
+  id: ID!
+  name: String!
+  createdBy: String
+  access: RunQueueAccessType!
+  runQueueItem(id: ID!): RunQueueItem
+  runQueueItems(first: Int): RunQueueItemConnection!
+}
+enum RunQueueAccessType { PROJECT USER }
+type RunQueueItemConnection { edges: [RunQueueItemEdge!]! }
+type RunQueueItemEdge { node: RunQueueItem! }
+type RunQueueItem { id: ID! state: RunQueueItemState! associatedRunId: String }
+enum RunQueueItemState { PENDING LEASED CLAIMED FAILED }
+
+input PushToRunQueueByNameInput {
+  entityName: String!
+  projectName: String!
+  queueName: String!
+  runSpec: JSONString!
+  priority: Int
+  templateVariableValues: JSONString
+}
+type PushToRunQueueByNamePayload { runQueueItemId: ID! runSpec: JSONString }
+input PushToRunQueueInput { queueID: ID! runSpec: JSONString! templateVariableValues: JSONString }
+type PushToRunQueuePayload { runQueueItemId: ID! }
+input DeleteFromRunQueueInput { queueID: ID! runQueueItemId: ID! }
+type DeleteFromRunQueuePayload { success: Boolean! clientMutationId: String }
+
+type ArtifactCollectionMembership {
+  id: ID!
+  versionIndex: Int
+  createdAt: DateTime!
+  aliases: [ArtifactAlias!]!
+  artifactCollection: ArtifactCollection
+  artifact: Artifact
+}
+interface ArtifactCollection { name: String! project: Project }
+type ArtifactSequence implements ArtifactCollection { name: String! project: Project }
+type ArtifactAlias { id: ID! alias: String! artifactCollection: ArtifactCollection }
+type ArtifactType { name: String! }
+type Tag { id: ID! name: String! }
+type Artifact {
+  id: ID!
+  artifactSequence: ArtifactSequence!
+  versionIndex: Int
+  artifactType: ArtifactType!
+  description: String
+  metadata: JSONString
+  ttlDurationSeconds: Int
+  ttlIsInherited: Boolean
+  tags: [Tag!]!
+  historyStep: Int
+  state: ArtifactState!
+  size: Int
+  digest: String!
+  commitHash: String
+  fileCount: Int
+  createdAt: DateTime!
+  updatedAt: DateTime
+  aliases: [ArtifactAlias!]!
+}
+enum ArtifactState { PENDING COMMITTED DELETED }
+"""
+
+# What launchops asks of W&B beyond the SDK's own operations: real W&B serves these (the web UI
+# reads them), but no SDK query proves it. Each can be withheld (`WandbState.withheld`), as an
+# older or stricter server would, to exercise launchops' fallback for it.
+LAUNCHOPS_EXTRAS: dict[str, str] = {
+    "RunQueue.runQueueItems(after:)": "",  # an argument: added by _extended_sdl
+    "RunQueueItemConnection.pageInfo": "extend type RunQueueItemConnection { pageInfo: PageInfo! }",
+    "RunQueueItem.runSpec": "extend type RunQueueItem { runSpec: JSONString }",
+    "RunQueueItem.createdAt": "extend type RunQueueItem { createdAt: DateTime }",
+}
+_PAGE_INFO = "type PageInfo { hasNextPage: Boolean! endCursor: String }"
+
+
+def _extended_sdl(withheld: frozenset[str]) -> str:
+    sdl = SDK_SCHEMA
+    if "RunQueue.runQueueItems(after:)" not in withheld:
+        sdl = sdl.replace("runQueueItems(first: Int)", "runQueueItems(first: Int, after: String)")
+    extras = [text for name, text in LAUNCHOPS_EXTRAS.items() if text and name not in withheld]
+    if "RunQueueItemConnection.pageInfo" not in withheld:
+        extras.append(_PAGE_INFO)
+    return "\n".join([sdl, *extras])
+
+
+@functools.cache
+def schema(withheld: frozenset[str] = frozenset()) -> graphql.GraphQLSchema:
+    """The SDK's schema plus launchops' extras, less the withheld ones."""
+    unknown = withheld - set(LAUNCHOPS_EXTRAS)
+    assert not unknown, f"not an extra: {sorted(unknown)}"
+    return graphql.build_schema(_extended_sdl(withheld))
+
+
+def coordinates(document: str, withheld: frozenset[str] = frozenset()) -> set[str]:
+    """Every schema coordinate a valid document uses: `Type.field` and `Type.field(arg:)`."""
+    sch = schema(withheld)
+    info = graphql.TypeInfo(sch)
+    used: set[str] = set()
+    fields: list[str] = []
+
+    class Collect(graphql.Visitor):
+        def enter_field(self, node: graphql.FieldNode, *_: Any) -> None:
+            parent = info.get_parent_type()
+            fields.append(f"{parent.name}.{node.name.value}" if parent else node.name.value)
+            if node.name.value != "__typename":
+                used.add(fields[-1])
+
+        def leave_field(self, *_: Any) -> None:
+            fields.pop()
+
+        def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> None:
+            if fields:
+                used.add(f"{fields[-1]}({node.name.value}:)")
+
+        def enter_object_field(self, node: graphql.ObjectFieldNode, *_: Any) -> None:
+            parent = info.get_parent_input_type()
+            if parent is not None:
+                used.add(f"{graphql.get_named_type(parent).name}.{node.name.value}")
+
+    graphql.visit(graphql.parse(document), graphql.TypeInfoVisitor(info, Collect()))
+    return used
+
+
+def schema_coordinates(withheld: frozenset[str] = frozenset()) -> set[str]:
+    """Every field, argument and input field the schema declares (root types included)."""
+    out: set[str] = set()
+    for name, type_ in schema(withheld).type_map.items():
+        if name.startswith("__") or not isinstance(
+            type_, (graphql.GraphQLObjectType, graphql.GraphQLInterfaceType, graphql.GraphQLInputObjectType)
+        ):
+            continue
+        for fname, fdef in type_.fields.items():
+            out.add(f"{name}.{fname}")
+            out.update(f"{name}.{fname}({arg}:)" for arg in getattr(fdef, "args", {}) or {})
+    return out
+
+
+def validation_errors(document: graphql.DocumentNode, withheld: frozenset[str] = frozenset()) -> list[str]:
+    """What a GraphQL server says of a document, with W&B's double quotes (the SDK matches
+    messages such as `Cannot query field "runSpec" on type "PushToRunQueueByNamePayload"`)."""
+    return [e.message.replace("'", '"') for e in graphql.validate(schema(withheld), document)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing: the selection tree of the operation, fragments inlined, @skip/@include applied and
+# arguments given their values (variables substituted). Answers are shaped from it by `shape`.
 
 
 @dataclass
 class Field:
     name: str
     alias: str
-    args: str  # raw argument text, enough to read literal arguments such as first: 100
-    selections: list["Field"] = field(default_factory=list)
+    args: dict[str, Any]
+    selections: list[Field] = field(default_factory=list)
 
-    def child(self, name: str) -> "Field | None":
+    def child(self, name: str) -> Field | None:
         return next((f for f in self.selections if f.name == name), None)
 
 
-_TOKEN = re.compile(r'\s+|#[^\n]*|"""(?:.|\n)*?"""|"(?:\\.|[^"\\])*"|\.\.\.|[A-Za-z_][A-Za-z0-9_]*|[{}():,!$=@\[\]]|[^\s]')
+def _included(node: Any, variables: Mapping[str, Any]) -> bool:
+    for d in node.directives or ():
+        value = next((graphql.value_from_ast_untyped(a.value, dict(variables)) for a in d.arguments or () if a.name.value == "if"), None)
+        if (d.name.value == "skip" and value is True) or (d.name.value == "include" and value is False):
+            return False
+    return True
 
 
-def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text) if t.strip() and not t.startswith("#") and t != ","]
+def _fields(selection_set: Any, fragments: Mapping[str, Any], variables: Mapping[str, Any]) -> list[Field]:
+    out: list[Field] = []
+    for sel in selection_set.selections if selection_set else ():
+        if not _included(sel, variables):
+            continue
+        if isinstance(sel, graphql.FieldNode):
+            args = {}
+            for a in sel.arguments or ():
+                value = graphql.value_from_ast_untyped(a.value, dict(variables))
+                args[a.name.value] = None if value is graphql.Undefined else value
+            name = sel.name.value
+            out.append(Field(name, sel.alias.value if sel.alias else name, args, _fields(sel.selection_set, fragments, variables)))
+        elif isinstance(sel, graphql.FragmentSpreadNode):
+            fragment = fragments.get(sel.name.value)
+            out.extend(_fields(fragment.selection_set if fragment else None, fragments, variables))
+        else:  # an inline fragment
+            out.extend(_fields(sel.selection_set, fragments, variables))
+    return out
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.toks = _tokens(text)
-        self.pos = 0
-        self.fragments: dict[str, list[Field]] = {}
-
-    def peek(self) -> str | None:
-        return self.toks[self.pos] if self.pos < len(self.toks) else None
-
-    def take(self) -> str:
-        tok = self.toks[self.pos]
-        self.pos += 1
-        return tok
-
-    def skip_balanced(self, open_: str, close: str) -> str:
-        depth, start = 0, self.pos
-        while True:
-            tok = self.take()
-            if tok == open_:
-                depth += 1
-            elif tok == close:
-                depth -= 1
-                if depth == 0:
-                    return " ".join(self.toks[start + 1 : self.pos - 1])
-
-    def document(self) -> list[Field]:
-        operations: list[list[Field]] = []
-        while self.peek() is not None:
-            tok = self.peek()
-            if tok == "fragment":
-                self.take()
-                name = self.take()
-                self.take()  # on
-                self.take()  # type condition
-                while self.peek() == "@":
-                    self.take(), self.take()
-                self.fragments[name] = self.selection_set()
-            elif tok == "{":
-                operations.append(self.selection_set())
-            else:  # query/mutation Name($vars) @directives { ... }
-                self.take()
-                while self.peek() not in ("{", None):
-                    if self.peek() == "(":
-                        self.skip_balanced("(", ")")
-                    else:
-                        self.take()
-                operations.append(self.selection_set())
-        roots = operations[0] if operations else []
-        return self.expand(roots)
-
-    def selection_set(self) -> list[Field]:
-        self.take()  # {
-        fields: list[Field] = []
-        while self.peek() != "}":
-            if self.peek() == "...":
-                self.take()
-                if self.peek() == "on":
-                    self.take(), self.take()
-                    fields.append(Field("...", "...", "", self.selection_set()))
-                else:
-                    fields.append(Field("...spread", self.take(), ""))
-                continue
-            name = self.take()
-            alias = name
-            if self.peek() == ":":
-                self.take()
-                name = self.take()
-            args = self.skip_balanced("(", ")") if self.peek() == "(" else ""
-            while self.peek() == "@":
-                self.take(), self.take()
-                if self.peek() == "(":
-                    self.skip_balanced("(", ")")
-            subs = self.selection_set() if self.peek() == "{" else []
-            fields.append(Field(name, alias, args, subs))
-        self.take()  # }
-        return fields
-
-    def expand(self, fields: list[Field]) -> list[Field]:
-        out: list[Field] = []
-        for f in fields:
-            if f.name == "...spread":
-                out.extend(self.expand(self.fragments.get(f.alias, [])))
-            elif f.name == "...":
-                out.extend(self.expand(f.selections))
-            else:
-                out.append(Field(f.name, f.alias, f.args, self.expand(f.selections)))
-        return out
+def operation_fields(document: graphql.DocumentNode, variables: Mapping[str, Any]) -> list[Field]:
+    """The root fields of the document's first operation."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, graphql.FragmentDefinitionNode)}
+    operation = next((d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode)), None)
+    return _fields(operation.selection_set, fragments, variables) if operation else []
 
 
-def parse_query(text: str) -> list[Field]:
-    """The root fields of the first operation, fragments inlined."""
-    return _Parser(text).document()
-
+def parse_query(text: str, variables: Mapping[str, Any] | None = None) -> list[Field]:
+    """The root fields of the first operation of a document (parsed, not validated)."""
+    return operation_fields(graphql.parse(text), variables or {})
 
 def shape(value: Any, selections: list[Field]) -> Any:
     """Project a resolved value onto the requested selection (aliases, only asked-for keys)."""
@@ -167,11 +309,13 @@ def shape(value: Any, selections: list[Field]) -> Any:
 
 @dataclass
 class Fault:
-    """One injected fault. `op` is a root field name (e.g. "pushToRunQueueByName") or "*";
-    it fires on the `nth` matching request (1-based) and then `times` times in all."""
+    """One injected fault. `op` is a root field name (e.g. "pushToRunQueueByName") or "*", and
+    `variables` (when given) values the request's variables must have (e.g. {"after": "100"}: the
+    second page of a listing); it fires on the `nth` matching request (1-based) and then `times`
+    times in all. Faults apply to requests that passed authentication and validation."""
 
     op: str
-    # "500-before" | "500-after" (committed, then 500) | "graphql-error" | "401" | "drop" |
+    # "500-before" | "500-after" (committed, then 500) | "graphql-error" | "400" | "401" | "drop" |
     # "drop-after" (committed, then the connection closes) | "slow" (committed, answered after
     # `delay`) | "slow-before" (waits `delay`, then commits and answers)
     kind: str
@@ -179,11 +323,14 @@ class Fault:
     times: int = 1
     delay: float = 0.0
     message: str = "injected failure"
+    variables: Mapping[str, Any] | None = None
     seen: int = 0
     fired: int = 0
 
-    def matches(self, ops: list[str]) -> bool:
+    def matches(self, ops: list[str], variables: Mapping[str, Any]) -> bool:
         if self.op != "*" and self.op not in ops:
+            return False
+        if any(variables.get(k) != v for k, v in (self.variables or {}).items()):
             return False
         self.seen += 1
         if self.seen >= self.nth and self.fired < self.times:
@@ -214,8 +361,13 @@ class WandbState:
         self.faults: list[Fault] = []
         self.latency = 0.0  # added to every request, for benchmarks
         self.page_size_cap = 100  # the most runQueueItems one page returns
-        self.auth_ok = True
-        self.unknown_ops: list[str] = []
+        self.auth_ok = True  # False: every key is refused (HTTP 401)
+        self.api_keys = {DUMMY_API_KEY}  # accepted as `Authorization: Basic base64("api:<key>")`
+        self.withheld: frozenset[str] = frozenset()  # LAUNCHOPS_EXTRAS this server does not serve
+        self.invalid: list[str] = []  # every validation error the server answered with
+        # HTTP status of a refused (invalid) request: 200 with `errors` as W&B answers; 400 as some
+        # GraphQL servers do. wandb-core retries neither and puts the message in the error's text.
+        self.invalid_status = 200
         self.server_errors: list[str] = []
         self._next = 1
 
@@ -236,7 +388,20 @@ class WandbState:
             self.deleted.clear()
             self.requests.clear()
             self.faults.clear()
-            self.unknown_ops.clear()
+            self.invalid.clear()
+
+    def seed_items(self, n: int, *, entity: str, project_queue: str, queue_name: str) -> None:
+        """`n` items other people queued (no marker), as if pushed through the SDK."""
+        with self.lock:
+            for k in range(n):
+                spec = json.dumps({"docker": {"docker_image": f"other:{k}"}, "entity": entity, "project": "p"})
+                self.push({"entityName": entity, "projectName": project_queue, "queueName": queue_name,
+                           "runSpec": spec}, by_name=True)
+
+    def pushes(self) -> int:
+        """How many push requests the server has answered or committed (retries included)."""
+        with self.lock:
+            return sum(op in ("pushToRunQueueByName", "pushToRunQueue") for r in self.requests for op in r["ops"] if r.get("valid"))
 
     def ops(self) -> list[str]:
         with self.lock:
@@ -351,21 +516,45 @@ class WandbState:
         }
 
 
-def _arg(args: str, name: str, variables: Mapping[str, Any]) -> Any:
-    """An argument's value: `$var` from variables, or a literal string/number."""
-    m = re.search(rf"\b{name}\s*:\s*(\$\s*[A-Za-z_]\w*|\"(?:\\.|[^\"\\])*\"|-?\d+)", args)
-    if not m:
-        return None
-    raw = m.group(1)
-    if raw.startswith("$"):
-        return variables.get(raw[1:].strip())
-    if raw.startswith('"'):
-        return json.loads(raw)
-    return int(raw)
+def _authorized(header: str | None, keys: set[str]) -> bool:
+    """`Basic base64("api:<key>")` with a key the server knows (W&B reads only the password)."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        _, _, key = base64.b64decode(token, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return key in keys
+
+
+def _check(body: Any, withheld: frozenset[str]) -> tuple[list[Field], dict[str, Any], list[str]]:
+    """Parse, validate and coerce a request as a GraphQL server does: (root fields, variables,
+    errors). Unknown fields, arguments and types, missing or mistyped variables are errors."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("query"), str):
+        return [], {}, ["Must provide query string."]
+    raw_variables = body.get("variables") or {}
+    if not isinstance(raw_variables, Mapping):
+        return [], {}, ["Variables must be provided as an Object where each property is a variable value."]
+    try:
+        document = graphql.parse(body["query"])
+    except graphql.GraphQLError as e:
+        return [], {}, [e.message.replace("'", '"')]
+    errors = validation_errors(document, withheld)
+    if errors:
+        return [], {}, errors
+    operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
+    coerced = graphql.execution.values.get_variable_values(
+        schema(withheld), operation.variable_definitions or (), dict(raw_variables)
+    )
+    if isinstance(coerced, list):
+        return [], {}, [e.message.replace("'", '"') for e in coerced]
+    values = dict(getattr(coerced, "coerced", coerced))  # graphql-core 3.3 wraps the dict (3.2 did not)
+    return operation_fields(document, values), values, []
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else each answer waits ~40 ms for a delayed ACK
 
@@ -396,36 +585,49 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw or b"{}")
-            roots = parse_query(body.get("query") or "")
-        except Exception as e:  # a request we cannot read is the test's bug: say so loudly
-            self._send(400, {"errors": [{"message": f"test server cannot parse request: {e}"}]})
+        except ValueError as e:
+            self._send(400, {"errors": [{"message": f"POST body sent invalid JSON: {e}"}]})
             return
-        variables = body.get("variables") or {}
+        with state.lock:
+            keys = set(state.api_keys) if state.auth_ok else set()
+            withheld, invalid_status = state.withheld, state.invalid_status
+        authorized = _authorized(self.headers.get("Authorization"), keys)
+        roots, variables, errors = _check(body, withheld) if authorized else ([], {}, [])
         ops = [f.name for f in roots]
+        if not roots and isinstance(body, Mapping) and isinstance(body.get("query"), str):
+            with contextlib.suppress(graphql.GraphQLError):  # record what was asked, even refused
+                ops = [f.name for f in parse_query(body["query"])]
         with state.lock:
             state.requests.append(
                 {
                     "path": self.path,
                     "ops": ops,
-                    "variables": variables,
-                    "query": body.get("query"),
-                    "operationName": body.get("operationName"),
+                    "variables": body.get("variables") or {} if isinstance(body, Mapping) else {},
+                    "query": body.get("query") if isinstance(body, Mapping) else None,
+                    "operationName": body.get("operationName") if isinstance(body, Mapping) else None,
                     "authorization": bool(self.headers.get("Authorization")),
+                    "valid": authorized and not errors,
                 }
             )
-            fault = next((f for f in state.faults if f.matches(ops)), None)
+            state.invalid.extend(errors)
+            fault = next((f for f in state.faults if f.matches(ops, variables)), None) if authorized and not errors else None
             latency = state.latency
         if latency:
             time.sleep(latency)
+        if not authorized:
+            self._send(401, {"errors": [{"message": "user is not logged in"}]})
+            return
+        if errors:
+            # W&B answers a request it cannot validate with the errors and no data; wandb-core
+            # raises at once (4xx and GraphQL errors are not retried) with the message in the text.
+            self._send(invalid_status, {"errors": [{"message": m} for m in errors]})
+            return
         try:
             if fault is not None:
                 if self._fault(fault, roots, variables):
                     return
-            if not state.auth_ok:
-                self._send(401, {"errors": [{"message": "unauthorized"}]})
-                return
             with state.lock:
-                data = {f.alias: self.server.resolve(f, variables) for f in roots}
+                data = {f.alias: self.server.resolve(f) for f in roots}
             if fault is not None and fault.kind == "500-after":
                 self._send(500, {"errors": [{"message": fault.message}]})
                 return
@@ -440,8 +642,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):  # the client gave up first (a timeout)
             self.close_connection = True
-        except GraphQLError as e:
-            self._send(200, {"data": None, "errors": [{"message": str(e)}]})
         except Exception as e:  # a bug of this server: answer 400 (not retried) and remember it
             with state.lock:
                 state.server_errors.append(repr(e))
@@ -455,8 +655,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "500-before":
             self._send(500, {"errors": [{"message": fault.message}]})
             return True
-        if fault.kind == "401":
-            self._send(401, {"errors": [{"message": "unauthorized"}]})
+        if fault.kind in ("400", "401"):
+            self._send(int(fault.kind), {"errors": [{"message": fault.message if fault.kind == "400" else "unauthorized"}]})
             return True
         if fault.kind == "graphql-error":
             self._send(200, {"data": None, "errors": [{"message": fault.message}]})
@@ -464,10 +664,6 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "drop":
             raise _Dropped()
         return False  # "500-after", "drop-after", "slow": resolved (committed) first
-
-
-class GraphQLError(Exception):
-    pass
 
 
 class _Server(ThreadingHTTPServer):
@@ -478,7 +674,7 @@ class _Server(ThreadingHTTPServer):
         self.state = state
         super().__init__(("127.0.0.1", 0), _Handler)
 
-    def resolve(self, f: Field, v: Mapping[str, Any]) -> Any:
+    def resolve(self, f: Field) -> Any:
         s = self.state
         name = f.name
         if name == "viewer":
@@ -495,32 +691,27 @@ class _Server(ThreadingHTTPServer):
                 f.selections,
             )
         if name == "pushToRunQueueByName":
-            item = s.push(_input(f, v), by_name=True)
+            item = s.push(f.args["input"], by_name=True)
             return shape({"runQueueItemId": item["id"], "runSpec": item["runSpec_raw"]}, f.selections)
         if name == "pushToRunQueue":
-            item = s.push(_input(f, v), by_name=False)
+            item = s.push(f.args["input"], by_name=False)
             return shape({"runQueueItemId": item["id"]}, f.selections)
         if name == "deleteFromRunQueue":
-            inp = _input(f, v)
+            inp = f.args["input"]
             hit = [i for i in s.items if i["id"] == inp.get("runQueueItemId") and i["queue_id"] == inp.get("queueID")]
             for it in hit:
                 s.items.remove(it)
                 s.deleted.append(it)
             return shape({"success": bool(hit), "clientMutationId": None}, f.selections)
         if name == "project":
-            entity = _arg(f.args, "entityName", v)
-            project = _arg(f.args, "name", v)
-            return shape(self._project(entity, project, v), f.selections)
-        if name == "entity":
-            return None
-        s.unknown_ops.append(name)
-        raise GraphQLError(f'Cannot query field "{name}" on type "Query".')
+            return shape(self._project(f.args.get("entityName"), f.args.get("name")), f.selections)
+        raise AssertionError(f"a valid root field without a resolver: {name}")
 
-    def _project(self, entity: str, project: str, v: Mapping[str, Any]) -> dict[str, Any]:
+    def _project(self, entity: str, project: str) -> dict[str, Any]:
         s = self.state
 
         def membership(fld: Field) -> Any:
-            return shape(s.membership(entity, project, _arg(fld.args, "name", v) or ""), fld.selections)
+            return shape(s.membership(entity, project, fld.args.get("name") or ""), fld.selections)
 
         def run_queues(fld: Field) -> Any:
             found = [
@@ -531,7 +722,7 @@ class _Server(ThreadingHTTPServer):
             return shape(found, fld.selections)
 
         def run_queue(fld: Field) -> Any:
-            qname = _arg(fld.args, "name", v)
+            qname = fld.args.get("name")
             items = [
                 i for i in s.items if i["entity"] == entity and i["project_queue"] == project and i["queue_name"] == qname
             ]
@@ -552,14 +743,13 @@ class _Server(ThreadingHTTPServer):
                 }
 
             def one(sub: Field) -> Any:
-                wanted = _arg(sub.args, "id", v)
+                wanted = sub.args.get("id")
                 hit = next((i for i in items if i["id"] == wanted), None)
                 return shape(node(hit), sub.selections) if hit else None
 
             def many(sub: Field) -> Any:
-                first = _arg(sub.args, "first", v) or s.page_size_cap
-                first = min(int(first), s.page_size_cap)
-                after = _arg(sub.args, "after", v)
+                first = min(int(sub.args.get("first") or s.page_size_cap), s.page_size_cap)
+                after = sub.args.get("after")
                 start = int(after) if after else 0
                 page = items[start : start + first]
                 end = start + len(page)
@@ -593,15 +783,6 @@ class _Server(ThreadingHTTPServer):
         }
 
 
-def _input(f: Field, v: Mapping[str, Any]) -> dict[str, Any]:
-    """The mutation's `input: {key: $var, ...}` as a dict of values."""
-    out: dict[str, Any] = {}
-    for key, var in re.findall(r"(\w+)\s*:\s*\$\s*(\w+)", f.args):
-        if var in v:
-            out[key] = v[var]
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Running it
 
@@ -617,7 +798,7 @@ class WandbServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._home = tempfile.mkdtemp(prefix="wandb-test-home-")
 
-    def start(self) -> "WandbServer":
+    def start(self) -> WandbServer:
         self._thread.start()
         return self
 
