@@ -237,9 +237,9 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (needed when not on a terminal).")
 @click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
 @click.option("--push", is_flag=True, help="Push the ledger commits; intents are pushed before enqueueing.")
-@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--local", is_flag=True, help="Apply without pushing: this clone is the only one that applies "
               "(needed on the wandb backend in a clone with a remote, unless --push).")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--allow-dirty", is_flag=True, help="Apply although spec files differ from HEAD.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed enqueue.")
 @click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -257,12 +257,12 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
 
     if push and no_commit:
         raise click.UsageError("--push needs a commit; drop --no-commit")
-    settings = obj.settings(backend)
     if push and local:
         raise click.UsageError("--local says no other clone applies, --push publishes for them: pick one")
-    specs = _specs_or_fail(settings)
+    settings = obj.settings(backend)
     if settings.backend == "wandb" and not (push or local):
         _refuse_unpublished(settings)
+    specs = _specs_or_fail(settings)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
     with _session(settings, options, "apply", lock_timeout, parallel, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger())
