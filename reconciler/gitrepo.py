@@ -24,6 +24,10 @@ class GitError(Exception):
     """A git step failed; the message says which and what git said."""
 
 
+_LITERAL = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*.yaml` is a name, not a pattern
+_SYMLINK = "120000"  # git's mode of a symbolic link
+
+
 class PushRefused(GitError):
     """The remote refused a push for a reason other than a race: a hook, branch protection (GH006)."""
 
@@ -93,44 +97,50 @@ class Repo:
 
     def _unlike_head(self, on_disk: Sequence[str], folders: Sequence[str],
                      read: Callable[[str], bool]) -> dict[str, str]:
-        env = {"GIT_LITERAL_PATHSPECS": "1"}  # a file named `*.yaml` is a name, not a pattern
-        head = self.head()
-        committed: dict[str, tuple[str, str]] = {}
-        if head and folders:
-            for entry in self.git.ls_tree("-r", "-z", head, "--", *folders, env=env).split("\0"):
-                if entry:
-                    meta, path = entry.split("\t", 1)
-                    mode, _, blob = meta.split()
-                    committed[path] = (mode, blob)
+        committed = self._head_blobs(folders)
+        hashes = self._blobs([rel for rel in on_disk if not (self.root / rel).is_symlink()])
         found: dict[str, str] = {}
-        plain = [rel for rel in on_disk if not (self.root / rel).is_symlink()]
-        hashes: dict[str, str] = {}
-        # One process reads every path from stdin (thousands of specs); a name holding a newline
-        # cannot be given that way, so those few go on the command line.
-        lines = [rel for rel in plain if "\n" not in rel]
-        if lines:
-            out = self.git.hash_object("--stdin-paths", istream=subprocess.PIPE, env=env, as_process=True)
-            stdout, _ = out.proc.communicate(("\n".join(lines) + "\n").encode())
-            if out.proc.returncode:
-                raise git.GitCommandError(["git", "hash-object", "--stdin-paths"], out.proc.returncode)
-            hashes.update(zip(lines, stdout.decode().split()))
-        for rel in plain:
-            if "\n" in rel:
-                hashes[rel] = self.git.hash_object("--", rel, env=env).strip()
         for rel in on_disk:
             mode, blob = committed.get(rel, ("", ""))
             if not blob:
                 found[rel] = "not committed"
             elif rel in hashes:
-                if mode == "120000" or hashes[rel] != blob:
+                if mode == _SYMLINK or hashes[rel] != blob:
                     found[rel] = "edited"
-            elif mode != "120000" or self.git.cat_file("blob", blob) != os.readlink(self.root / rel):
+            elif mode != _SYMLINK or self.git.cat_file("blob", blob) != os.readlink(self.root / rel):
                 found[rel] = "edited"
-        gone = set(on_disk)
-        for rel in committed:
-            if rel not in gone and read(rel) and not os.path.lexists(self.root / rel):
-                found[rel] = "deleted"
+        here = set(on_disk)
+        found.update((rel, "deleted") for rel in committed
+                     if rel not in here and read(rel) and not os.path.lexists(self.root / rel))
         return dict(sorted(found.items()))
+
+    def _head_blobs(self, folders: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """path -> (mode, blob) of every file HEAD holds under `folders`."""
+        head = self.head()
+        if not head or not folders:
+            return {}
+        out = self.git.ls_tree("-r", "-z", head, "--", *folders, env=_LITERAL)
+        committed: dict[str, tuple[str, str]] = {}
+        for entry in filter(None, out.split("\0")):
+            meta, path = entry.split("\t", 1)
+            mode, _, blob = meta.split()
+            committed[path] = (mode, blob)
+        return committed
+
+    def _blobs(self, files: Sequence[str]) -> dict[str, str]:
+        """The blob each file would be committed as (git's filters applied, as `git add` would).
+        One process reads the paths from stdin (thousands of specs); a name holding a newline
+        cannot be given that way, so those few go on the command line."""
+        lines = [rel for rel in files if "\n" not in rel]
+        hashes: dict[str, str] = {}
+        if lines:
+            out = self.git.hash_object("--stdin-paths", istream=subprocess.PIPE, env=_LITERAL, as_process=True)
+            stdout, _ = out.proc.communicate(("\n".join(lines) + "\n").encode())
+            if out.proc.returncode:
+                raise git.GitCommandError(["git", "hash-object", "--stdin-paths"], out.proc.returncode)
+            hashes.update(zip(lines, stdout.decode().split(), strict=True))
+        hashes.update((rel, self.git.hash_object("--", rel, env=_LITERAL).strip()) for rel in files if "\n" in rel)
+        return hashes
 
     def _identity_env(self) -> dict[str, str]:
         """The repository's identity, or launchops's own where none is configured (a fresh CI runner)."""
