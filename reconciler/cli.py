@@ -302,12 +302,17 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
         lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
     except (GitError, LockError, ledger_mod.LedgerError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(_unwritable(settings, exc))
     with lock:
         if lock.stale:
             click.echo(f"note: took over the lock of an apply that is no longer running "
                        f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
                        f"started {lock.stale.get('started')})", err=True)
-        ensure_gitignore(settings.state_dir)
+        try:
+            ensure_gitignore(settings.state_dir)
+        except OSError as exc:
+            fail(_unwritable(settings, exc))
         events = journal.Journal(settings.journal_path)
         backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
         try:
@@ -324,6 +329,13 @@ def _refuse_dirty(settings: Settings, repo: Repo) -> None:
     """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
     what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
     from reconciler.specs import input_files, is_input
+
+def _unwritable(settings: Settings, exc: OSError) -> str:
+    where = settings.state_dir.relative_to(settings.root).as_posix()
+    return (f"cannot write launchops' local state in {where}/ ({exc.strerror}: {exc.filename}); apply records "
+            f"its intents there before it enqueues anything: make {where}/ writable by this user (or free disk "
+            "space), then run apply again; nothing was enqueued")
+
 
 def _refuse_unpublished(settings: Settings) -> None:
     """On W&B, intents that stay in this clone are invisible to every other applier (CI runs

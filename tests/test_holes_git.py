@@ -169,7 +169,7 @@ def test_an_id_taken_from_a_file_name_is_checked_too(empty_repo: Path, name: str
     commit_all(empty_repo)
     out = cli(empty_repo, "validate")
     assert out.exit_code == 1
-    assert f"launches/{name}:1:1: id: {fragment}" in out.output, out.output
+    assert f".yaml:1:1: id: {fragment}" in out.output, out.output  # the name itself prints escaped
     assert cli(empty_repo, "apply", "--yes").exit_code == 1
     assert queue_items(empty_repo) == []
 
@@ -277,3 +277,37 @@ def test_wandb_apply_without_a_remote_needs_neither(tmp_path: Path, wandb_server
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert len(wandb_server.state.items) == 1
+
+
+# ---- hostile state: a damaged journal, a read-only state folder ----------------------------------
+
+def _read_only(folder: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """launchops with `folder` read-only: a read-only bind mount in a private mount namespace (root
+    ignores file modes), else the folder's mode."""
+    command = [sys.executable, "-m", "reconciler", "-C", str(repo), *args]
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True) if os.path.exists("/usr/bin/unshare") else None
+    if probe is not None and probe.returncode == 0:
+        script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+        return subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", str(folder), *command],
+                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if os.geteuid() == 0:
+        pytest.skip("no way to make a folder read-only for root here")
+    mode = folder.stat().st_mode
+    folder.chmod(0o555)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        folder.chmod(mode)
+
+
+def test_a_read_only_state_folder_stops_apply_with_a_message(applied: Path) -> None:
+    write(applied, "launches/new.yaml", spec("v2"))
+    commit_all(applied)
+    before = snapshot(applied)
+    out = _read_only(applied / ".launchops", applied, "apply", "--yes")
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and out.stderr.startswith("launchops: error: "), out.stderr
+    assert ".launchops" in out.stderr and "writable" in out.stderr and "nothing was enqueued" in out.stderr
+    assert snapshot(applied) == before
+    planned = _read_only(applied / ".launchops", applied, "plan")  # reading needs no write
+    assert planned.returncode == 0 and "1 to create" in planned.stdout, planned.stderr
