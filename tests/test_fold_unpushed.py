@@ -32,7 +32,8 @@ def _clone(remote: Path, path: Path) -> Path:
 
 
 def _remote_ledger(remote: Path) -> dict[str, Any]:
-    return json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]
+    specs: dict[str, Any] = json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]
+    return specs
 
 
 def test_ids_of_an_unpushed_ledger_commit_are_folded_onto_the_remotes_ledger(tmp_path: Path) -> None:
