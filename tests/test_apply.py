@@ -1,6 +1,7 @@
 """Acceptance tests of plan and apply through the CLI, on real git repositories and the real SQLite queue."""
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import threading
@@ -324,7 +325,7 @@ def test_markdown_plan(repo: Path) -> None:
     cli(repo, "apply", "--yes")
     edit(repo, TRAIN, "lr: 0.0003", "lr: 0.0001")
     commit_all(repo)
-    md = cli(repo, "plan", "--format", "markdown").stdout
+    md = html.unescape(cli(repo, "plan", "--format", "markdown").stdout)  # however markdown is escaped
     assert md.splitlines()[0] == "<!-- launchops-plan -->"
     assert "| 0 | 1 | 0 | 0 | 2 |" in md
     assert "<details><summary>~ update <code>team-b/train-7b</code>" in md

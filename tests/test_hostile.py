@@ -2,6 +2,7 @@
 nothing enqueued and the ledger byte-for-byte unchanged (see tests/hostile/README.md)."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -426,7 +427,7 @@ def test_everything_below_a_secret_named_key_is_masked(applied: Path) -> None:
     update = json.loads(cli(applied, "plan", "--format", "json").stdout)["changes"][0]["diff"]
     assert update and all(d == {"path": d["path"], "old": "***", "new": "***", "secret": True} for d in update)
     markdown = cli(applied, "plan", "--format", "markdown").stdout
-    assert "| <code>launch.config.password[0]</code> | <code>&quot;***&quot;</code> | (secret changed) |" in markdown
+    assert '| <code>launch.config.password[0]</code> | <code>"***"</code> | (secret changed) |' in html.unescape(markdown)
     seen += [text, markdown, *_shown(applied).values()]
     updating = cli(applied, "apply", "--yes", "--format", "json")
     assert updating.exit_code == 0, updating.output

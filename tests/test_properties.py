@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import html
 import json
 import tempfile
 from pathlib import Path
@@ -167,7 +168,7 @@ def test_a_plan_never_shows_a_secret(old: dict[str, Any], new: dict[str, Any]) -
             _assert_masked(d["old"], parts)
             _assert_masked(d["new"], parts)
             assert d.get("secret", False) == _under_secret(parts)
-    rendered = json.dumps(document) + text.plan(document) + markdown.plan(document)
+    rendered = json.dumps(document) + text.plan(document) + html.unescape(markdown.plan(document))
     secret_values = {json.dumps(v) for p, v in _leaves(old, ("launch",)) + _leaves(new, ("launch",))
                      if _under_secret(p) and isinstance(v, str) and len(v) > 3}
     ordinary_values = {json.dumps(v) for p, v in _leaves(old, ("launch",)) + _leaves(new, ("launch",))
