@@ -19,14 +19,27 @@ Three holes that order alone does not close, and how they are closed:
   - an update or removal of a spec whose last attempt is uncertain would forget that attempt's
     marker; it is looked up (in the queue that attempt named) before the new intent is recorded.
   - a lookup that fails says nothing: the change is not enqueued again, it stays uncertain.
-Limits: a claim from another machine is honoured only for its lease, so an applier stalled longer
-than `claim_lease` can still race a retry; on W&B a marker is found only while the queue lists the
-item (see backends/wandb.py).
+  - a ledger can go back: a branch switch, a detached HEAD left behind, a reverted ledger commit.
+    The journal folds only the events of the checked-out history (journal.py), and a create,
+    update or retry whose marker an intent of this clone or a ledger in git history named before
+    is looked up by marker before it is sent, and adopted when found.
+  - a claim from another machine is honoured for `claim_lease` seconds from its time. A live
+    claimant renews its claims (an intent commit, pushed) before they are half that old, and sends
+    nothing more when the renewal push is rejected: a run that may have taken them over pushed
+    first. So a send starts only while its claim has half a lease to run.
+  - SIGINT/SIGTERM (a Ctrl-C, a CI cancel) and a journal that cannot be written stop the sending,
+    not the run: what is in flight finishes and is recorded, the rest is left for the next apply,
+    and the ledger is committed.
+Limits: clocks of claimant and retrier that differ by more than half a lease, or one send that
+hangs longer than that, can still race a retry; on W&B a marker is found only while the queue
+lists the item (see backends/wandb.py).
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +49,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from reconciler import ledger as ledger_mod
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
-from reconciler.journal import Journal
-from reconciler.lock import claim, claimed_elsewhere, describe_claim
+from reconciler.journal import Journal, explain
+from reconciler.lock import claim, claim_age, claimed_elsewhere, describe_claim, renewed
 from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
 from reconciler.plan import Action, Change, Plan, make_plan
 from reconciler.settings import Settings
@@ -60,9 +73,10 @@ def _pause(release: str) -> None:
 
 def checkpoint(step: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a per-process counter
     """A step boundary: the fault-injection tests can arm a SIGKILL (or a pause) here."""
-    paused, _, release = os.environ.get(PAUSE_ENV, "").partition(":")
-    if paused == step and release:
-        _pause(release)
+    for entry in os.environ.get(PAUSE_ENV, "").split(","):  # several step:FILE, comma-separated
+        paused, _, release = entry.partition(":")
+        if paused == step and release:
+            _pause(release)
     armed = os.environ.get(FAULT_ENV)
     if not armed:
         return
@@ -106,10 +120,11 @@ class Result:
     commit: str | None = None
     pushed: bool = False
     notes: tuple[str, ...] = ()
+    interrupted: int | None = None  # the signal that stopped the sending (SIGINT, SIGTERM)
 
     @property
     def ok(self) -> bool:
-        return all(o.ok for o in self.outcomes)
+        return all(o.ok for o in self.outcomes) and self.interrupted is None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -117,6 +132,32 @@ class Result:
 
 
 Progress = Callable[[Outcome, int, int], None]
+
+
+class Interrupts:
+    """SIGINT and SIGTERM while apply runs are noted, not raised: a KeyboardInterrupt in the middle
+    would leave the sends already handed to the pool going out with no ID recorded. The applier
+    stops sending, records what is in flight, commits; the CLI exits 128 + the signal."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._before: dict[int, object] = {}
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.received = self.received or signum
+
+    def __enter__(self) -> "Interrupts":
+        if threading.current_thread() is threading.main_thread():  # only there can handlers be set
+            for sig in self.SIGNALS:
+                self._before[sig] = signal.signal(sig, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._before.clear()
 
 
 def _request(change: Change) -> EnqueueRequest:
@@ -175,16 +216,33 @@ class Applier:
         self.reload_specs = reload_specs
         self.name = settings.ledger
         self._last_read = last_read
+        self._unjournalled: list[Event] = []  # events the journal refused: still folded into the ledger
+        self.journal_error: str | None = None
+        self._maybe_sent: set[str] = set()  # markers that may have been sent before: looked up first
+        self._claim: dict[str, object] | None = None
+        self._lost = False  # a renewal push was rejected: nothing more is sent
+        self._gate = threading.RLock()  # the journal, git and the stop checks: one thread at a time
+        self.interrupts = Interrupts()
 
     # ---- ledger ----------------------------------------------------------------------------------
     def current_ledger(self) -> Ledger:
         """The committed ledger with every journalled event folded in: recovery after a crash."""
         if self._last_read is None or self._last_read[0] != _signature(self.settings.ledger_path):
             self._last_read = read_ledger(self.settings)
-        return ledger_mod.fold(self._last_read[1], (event for _, event in self.journal.events()))
+        journalled = [event for _, event in self.journal.events()]
+        return ledger_mod.fold(ledger_mod.fold(self._last_read[1], journalled), self._unjournalled)
 
     def _record(self, events: list[Event]) -> None:
-        self.journal.extend(events)
+        """Journal `events`. When the journal cannot be written they are kept for this run's ledger
+        write, and nothing more is sent (`_why_stop`)."""
+        with self._gate:
+            if self.journal_error is None:
+                try:
+                    self.journal.extend(events)
+                    return
+                except sqlite3.Error as exc:
+                    self.journal_error = explain(self.journal.path, exc)
+            self._unjournalled.extend(events)
 
     def _own_files(self) -> list[str]:
         """What launchops commits: the only files its unpushed commits may touch."""
@@ -202,6 +260,20 @@ class Applier:
 
     # ---- the run ---------------------------------------------------------------------------------
     def run(self, plan: Plan, head: str | None, progress: Progress | None = None) -> Result:
+        with self.interrupts:
+            result = self._run(plan, head, progress)
+        notes = list(result.notes)
+        if self.journal_error:
+            notes.append(self.journal_error + "; what was sent is recorded in this ledger commit, the rest "
+                         "was not sent")
+        if self.interrupts.received:
+            name = signal.Signals(self.interrupts.received).name
+            counts = result.counts
+            notes.append(f"interrupted by {name}: sent nothing new, recorded the {counts.get('enqueued', 0)} "
+                         f"enqueued; {counts.get('skipped', 0)} not sent (the next apply sends them)")
+        return replace(result, notes=tuple(notes), interrupted=self.interrupts.received)
+
+    def _run(self, plan: Plan, head: str | None, progress: Progress | None) -> Result:
         notes: list[str] = []
         recovered = self.journal.last_seq() > 0
         if recovered:
@@ -210,14 +282,17 @@ class Applier:
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
         # With --push even a run with nothing to enqueue publishes: an earlier run may have left
         # ledger commits unpushed (killed, rejected, or run without --push).
-        claimant = claim()
+        claimant = self._claim = claim()
         plan, early = self._prepare(plan)
         work = [c for c in plan.changes if c.action.enqueues]
         refused = self.backend.preflight([_request(c) for c in work]) if work else {}
         if self.options.push:
             plan, early = self._push_intents(plan, early, head, claimant, notes)
         else:
+            self._maybe_sent = self._sent_before(plan)
             self._record(intents(plan, head, claimant))
+        if self.journal_error:
+            raise ApplyAborted(self.journal_error + "; nothing was enqueued")
         checkpoint("after-intent")
         outcomes = early + self._execute(plan, progress, refused)
         removed = [c for c in plan.changes if c.action is Action.REMOVE]
@@ -230,8 +305,47 @@ class Applier:
             ledger, commit = self.publish(message, notes)
             return Result(plan, tuple(outcomes), ledger, commit, True, tuple(notes))
         seq, ledger, commit = self.materialise(message)
-        self.journal.forget(seq)
+        self._forget(seq)
         return Result(plan, tuple(outcomes), ledger, commit, False, tuple(notes))
+
+    def _forget(self, seq: int) -> None:
+        try:
+            self.journal.forget(seq)
+        except sqlite3.Error:
+            pass  # the ledger holds them: folding them again next time changes nothing
+
+    def _sent_before(self, plan: Plan) -> set[str]:
+        """The markers of this plan's sends that may have gone out before: named by an intent in this
+        clone's journal (on any history), or by a ledger in git history the current one went back from."""
+        wanted = {_request(c).marker for c in plan.changes if c.action.enqueues}
+        if not wanted:
+            return set()
+        return self.journal.sent_before(wanted) | (self._history_markers() & wanted)
+
+    def _history_markers(self) -> set[str]:
+        """Every change a ledger in HEAD's history recorded, when the ledger's last change is not a
+        launchops commit (a revert, a merge, a hand edit can take entries back; launchops' own
+        commits only move forward). Read only then: it reads every version of the ledger."""
+        if self.repo is None:
+            return set()
+        last = self.repo.history(self.settings.ledger, limit=1)
+        if not last or last[0][1].startswith("launchops:"):
+            return set()
+        found: set[str] = set()
+        for commit, _ in self.repo.history(self.settings.ledger):
+            try:
+                data = json.loads(self.repo.file_at(commit, self.settings.ledger) or "{}")
+            except ValueError:
+                continue
+            specs = data.get("specs") if isinstance(data, dict) else None
+            for spec_id, entry in (specs if isinstance(specs, dict) else {}).items():
+                if not isinstance(entry, dict):
+                    continue
+                if isinstance(entry.get("digest"), str) and isinstance(entry.get("change", 1), int):
+                    found.add(marker(spec_id, entry["digest"], entry.get("change", 1)))
+                found.update(r["marker"] for r in entry.get("queued_runs") or ()
+                             if isinstance(r, dict) and isinstance(r.get("marker"), str))
+        return found
 
     def _prepare(self, plan: Plan) -> tuple[Plan, list[Outcome]]:
         """Set aside what must not be attempted now; returns the plan to act on and their outcomes.
@@ -291,6 +405,7 @@ class Applier:
         assert self.repo is not None
         for _ in range(self.options.push_attempts):
             events = intents(plan, head, claimant)
+            self._maybe_sent = self._sent_before(plan)
             if not events:
                 return plan, early
             ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(self.current_ledger(), events))
@@ -325,7 +440,9 @@ class Applier:
         except ledger_mod.LedgerError as exc:
             raise ApplyAborted(f"cannot merge with the remote's ledger: {exc}") from None
         self._record(ledger_mod.as_events(ours, theirs))
+        folding = self.journal.folding()
         self.repo.catch_up(fetched, self._own_files())
+        self.journal.follow(folding, self.repo.head())  # what folded before the move still folds
 
     def _push(self, kept: str | None) -> bool:
         """Push the ledger commit; False when another run pushed first (a race). A refusal for any
@@ -350,7 +467,7 @@ class Applier:
             checkpoint("before-push")
             if self._push(f"Every QueuedRun ID this apply got is in the local ledger commit {(commit or '')[:12]} "
                           "(git show lists them), not pushed"):
-                self.journal.forget(seq)
+                self._forget(seq)
                 return ledger, commit
             notes.append("the ledger push was rejected (another apply pushed first): merged onto its ledger")
             self._catch_up()
@@ -365,11 +482,13 @@ class Applier:
         stopped = threading.Event()
 
         def attempt(change: Change) -> tuple[Change, Outcome, list[Event]]:
-            if stopped.is_set():
-                # Never started, so certainly not enqueued: the next apply retries it.
-                error = "not tried: an earlier enqueue failed and --fail-fast was given"
+            error = ("not tried: an earlier enqueue failed and --fail-fast was given" if stopped.is_set()
+                     else self._why_stop())
+            if error:
+                # Never started, so certainly not enqueued: the next apply retries it. After a lost
+                # claim nothing is recorded: the run that took it over may be enqueueing it.
                 return change, Outcome(change.id, change.action, "skipped", error=error), [
-                    Event("failed", change.id, change.change, {"error": error})]
+                    Event("failed", change.id, change.change, {"error": error})] if error != _LOST else []
             done = self._refuse(change, refused[change.id]) if change.id in refused else self._one(change)
             if self.options.fail_fast and not done[1].ok:
                 stopped.set()  # here, not where results are read: this worker takes the next change at once
@@ -385,6 +504,46 @@ class Applier:
                     progress(outcome, len(outcomes), len(work))
         return outcomes
 
+    def _why_stop(self) -> str | None:
+        """Why nothing more may be sent now, checked before each send (in the sending thread)."""
+        with self._gate:
+            if self.interrupts.received:
+                return f"not sent: apply was interrupted ({signal.Signals(self.interrupts.received).name})"
+            if self.journal_error:
+                return "not sent: the journal cannot be written"
+            if self._claim is None or not self.options.push or self.repo is None:
+                return None
+            if self._lost:
+                return _LOST
+            age = claim_age(self._claim)
+            if age is not None and age < self.settings.claim_lease / 2:
+                return None
+            if self._renew():
+                return None
+            self._lost = True
+            return _LOST
+
+    def _renew(self) -> bool:
+        """Take this run's claims again: an intent commit, pushed. False when the push is rejected:
+        another run pushed first, and may have taken over what the claims held."""
+        assert self._claim is not None and self.repo is not None
+        fresh = renewed(self._claim)
+        ledger = self.current_ledger()
+        events = [Event("intent", spec_id, e.change, {"digest": e.digest, "source": e.source, "launch": dict(e.launch),
+                                                      "commit": e.applied_commit, "claim": fresh})
+                  for spec_id, e in sorted(ledger.specs.items()) if e.status == "pending" and e.claim == self._claim]
+        self._claim = fresh
+        if not events:
+            return True
+        self._record(events)
+        ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(ledger, events))
+        pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
+        self.repo.commit_only(self._files_to_commit(), commit_message(pending, "renew the claims of"))
+        if not self._push(None):
+            return False
+        checkpoint("after-renew")
+        return True
+
     def _refuse(self, change: Change, reason: str) -> tuple[Change, Outcome, list[Event]]:
         """The backend's preflight said this change cannot succeed: nothing is sent."""
         return change, Outcome(change.id, change.action, "failed", error=reason), [
@@ -393,7 +552,7 @@ class Applier:
     def _one(self, change: Change) -> tuple[Change, Outcome, list[Event]]:
         """Resolve or enqueue one change; returns the events to journal (the caller writes them)."""
         request = _request(change)
-        if change.action is Action.RETRY and change.prior_status in UNCERTAIN:
+        if (change.action is Action.RETRY and change.prior_status in UNCERTAIN) or request.marker in self._maybe_sent:
             found = self._find(request)
             if found is None:
                 # No answer is not "not there": enqueueing now could queue it twice.
@@ -488,6 +647,10 @@ class Applier:
         seq, ledger, _ = self.materialise(message)
         self.journal.forget(seq)
         return ledger, events, warnings
+
+
+_LOST = ("not sent: this run's claim could not be renewed (another apply pushed first and may be "
+         "enqueueing it); the next apply resolves it")
 
 
 class ApplyAborted(Exception):

@@ -1,7 +1,8 @@
 """The `launchops` command: parses flags, calls the library, picks a renderer, sets the exit code.
 
 Exit codes: 0 success, 1 failure (invalid specs, unreadable ledger, backend errors), 2 usage
-errors (click's own); `plan --detailed-exitcode` exits 2 when there are changes.
+errors (click's own); `plan --detailed-exitcode` exits 2 when there are changes; `apply` exits
+130 / 143 when SIGINT / SIGTERM stopped it (after recording and committing what was sent).
 """
 from __future__ import annotations
 
@@ -98,13 +99,13 @@ def _specs_or_fail(settings: Settings) -> SpecSet:
 
 
 def _ledger_with_journal(settings: Settings) -> Ledger:
-    from reconciler import journal, ledger as ledger_mod
+    from reconciler import ledger as ledger_mod
 
     try:
         base = ledger_mod.read(settings.ledger_path, settings.ledger)
     except ledger_mod.LedgerError as exc:
         fail(str(exc))
-    return ledger_mod.fold(base, journal.peek(settings.journal_path))
+    return ledger_mod.fold(base, _peek(settings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -164,10 +165,10 @@ def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
 
 
 def _plan(settings: Settings) -> Plan:
-    from reconciler import cache, journal, ledger as ledger_mod
+    from reconciler import cache, ledger as ledger_mod
     from reconciler.plan import make_plan, noop_plan
 
-    if journal.peek(settings.journal_path, journal.Lineage(settings.root)):  # an interrupted apply's events
+    if _peek(settings):  # an interrupted apply's events
         return make_plan(_specs_or_fail(settings).specs, _ledger_with_journal(settings))
     # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
     # which files differ from it, and only those are loaded; none differ: nothing to do.
@@ -277,7 +278,8 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     document = documents.apply(result)
     click.echo(render("apply", fmt, document), nl=False)
     step_summary("apply", document)
-    raise SystemExit(0 if result.ok else 1)
+    # 130 / 143: stopped by SIGINT / SIGTERM, after recording and committing what was sent
+    raise SystemExit(128 + result.interrupted if result.interrupted else 0 if result.ok else 1)
 
 
 @contextmanager
@@ -313,7 +315,10 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
             ensure_gitignore(settings.state_dir)
         except OSError as exc:
             fail(_unwritable(settings, exc))
-        events = journal.Journal(settings.journal_path)
+        try:
+            events = journal.Journal(settings.journal_path, journal.Lineage(settings.root) if repo else None)
+        except journal.JournalError as exc:
+            fail(f"{exc}; nothing was enqueued")
         backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
         try:
             yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings),
@@ -325,10 +330,15 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
             events.close()
 
 
-def _refuse_dirty(settings: Settings, repo: Repo) -> None:
-    """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
-    what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
-    from reconciler.specs import input_files, is_input
+def _peek(settings: Settings) -> list[Any]:
+    """The events an interrupted apply left, for plan and status; a damaged journal stops them."""
+    from reconciler import journal
+
+    try:
+        return journal.peek(settings.journal_path, journal.Lineage(settings.root))
+    except journal.JournalError as exc:
+        fail(str(exc))
+
 
 def _unwritable(settings: Settings, exc: OSError) -> str:
     where = settings.state_dir.relative_to(settings.root).as_posix()
@@ -352,6 +362,11 @@ def _refuse_unpublished(settings: Settings) -> None:
              "would enqueue it again; pass --push (intents are pushed before anything is enqueued), or --local "
              "if this clone is the only one that applies (nothing was enqueued)")
 
+
+def _refuse_dirty(settings: Settings, repo: Repo) -> None:
+    """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
+    what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
+    from reconciler.specs import input_files, is_input
 
     settings_files = ["launchops.toml", "pyproject.toml"]
     status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))

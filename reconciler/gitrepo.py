@@ -226,6 +226,14 @@ class Repo:
         except git.GitCommandError as exc:
             raise GitError(f"could not fetch {remote}/{branch}: {str(exc.stderr).strip()}") from None
 
+    def history(self, path: str, limit: int = 0) -> list[tuple[str, str]]:
+        """(commit, subject) of each commit in HEAD's history that changed `path`, newest first."""
+        try:
+            out = self.git.log("--format=%H %s", *([f"-{limit}"] if limit else []), "--", path)
+        except git.GitCommandError:
+            return []  # no commit yet
+        return [(line[:40], line[41:]) for line in out.splitlines() if line]
+
     def file_at(self, commit: str, path: str) -> str | None:
         """A file's text at `commit`; None when it does not exist there."""
         try:

@@ -4,15 +4,23 @@ Every intent is written here before its backend call and every result right afte
 transaction each (WAL, synchronous=NORMAL: a killed process loses nothing; only a power cut can
 roll back the last commits). The JSON ledger is rewritten once per apply, not once per spec.
 Events are deleted only after a ledger holding them has been written.
+
+The journal belongs to the clone, but its events belong to the history they were made on: each
+run's events form a session tagged with the commit checked out when it began, and fold only into a
+ledger whose HEAD descends from that commit. A session from another branch (or a detached HEAD)
+is kept, untouched, until that history is checked out again (or merged). Every marker an intent
+ever named is also kept (`sent`), after its events are gone: an apply whose ledger went back (a
+branch switch, a revert) looks such a marker up on the backend before sending it again.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from reconciler.ledger import Event
+from reconciler.ledger import Event, marker
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -21,57 +29,168 @@ CREATE TABLE IF NOT EXISTS events (
   spec_id TEXT NOT NULL,
   change INTEGER NOT NULL,
   data TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, base TEXT);
+CREATE TABLE IF NOT EXISTS sent (marker TEXT PRIMARY KEY);
 """
 
 
+class JournalError(Exception):
+    """The journal cannot be written; the message says what to fix."""
+
+
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")  # not a journal any more, rather than not writable
+
+
+def explain(path: Path, exc: sqlite3.Error) -> str:
+    """What to do about a journal that cannot be written (no SQLite traceback)."""
+    if getattr(exc, "sqlite_errorname", "") in _DAMAGED:
+        return (f"the journal {path} is damaged ({exc}); it may hold the QueuedRun IDs of an interrupted apply: "
+                "move it aside (keep it), check the queue for items that apply sent, then run launchops again")
+    return (f"cannot write the journal {path} ({exc}): free disk space, or make {path.parent} writable "
+            "by this user, then run apply again")
+
+
+class Lineage:
+    """Which sessions fold here: those begun at HEAD or at one of its ancestors (plain git)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, check=False)
+
+    def head(self) -> str | None:
+        out = self._git("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        return out.stdout.strip() or None
+
+    def holds(self, base: str | None, head: str | None) -> bool:
+        if base is None or base == head:
+            return True  # a session begun before the first commit (or outside git) folds anywhere
+        if head is None:
+            return False
+        if (base, head) not in self._known:
+            self._known[(base, head)] = self._git("merge-base", "--is-ancestor", base, head).returncode == 0
+        return self._known[(base, head)]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Journals written before sessions existed: their events fold anywhere, as they did."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+    if "session" not in columns:
+        db.execute("ALTER TABLE events ADD COLUMN session INTEGER")
+
+
+def _folding(db: sqlite3.Connection, lineage: Lineage | None) -> list[int] | None:
+    """Sessions whose events fold into the checked-out history; None: every event does."""
+    if lineage is None:
+        return None
+    head = lineage.head()
+    return [sid for sid, base in db.execute("SELECT id, base FROM sessions") if lineage.holds(base, head)]
+
+
+def _where(sessions: list[int] | None) -> str:
+    if sessions is None:
+        return "1"
+    return f"(session IS NULL OR session IN ({','.join(str(int(s)) for s in sessions)}))"
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+    def __init__(self, path: Path, lineage: Lineage | None = None) -> None:
+        self.path = path
+        self.lineage = lineage
+        self._session: int | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Renewing a claim reads it from a sending thread; the applier serialises every use.
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            _migrate(self._db)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(explain(path, exc if isinstance(exc, sqlite3.Error) else sqlite3.Error(str(exc))))
 
     def append(self, event: Event) -> None:
         self.extend([event])
 
     def extend(self, events: list[Event]) -> None:
-        rows = [(e.kind, e.spec_id, e.change, json.dumps(e.data, sort_keys=True)) for e in events]
+        """One transaction; sqlite3.Error when it could not be written (the caller decides)."""
+        if not events:
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT INTO events (kind, spec_id, change, data) VALUES (?, ?, ?, ?)", rows)
+            if self._session is None:
+                base = self.lineage.head() if self.lineage else None
+                self._session = self._db.execute("INSERT INTO sessions (base) VALUES (?)", (base,)).lastrowid
+            rows = [(e.kind, e.spec_id, e.change, json.dumps(e.data, sort_keys=True), self._session) for e in events]
+            self._db.executemany("INSERT INTO events (kind, spec_id, change, data, session) VALUES (?, ?, ?, ?, ?)",
+                                 rows)
+            self._db.executemany("INSERT OR IGNORE INTO sent (marker) VALUES (?)",
+                                 [(marker(e.spec_id, e.data["digest"], e.change),) for e in events
+                                  if e.kind == "intent"])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
     def events(self) -> Iterator[tuple[int, Event]]:
+        """The events that fold into the checked-out history, in order."""
+        where = _where(_folding(self._db, self.lineage))
         for seq, kind, spec_id, change, data in self._db.execute(
-                "SELECT seq, kind, spec_id, change, data FROM events ORDER BY seq"):
+                f"SELECT seq, kind, spec_id, change, data FROM events WHERE {where} ORDER BY seq"):
             yield seq, Event(kind, spec_id, change, json.loads(data))
 
     def last_seq(self) -> int:
-        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        where = _where(_folding(self._db, self.lineage))
+        return self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {where}").fetchone()[0]
 
     def forget(self, up_to: int) -> None:
-        """Drop events that a written ledger already holds."""
-        self._db.execute("DELETE FROM events WHERE seq <= ?", (up_to,))
+        """Drop events that a written ledger already holds (those of other histories stay)."""
+        where = _where(_folding(self._db, self.lineage))
+        self._db.execute(f"DELETE FROM events WHERE seq <= ? AND {where}", (up_to,))
+
+    def sent_before(self, markers: Iterable[str]) -> set[str]:
+        """Which of `markers` an intent named before, on any history (this clone may have sent them)."""
+        wanted = set(markers)
+        known = {m for (m,) in self._db.execute("SELECT marker FROM sent")} & wanted
+        for kind, spec_id, change, data in self._db.execute(
+                "SELECT kind, spec_id, change, data FROM events WHERE kind = 'intent'"):
+            known |= {marker(spec_id, json.loads(data)["digest"], change)} & wanted  # journals older than `sent`
+        return known
+
+    def follow(self, sessions: list[int] | None, base: str | None) -> None:
+        """The checked-out history moved on purpose (apply caught up with its remote): the sessions
+        that folded before the move fold after it."""
+        if sessions:
+            self._db.execute(f"UPDATE sessions SET base = ? WHERE id IN ({','.join(str(int(s)) for s in sessions)})",
+                             (base,))
+        if self._session is not None and (sessions is None or self._session not in sessions):
+            self._db.execute("UPDATE sessions SET base = ? WHERE id = ?", (base, self._session))
+
+    def folding(self) -> list[int] | None:
+        return _folding(self._db, self.lineage)
 
     def close(self) -> None:
         self._db.close()
 
 
-def peek(path: Path) -> list[Event]:
-    """Events left by an interrupted apply, read without writing anything (for plan and status)."""
+def peek(path: Path, lineage: Lineage | None = None) -> list[Event]:
+    """Events left by an interrupted apply on the checked-out history, read without writing
+    anything (for plan and status)."""
     if not path.exists():
         return []
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT kind, spec_id, change, data FROM events ORDER BY seq").fetchall()
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            where = _where(_folding(db, lineage)) if "session" in columns else "1"
+            rows = db.execute(f"SELECT kind, spec_id, change, data FROM events WHERE {where} ORDER BY seq").fetchall()
         finally:
             db.close()
-    except sqlite3.Error:
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorname", "") in _DAMAGED:
+            raise JournalError(explain(path, exc)) from None  # its events may matter: never read as none
         return []
     return [Event(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, data in rows]

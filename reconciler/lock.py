@@ -6,8 +6,11 @@ the next one; the holder's details it wrote stay in the file and are reported as
 taken over.
 
 Across clones (CI runners pushing to one remote) there is no shared lock: each `pending` intent
-carries a claim (host, pid, machine, time). On the claimant's own machine a claim is live while
-its pid is; from another machine nothing can be asked, so a claim is honoured for a lease.
+carries a claim (host, pid, machine, the pid's start time, time). On the claimant's own machine a
+claim is live while that very process is: its pid alive *and* started when the claim says (a pid
+is reused once its process is gone); without a start time to compare, the lease decides. From
+another machine nothing can be asked, so a claim is honoured for a lease, which a live claimant
+renews (apply.py) and never outlives: it stops sending when it cannot renew.
 """
 from __future__ import annotations
 
@@ -112,9 +115,14 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+MACHINE_ENV = "LAUNCHOPS_MACHINE"  # tests stand in for a run on another machine
+
+
 @functools.cache
 def machine() -> str:
     """This machine as a pid namespace sees it: containers sharing a hostname or a kernel differ."""
+    if os.environ.get(MACHINE_ENV):
+        return os.environ[MACHINE_ENV]
     parts = [socket.gethostname()]
     for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
         try:
@@ -127,7 +135,38 @@ def machine() -> str:
 def claim() -> dict[str, Any]:
     """The claim this process writes into every intent it records."""
     return {"host": socket.gethostname(), "pid": os.getpid(), "machine": machine(),
-            "at": _now().isoformat(timespec="seconds")}
+            "pid_start": pid_start(os.getpid()), "at": _now().isoformat(timespec="seconds")}
+
+
+def renewed(held: Mapping[str, Any]) -> dict[str, Any]:
+    """The same claim, taken again now (a live claimant extends its lease)."""
+    return {**held, "at": _now().isoformat(timespec="seconds")}
+
+
+def claim_age(held: Mapping[str, Any]) -> float | None:
+    """Seconds since the claim was taken; None when its time is unreadable."""
+    try:
+        at = datetime.datetime.fromisoformat(str(held.get("at")))
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None  # not a time this launchops wrote: no age can be told
+    return (_now() - at).total_seconds()
+
+
+def pid_start(pid: int) -> int | None:
+    """When the process started, in clock ticks after boot (/proc/<pid>/stat, field 22); None off
+    Linux or when it is gone. The boot is part of `machine`, so on one machine this and the pid
+    name one process: a pid reused by a later process has a later start."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # the command name may hold spaces and parentheses
+    try:
+        return int(fields[19])  # field 22 of the line; fields here start at field 3
+    except (IndexError, ValueError):
+        return None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -144,14 +183,18 @@ def claimed_elsewhere(held: Mapping[str, Any] | None, lease: float) -> bool:
     """True when `held` is the claim of another applier that may still be enqueueing."""
     if not held:
         return False
+    age = claim_age(held)
     if held.get("machine") == machine():
         pid = held.get("pid")
-        return isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid)
-    try:
-        at = datetime.datetime.fromisoformat(str(held.get("at")))
-    except ValueError:
-        return False  # an unreadable claim protects nothing: retry (by marker) rather than wait forever
-    return (_now() - at).total_seconds() < lease
+        if not isinstance(pid, int) or pid == os.getpid() or not _pid_alive(pid):
+            return False
+        started, live = held.get("pid_start"), pid_start(pid)
+        if isinstance(started, int) and live is not None:
+            return started == live  # the claimant itself, alive; any other start: a reused pid
+        # No start to compare (a claim written before launchops recorded it, or no /proc): a live
+        # pid may be another process, so the claim holds only for its lease.
+    # An unreadable time protects nothing: retry (by marker) rather than wait forever.
+    return age is not None and age < lease
 
 
 def describe_claim(held: Mapping[str, Any]) -> str:
