@@ -281,6 +281,19 @@ def test_wandb_apply_without_a_remote_needs_neither(tmp_path: Path, wandb_server
 
 # ---- hostile state: a damaged journal, a read-only state folder ----------------------------------
 
+def test_a_damaged_journal_is_named_never_ignored(applied: Path) -> None:
+    write(applied, "launches/new.yaml", spec("v2"))
+    commit_all(applied)
+    (applied / ".launchops" / "journal.db").write_bytes(b"not SQLite: a torn copy \x00\x01" * 200)
+    before = snapshot(applied)
+    for args in (("plan",), ("apply", "--yes"), ("status",)):
+        out = cli(applied, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert out.stderr.startswith("launchops: error: ") and "journal.db" in out.stderr, out.stderr
+        assert "damaged" in out.stderr and "move it aside" in out.stderr, out.stderr
+    assert snapshot(applied) == before
+
+
 def _read_only(folder: Path, repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """launchops with `folder` read-only: a read-only bind mount in a private mount namespace (root
     ignores file modes), else the folder's mode."""
