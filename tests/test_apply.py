@@ -4,7 +4,8 @@ from __future__ import annotations
 import html
 import json
 import subprocess
-import threading
+import sys
+import time
 from pathlib import Path
 
 from conftest import cli, cli_subprocess, commit_all, git, queue_items, read_ledger, write
@@ -209,12 +210,20 @@ def test_ledger_commit_leaves_other_staged_and_unstaged_work_alone(repo: Path) -
 def test_ledger_commit_waits_for_a_git_status_holding_the_index(repo: Path) -> None:
     lock = repo / ".git" / "index.lock"  # what a `git status` beside apply holds while it refreshes
     lock.write_text("")
-    release = threading.Timer(0.5, lock.unlink)
-    release.start()
+    head = git(repo, "rev-parse", "HEAD")
+    run = subprocess.Popen([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert cli(repo, "apply", "--yes").exit_code == 0
+        for _ in range(1200):  # the ledger commit is made without the index; then apply waits for it
+            if git(repo, "rev-parse", "HEAD") != head or run.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert git(repo, "rev-parse", "HEAD") != head, "apply made no ledger commit"
+        assert run.poll() is None, run.communicate()  # still running: waiting for the index
     finally:
-        release.join()
+        lock.unlink()
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
     assert git(repo, "status", "--porcelain") == ""  # the real index learned the committed ledger
 
 
