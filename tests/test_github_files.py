@@ -5,15 +5,20 @@ check-jsonschema and zizmor both run offline (builtin schemas; `zizmor --offline
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / ".github"
@@ -249,7 +254,9 @@ def test_apply_and_sync_share_one_uncancelled_concurrency_group():
     for name in ["launchops-apply.yml", "launchops-sync.yml"]:
         concurrency = _workflow(name)["concurrency"]
         assert concurrency["cancel-in-progress"] == "false", name
-        groups.add(concurrency["group"])
+        # sync's group is chosen by ref (test_sync_dispatched_elsewhere_never_joins_the_apply_group)
+        on_main = re.match(r"\$\{\{ github\.ref == 'refs/heads/main' && '([^']+)' \|\|", concurrency["group"])
+        groups.add(on_main.group(1) if on_main else concurrency["group"])
     assert groups == {"launchops-apply"}
 
 
@@ -260,14 +267,16 @@ def test_apply_triggers_and_command():
     assert push["branches"] == ["main"]
     assert "paths-ignore" not in push
     paths = push["paths"]
-    assert "launches/**" in paths and "launchops.toml" in paths
+    assert {"launches/**", "launchops.toml", "pyproject.toml"} <= set(paths)  # both settings sources
     # the ledger commit (.launchops/ only) must not match the filter, or apply would retrigger
     assert not any(p.startswith((".launchops", "**", "*")) or p.startswith("!") for p in paths), paths
     steps = doc["jobs"]["apply"]["steps"]
     (apply,) = [s for s in steps if s.get("with", {}).get("command") == "apply"]
     assert apply["with"]["args"].split() == ["--yes", "--push"]
     assert apply["with"]["wandb"] == "true"
-    assert apply["env"] == {"WANDB_API_KEY": "${{ secrets.WANDB_API_KEY }}"}
+    # the key is an input, which the action hands to the step that runs launchops only
+    assert apply["with"]["wandb-api-key"] == "${{ secrets.WANDB_API_KEY }}"
+    assert "env" not in apply
     # the credential is given to the apply step only
     for step in steps:
         if step is not apply:
@@ -284,6 +293,37 @@ def test_sync_applies_then_refreshes():
         (s["with"]["command"], s["with"].get("args", "")) for s in doc["jobs"]["sync"]["steps"] if "with" in s and "command" in s["with"]
     ]
     assert commands == [("apply", "--yes --push"), ("status", "--refresh --push")]
+    for step in doc["jobs"]["sync"]["steps"]:
+        if "secrets." in json.dumps(step):
+            assert step["with"]["wandb-api-key"] == "${{ secrets.WANDB_API_KEY }}" and "env" not in step
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_secret_reaches_a_uses_step_through_env(path):
+    """A `uses:` step's env: is the environment of every step inside the action (setup-python, pip…)."""
+    for step in _steps(_load(path)):
+        if "uses" in step:
+            assert "secrets." not in json.dumps(step.get("env", {})), f"{path.name}: {step.get('name')}"
+
+
+def test_the_action_hands_the_key_to_the_launchops_step_only():
+    steps = _load(ACTION)["runs"]["steps"]
+    (run,) = [s for s in steps if s.get("id") == "run"]
+    assert run["env"]["ACTION_WANDB_API_KEY"] == "${{ inputs.wandb-api-key }}"
+    assert 'export WANDB_API_KEY="$ACTION_WANDB_API_KEY"' in run["run"]
+    for step in steps:
+        if step is not run:
+            assert "wandb-api-key" not in json.dumps(step) and "WANDB_API_KEY" not in json.dumps(step), step["name"]
+
+
+def test_sync_dispatched_elsewhere_never_joins_the_apply_group():
+    """The workflow's concurrency group is taken before the job's `if:` is read."""
+    doc = _workflow("launchops-sync.yml")
+    group = doc["concurrency"]["group"]
+    assert doc["jobs"]["sync"]["if"] == "${{ github.ref == 'refs/heads/main' }}"
+    match = re.fullmatch(r"\$\{\{ github\.ref == 'refs/heads/main' && 'launchops-apply' \|\| "
+                         r"format\('([^']*)\{0\}', github\.run_id\) \}\}", group)
+    assert match and "launchops-apply" != match.group(1), group
 
 
 def test_ci_runs_the_readme_test_command():
@@ -291,6 +331,15 @@ def test_ci_runs_the_readme_test_command():
     assert {"push", "pull_request"} <= set(doc["on"])
     runs = [s.get("run", "") for job in doc["jobs"].values() for s in job["steps"]]
     assert any(run.startswith("make test") for run in runs), runs
+
+
+def test_preview_runs_for_settings_changes_and_trusts_only_its_own_comment():
+    doc = _workflow("launchops-preview.yml")
+    assert {"launches/**", "launchops.toml", "pyproject.toml"} <= set(doc["on"]["pull_request"]["paths"])
+    (step,) = doc["jobs"]["comment"]["steps"]
+    assert step["env"]["COMMENT_AUTHOR"] == "github-actions[bot]"
+    assert "c.user.login === process.env.COMMENT_AUTHOR" in step["with"]["script"]
+    assert "user.type" not in step["with"]["script"]
 
 
 def test_action_inputs_and_install_source():
@@ -303,3 +352,67 @@ def test_action_inputs_and_install_source():
     assert {"args", "working-directory"} <= set(inputs)
     text = ACTION.read_text(encoding="utf-8")
     assert "github.action_path" in text and '"$ACTION_PATH/../../.."' in text
+
+
+LOCKS = {"requirements.txt": (), "requirements-wandb.txt": ("wandb",)}
+
+
+def read_lock(name: str) -> dict[str, tuple[str, str, list[str]]]:
+    """{name: (version, marker, hashes)} of a hash-locked requirements file."""
+    text = (ACTION.parent / name).read_text(encoding="utf-8")
+    entries: dict[str, tuple[str, str, list[str]]] = {}
+    for logical in re.sub(r"\\\n\s*", " ", text).splitlines():
+        if not logical.strip() or logical.startswith("#"):
+            continue
+        requirement, *options = logical.split(" --hash=")
+        pinned, _, marker = requirement.partition(";")
+        package, version = pinned.strip().split("==")
+        hashes = [o.strip() for o in options]
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), logical
+        entries[canonicalize_name(package)] = (version, marker.strip(), hashes)
+    return entries
+
+
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_action_lock_satisfies_pyproject(lock: str) -> None:
+    """Every dependency of launchops (and of its build) is pinned to a version pyproject.toml allows."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+    for extra in LOCKS[lock]:
+        wanted += pyproject["project"]["optional-dependencies"][extra]
+    entries = read_lock(lock)
+    assert "launchops" not in entries  # built from the action's own checkout
+    for line in wanted:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in entries, f"{lock}: {requirement} is not locked"
+        assert requirement.specifier.contains(entries[name][0], prereleases=True), f"{lock}: {requirement}"
+
+
+def test_action_locks_agree_and_are_complete() -> None:
+    """The wandb lock holds the core lock as it is; each lock holds every dependency of what it pins
+    (checked with the metadata of the same versions installed here; the end-to-end workflow test
+    installs the lock for real and runs `pip check`)."""
+    core, full = read_lock("requirements.txt"), read_lock("requirements-wandb.txt")
+    for name, (version, _, hashes) in core.items():
+        assert full[name][0] == version and set(hashes) <= set(full[name][2]), name
+    checked = 0
+    for entries in (core, full):
+        for name, (version, marker, _) in entries.items():
+            if marker and not Marker(marker).evaluate():
+                continue
+            try:
+                installed = importlib.metadata.distribution(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            if installed.version != version:
+                continue
+            checked += 1
+            for line in installed.requires or []:
+                requirement = Requirement(line)
+                if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                    continue
+                dependency = canonicalize_name(requirement.name)
+                assert dependency in entries, f"{name} {version} needs {requirement}, which is not locked"
+                assert requirement.specifier.contains(entries[dependency][0], prereleases=True), (name, requirement)
+    assert checked >= 10  # the versions installed here are the locked ones, so the check checks

@@ -2,8 +2,9 @@
 
 A bare repository stands in for GitHub ("origin"). Each job runs in a fresh runner workspace: the
 checkout is done the way actions/checkout does it (shallow fetch of the ref), the launchops action's
-own script runs with its inputs (its setup-python and install steps are replaced by a `launchops`
-that is `python -m reconciler`), and the workflows' `run:` steps run as written, with the
+own scripts run with its inputs (its setup-python step is replaced by the interpreter running the
+tests; its install step installs from the committed hash-locked requirements, once per test session,
+from a folder of the locked wheels), and the workflows' `run:` steps run as written, with the
 environment a GitHub runner sets (GITHUB_ACTIONS, GITHUB_EVENT_NAME, GITHUB_STEP_SUMMARY, ...).
 The backend is the local one; each runner workspace has its own embedded queue, so "enqueued once"
 is checked over the queues of every runner together.
@@ -11,6 +12,7 @@ is checked over the queues of every runner together.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -171,6 +173,8 @@ class Expressions:
 class Runner:
     """One job on a fresh GitHub-hosted runner."""
 
+    venv: Path  # the action's virtual environment, installed once per session (action_venv)
+
     def __init__(self, tmp: Path, origin: Origin, name: str, event: str, ref: str, secrets: dict | None = None):
         self.origin = origin
         self.base = tmp / name
@@ -186,12 +190,9 @@ class Runner:
         self.secrets = secrets or {}
         self.outputs: dict[str, dict[str, str]] = {}
         self.log: list[tuple[str, int, str, str]] = []
-        # The action's setup-python + install steps, replaced by the interpreter running the tests.
-        venv_bin = self.temp / "launchops-venv" / "bin"
-        venv_bin.mkdir(parents=True)
-        shim = venv_bin / "launchops"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n')
-        shim.chmod(0o755)
+        # What the action's install step made (action_venv, below); the step itself finds it
+        # installed and says so, as on a second use of the action in a job.
+        (self.temp / "launchops-venv").symlink_to(Runner.venv, target_is_directory=True)
 
     # -- the environment of a runner --------------------------------------------------------------
     def env(self, step_env: dict[str, str], output_file: Path) -> dict[str, str]:
@@ -283,11 +284,18 @@ class Runner:
         unknown = set(with_) - set(inputs)
         assert not unknown, f"inputs the action does not declare: {unknown}"
         inputs.update(with_)
-        (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
-        expr = self.expressions({f"inputs.{k}": v for k, v in inputs.items()})
-        step_env = {**env, **{k: expr(v) for k, v in step["env"].items()}}
-        code = self.bash(key, step["run"], step_env, cwd=self.workspace)
-        return "success" if code == 0 else "failure"
+        expr = self.expressions({**{f"inputs.{k}": v for k, v in inputs.items()},
+                                 "github.action_path": str(ROOT / ".github" / "actions" / "launchops"),
+                                 "steps.python.outputs.python-path": sys.executable})
+        for step in action["runs"]["steps"]:
+            if "run" not in step:  # setup-python: the interpreter running the tests
+                continue
+            step_env = {**env, **{k: expr(v) for k, v in step["env"].items()}}
+            logged = key if step.get("id") == "run" else f"{key}: {step['name']}"
+            code = self.bash(logged, step["run"], step_env, cwd=self.workspace)
+            if code != 0:
+                return "failure"
+        return "success"
 
     def bash(self, key: str, script: str, step_env: dict[str, str], cwd: Path | None = None) -> int:
         output_file = self.temp / f"output_{len(self.log)}"
@@ -361,7 +369,7 @@ const issues = {
     const c = state.comments.find((c) => c.id === comment_id); c.body = body; return {data: c};
   },
   createComment: async ({issue_number, body}) => {
-    const c = {id: state.comments.length + 1, issue_number, body, user: {type: 'Bot'},
+    const c = {id: state.comments.length + 1, issue_number, body, user: {login: 'github-actions[bot]', type: 'Bot'},
                html_url: `https://github.com/acme/launches/pull/${issue_number}#c`};
     state.comments.push(c); return {data: c};
   },
@@ -387,19 +395,79 @@ def play_comment_job(tmp: Path, markdown: str, plan_result: str) -> list[dict]:
     assert step["env"] == {
         "PLAN_MARKDOWN": "${{ needs.plan.outputs.markdown }}",
         "PLAN_RESULT": "${{ needs.plan.result }}",
+        "COMMENT_AUTHOR": "github-actions[bot]",
     }
     state, script, harness = tmp / "pr-comments.json", tmp / "comment-script.js", tmp / "comment-harness.js"
     if not state.exists():
         state.write_text(json.dumps({"comments": [
-            {"id": 100, "issue_number": 1, "body": "Looks good", "user": {"type": "User"}},
+            {"id": 100, "issue_number": 1, "body": "Looks good", "user": {"login": "dev", "type": "User"}},
+            # comments that start with the marker but are not the workflow's: never edited
+            {"id": 101, "issue_number": 1, "body": f"{MARKER}\nforged by a person", "user": {"login": "mallory",
+                                                                                              "type": "User"}},
+            {"id": 102, "issue_number": 1, "body": f"{MARKER}\nanother app", "user": {"login": "other[bot]",
+                                                                                     "type": "Bot"}},
         ]}))
     script.write_text(step["with"]["script"])
     harness.write_text(COMMENT_HARNESS)
     env = _git_env()
-    env.update(PLAN_MARKDOWN=markdown, PLAN_RESULT=plan_result)
+    env.update(PLAN_MARKDOWN=markdown, PLAN_RESULT=plan_result, COMMENT_AUTHOR=step["env"]["COMMENT_AUTHOR"])
     result = subprocess.run([node, str(harness), str(state), str(script)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(state.read_text())["comments"]
+
+
+LOCK = ROOT / ".github" / "actions" / "launchops" / "requirements-wandb.txt"
+
+
+def _wheelhouse() -> Path:
+    """The locked wheels, downloaded once per lock from the package registry (the only address
+    these tests reach besides 127.0.0.1) and kept in the user's cache; pip checks every hash."""
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "launchops-tests" / f"wheels-{digest}"
+    if not home.is_dir():
+        partial = home.with_name(home.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes",
+                                 "--only-binary=:all:", "--no-deps", "-r", str(LOCK), "-d", str(partial)],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, "downloading the locked wheels failed:\n" + result.stdout + result.stderr
+        partial.rename(home)
+    return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def action_venv(tmp_path_factory):
+    """Runs the action's install step as written: a virtualenv, the hash-locked requirements (wheels
+    only, no index: from the wheelhouse), launchops built from a copy of this checkout with the
+    pinned setuptools, and `pip check`. Every runner of the session then uses that virtualenv."""
+    base = tmp_path_factory.mktemp("action")
+    src = base / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("reconciler", ".github"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    action = load_yaml(ROOT / ".github" / "actions" / "launchops" / "action.yml")
+    (install,) = [s for s in action["runs"]["steps"] if s.get("name") == "Install launchops"]
+    temp = base / "temp"
+    temp.mkdir()
+    env = _git_env()
+    env.update(ACTION_PATH=str(src / ".github" / "actions" / "launchops"), ACTION_PYTHON=sys.executable,
+               ACTION_WANDB="true", RUNNER_TEMP=str(temp), PIP_NO_INDEX="1", PIP_FIND_LINKS=str(_wheelhouse()))
+    env.pop("PYTHONPATH", None)
+    assert set(install["env"]) == {"ACTION_PATH", "ACTION_PYTHON", "ACTION_WANDB"}  # no secret reaches it
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", install["run"]], env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    venv = temp / "launchops-venv"
+    assert (venv / ".launchops-wandb").exists() and (venv / "bin" / "launchops").exists()
+    # launchops runs from the virtualenv alone (not from this checkout): the lock is enough
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import reconciler, wandb; print(reconciler.__file__)"],
+                           env=env, capture_output=True, text=True, cwd=base)
+    assert probe.returncode == 0 and str(venv) in probe.stdout, probe.stdout + probe.stderr
+    Runner.venv = venv
+    return venv
 
 
 @pytest.fixture
@@ -459,7 +527,8 @@ def test_preview_merge_apply_and_sync(world):
     assert body.strip() in preview.summary.read_text(encoding="utf-8")  # also in the job summary
     assert preview.queue_items() == []  # a preview never enqueues
     comments = play_comment_job(tmp, body, "success")
-    assert [c["body"] for c in comments] == ["Looks good", body.strip()]
+    forged = [f"{MARKER}\nforged by a person", f"{MARKER}\nanother app"]
+    assert [c["body"] for c in comments] == ["Looks good", *forged, body.strip()]
     git(preview.workspace, "diff", "--exit-code", "HEAD")  # nor writes the ledger
 
     # an invalid spec on the pull request: annotations on the diff, and the check fails
@@ -483,9 +552,10 @@ def test_preview_merge_apply_and_sync(world):
     assert outcomes["plan"] == "failure", broken.transcript()
     assert broken.outputs["export"]["markdown"].strip() == ""
     comments = play_comment_job(tmp, broken.outputs["export"]["markdown"], "failure")
-    assert len(comments) == 2  # the same comment, updated
-    assert comments[1]["body"].startswith(MARKER + "\n")
-    assert "could not be computed" in comments[1]["body"]
+    assert len(comments) == 4  # the same comment, updated; the others untouched
+    assert [c["body"] for c in comments[1:3]] == forged
+    assert comments[3]["body"].startswith(MARKER + "\n")
+    assert "could not be computed" in comments[3]["body"]
     dev.git("rm", "--quiet", "launches/team-b/broken.yaml")
     dev.commit("Remove the broken spec")
     dev.git("push", "--quiet", "origin", "feature")
@@ -594,3 +664,45 @@ def test_main_moves_while_apply_runs(world, ledger_exists):
     readme = git(origin.path, "log", "-1", "--format=%H", BRANCH, "--", "README.md").strip()
     for sha in git(origin.path, "rev-list", f"{readme}..{BRANCH}").split():
         assert all(f.startswith(".launchops/") for f in origin.changed_files(f"{sha}^", sha))
+
+
+def test_a_ledger_elsewhere_is_pushed_by_the_safety_net(world):
+    """With `ledger` set to another folder, the workflows' push step takes launchops' own commits
+    there (and still refuses any other file)."""
+    tmp, origin, dev = world
+    dev.write("launchops.toml", SETTINGS + 'ledger = "ops/state/ledger.json"\n')
+    dev.commit("Keep the ledger under ops/")
+    dev.git("push", "--quiet", "origin", BRANCH)
+
+    def someone_pushes():
+        dev.write("README.md", "launch specs, documented\n")
+        dev.commit("Document")
+        dev.git("push", "--quiet", "origin", BRANCH)
+
+    apply = Runner(tmp, origin, "apply", "push", f"refs/heads/{BRANCH}")
+    outcomes = apply.run_job("launchops-apply.yml", "apply", before={"Apply": someone_pushes})
+    assert outcomes["Push the ledger"] == "success", apply.transcript()
+    sync = Runner(tmp, origin, "sync", "schedule", f"refs/heads/{BRANCH}")
+    outcomes = sync.run_job("launchops-sync.yml", "sync")
+    assert set(outcomes.values()) == {"success"}, apply.transcript() + sync.transcript()
+    ledger = json.loads(origin.show(BRANCH, "ops/state/ledger.json"))
+    assert set(ledger["specs"]) == {"team-a/nightly-eval"}
+    assert origin.show(BRANCH, "README.md") == "launch specs, documented\n"
+    # a commit that touches only the ledger's folder is pushed (rebased onto a moved main) ...
+    w = sync.workspace
+    push = [s for s in load_yaml(ROOT / ".github" / "workflows" / "launchops-sync.yml")["jobs"]["sync"]["steps"]
+            if s.get("name") == "Push the ledger"][0]
+    dev.git("pull", "--quiet", "--rebase", "origin", BRANCH)
+    dev.write("README.md", "launch specs, documented twice\n")
+    dev.commit("Document again")
+    dev.git("push", "--quiet", "origin", BRANCH)
+    (w / "ops/state/ledger.json").write_text(origin.show(BRANCH, "ops/state/ledger.json") + "\n", encoding="utf-8")
+    git(w, *HUMAN, "commit", "--quiet", "-am", "ledger [skip ci]")
+    assert sync.bash("push the ledger", push["run"], {"BRANCH": BRANCH}) == 0, sync.transcript()
+    assert origin.show(BRANCH, "ops/state/ledger.json").endswith("\n\n")
+    assert origin.show(BRANCH, "README.md") == "launch specs, documented twice\n"
+    # ... and one that touches another file is refused
+    (w / "README.md").write_text("changed on the runner\n", encoding="utf-8")
+    git(w, *HUMAN, "commit", "--quiet", "-am", "not launchops'")
+    code = sync.bash("push again", push["run"], {"BRANCH": BRANCH})
+    assert code == 1 and "outside launchops' folder" in sync.log[-1][2], sync.transcript()
