@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import make_repo  # noqa: E402
@@ -102,3 +104,45 @@ def test_a_failed_lookup_is_not_taken_for_absence(tmp_path: Path, wandb_server: 
     assert [i["id"] for i in wandb_server.state.items] == [landed]
     model.applied_all()
     assert [r["id"] for r in check_ledger(model, env=env)["specs"]["a"]["queued_runs"]] == [landed]
+
+
+@pytest.mark.parametrize("where", ["page-1", "page-2"])
+def test_a_failing_page_in_the_marker_lookup_sends_nothing_and_deletes_nothing(tmp_path: Path, wandb_server: WandbServer,
+                                                                               where: str) -> None:
+    """A later page of the queue listing fails with an error whose text says "after". With the
+    item on page 1, reading page 1 again found it twice and removed the only item as its own
+    duplicate; with it on page 2, the lookup said "absent" and it was sent again. Both must leave
+    the change uncertain, the server's items untouched, and adopt the item once the page reads."""
+    model = _one_spec(tmp_path)
+    state = wandb_server.state
+    env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+    queue = {"entity": "ent", "project_queue": "model-registry", "queue_name": "q"}
+    if where == "page-2":
+        state.seed_items(110, **queue)
+    assert launchops(model.repo, "apply", "--yes", env=env, die_at="after-enqueue").returncode == -9
+    (landed,) = _marked(wandb_server)
+    state.seed_items(110, **queue)
+    held = len(state.items)
+    state.inject("project", "graphql-error", message="giving up after 3 retries", variables={"after": "100"})
+
+    blind = launchops(model.repo, "apply", "--yes", env=env)
+
+    assert blind.returncode == 1, blind.stdout + blind.stderr
+    assert "could not look up its earlier attempt" in blind.stdout and "Traceback" not in blind.stderr
+    assert _marked(wandb_server) == [landed] and len(state.items) == held and state.deleted == []
+    assert state.pushes() == 1
+    status = launchops(model.repo, "status", env=env)
+    assert "unknown (uncertain: next apply looks it up)" in status.stdout, status.stdout
+
+    seeing = launchops(model.repo, "apply", "--yes", env=env)
+
+    assert seeing.returncode == 0 and "adopted" in seeing.stdout, seeing.stdout + seeing.stderr
+    assert _marked(wandb_server) == [landed] and state.deleted == [] and state.pushes() == 1
+    model.applied_all()
+    assert [r["id"] for r in check_ledger(model, env=env)["specs"]["a"]["queued_runs"]] == [landed]
+
+
+def _marked(server: WandbServer) -> list[str]:
+    """The ids of the items the server holds that carry a launchops marker."""
+    with server.state.lock:
+        return [i["id"] for i in server.state.items if "launchops_marker" in i["runSpec"]]

@@ -16,10 +16,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest_wandb import drive, request, wandb_server  # noqa: E402,F401  (fixture)
-from wandb_server import DUMMY_API_KEY, WandbServer, parse_query  # noqa: E402
+from wandb_server import (  # noqa: E402
+    DUMMY_API_KEY,
+    WandbServer,
+    coordinates,
+    parse_query,
+    schema_coordinates,
+    validation_errors,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "ent/proj/my-job:latest"
+PAGE = 100  # the page size of the marker search (wandb.PAGE_SIZE)
 
 
 def ok(result: dict[str, Any]) -> Any:
@@ -417,3 +425,167 @@ def test_parallel_enqueue_keeps_every_item_with_its_own_marker(wandb_server: Wan
         run = runs[f"t{k}"]
         item = by_id[run["id"]]
         assert item["runSpec"]["launchops_marker"] == f"t{k}" and item["runSpec"]["i"] == k and item["priority"] == k % 4
+
+
+# --------------------------------------------------------------------------------------------
+# launchops' own queries: valid on the schema; what they ask beyond the SDK's queries, each with
+# a fallback exercised against a server that does not serve it
+
+
+def _launchops_documents() -> dict[str, str]:
+    """Every GraphQL document reconciler/backends/wandb.py writes itself: the module's string
+    constants, and strings in its dict constants, that parse as GraphQL operations."""
+    import graphql
+
+    import reconciler.backends.wandb as module
+
+    found: dict[str, str] = {}
+    for name, value in vars(module).items():
+        texts = {name: value} if isinstance(value, str) else (
+            {f"{name}[{k}]": v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {})
+        for label, text in texts.items():
+            try:
+                doc = graphql.parse(text)
+            except graphql.GraphQLError:
+                continue
+            if any(isinstance(d, graphql.OperationDefinitionNode) for d in doc.definitions):
+                found[label] = text
+    return found
+
+
+def test_every_query_launchops_writes_is_valid_on_the_schema() -> None:
+    import graphql
+
+    docs = _launchops_documents()
+    assert len(docs) == 4, sorted(docs)  # the queue listing with and without paging and createdAt
+    for label, text in docs.items():
+        assert validation_errors(graphql.parse(text)) == [], label
+    # the fallback each withheld feature leads to is valid on a server without it
+    from reconciler.backends.wandb import FIND_QUERIES
+
+    for (paged, created), text in FIND_QUERIES.items():
+        withheld = frozenset({*(() if paged else ("RunQueue.runQueueItems(after:)", "RunQueueItemConnection.pageInfo")),
+                              *(() if created else ("RunQueueItem.createdAt",))})
+        assert validation_errors(graphql.parse(text), withheld) == [], (paged, created)
+
+
+# What launchops asks of W&B that no SDK query asks, and the test of its fallback.
+BEYOND_THE_SDK = {
+    "RunQueue.runQueueItems(after:)": "test_find_on_a_server_without_paging",
+    "RunQueueItemConnection.pageInfo": "test_find_on_a_server_without_paging",
+    "PageInfo.hasNextPage": "test_find_on_a_server_without_paging",
+    "PageInfo.endCursor": "test_find_on_a_server_without_paging",
+    "RunQueueItem.createdAt": "test_find_on_a_server_without_created_at",
+    "RunQueueItem.runSpec": "test_find_on_a_server_without_run_specs_is_unknown",
+}
+
+
+def test_what_launchops_asks_beyond_the_sdk_has_a_fallback_each(wandb_server: WandbServer) -> None:
+    """The SDK's queries are what is known to exist on W&B. Record the ones it sends for every
+    call launchops makes or mirrors, and compare schema coordinates: launchops' extras are exactly
+    BEYOND_THE_SDK (each with its fallback test), and the schema holds nothing else unattested."""
+    state = wandb_server.state
+    state.add_job(JOB)
+    state.queue_id("ent", "model-registry", "q")
+    state.inject("pushToRunQueueByName", "graphql-error", nth=3)  # the third launch_add: legacy push
+    steps: list[dict[str, Any]] = [
+        {"op": "launch_add", "kwargs": {"job": JOB, "queue_name": "q", "priority": 1, "template_variables": {"a": 1}}},
+        {"op": "launch_add", "kwargs": {"docker_image": "img", "queue_name": "q", "entity": "ent"}},
+        {"op": "launch_add", "kwargs": {"docker_image": "img", "queue_name": "q", "entity": "ent", "template_variables": {"a": 1}}},
+        {"op": "sdk", "call": "items", "entity": "ent", "queue_name": "q"},
+    ]
+    results = drive(wandb_server, steps)
+    ids = [ok(r)["id"] for r in results[:3]]
+    results = drive(wandb_server, [
+        {"op": "sdk", "call": "state", "entity": "ent", "queue_name": "q", "id": ids[1]},
+        {"op": "sdk", "call": "delete", "entity": "ent", "queue_name": "q", "id": ids[1]},
+        {"op": "sdk", "call": "state", "entity": "ent", "queue_name": "q", "id": ids[1]},  # gone: the legacy query
+    ])
+    assert ok(results[0]) == "pending" and ok(results[1]) is None and "Could not find" in results[2]["error"]
+    assert not state.invalid and not state.server_errors, (state.invalid, state.server_errors)
+    sdk_queries = {r["query"] for r in state.requests if r.get("query")}
+    sdk = set().union(*(coordinates(q) for q in sdk_queries))
+    ours = set().union(*(coordinates(q) for q in _launchops_documents().values()))
+
+    assert ours - sdk == set(BEYOND_THE_SDK)
+    assert schema_coordinates() - sdk == set(BEYOND_THE_SDK)  # the rest of the schema is the SDK's own
+    for test in set(BEYOND_THE_SDK.values()):
+        assert callable(globals().get(test)), test
+
+
+def _find_requests(server: WandbServer) -> list[dict[str, Any]]:
+    return [r for r in server.state.requests if "LaunchopsRunQueueItems" in (r.get("query") or "")]
+
+
+@pytest.mark.parametrize("status", [200, 400])  # W&B's 200 with errors, or a 400: the SDK raises at once for both
+@pytest.mark.parametrize("withheld", ["RunQueue.runQueueItems(after:)", "RunQueueItemConnection.pageInfo"])
+def test_find_on_a_server_without_paging(wandb_server: WandbServer, withheld: str, status: int) -> None:
+    state = wandb_server.state
+    state.withheld, state.invalid_status = frozenset({withheld}), status
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    results = drive(wandb_server, [{"op": "enqueue", "request": target}, {"op": "find", "request": target}])
+    (found,) = ok(results[1])
+    assert found["id"] == ok(results[0])["id"] and found["enqueued_at"] == ok(results[0])["enqueued_at"]
+    refused, single = _find_requests(wandb_server)
+    assert not refused["valid"] and single["valid"] and "after" not in single["query"] and "pageInfo" not in single["query"]
+
+    # a full single page without the marker cannot say "absent": the lookup is unknown
+    state.seed_items(PAGE, entity="ent", project_queue="model-registry", queue_name="q")
+    state.seed_items(1, entity="ent", project_queue="model-registry", queue_name="q")
+    later = request("later", docker_image="img", queue_name="q", entity="ent", priority=2)
+    results = drive(wandb_server, [{"op": "enqueue", "request": later}, {"op": "find", "request": later},
+                                   {"op": "find", "request": target}])
+    assert results[1]["kind"] == "EnqueueFailed" and results[1]["uncertain"] is True, results[1]
+    assert f"lists only the first {PAGE} items" in results[1]["error"]
+    assert [r["id"] for r in ok(results[2])] == [found["id"]]  # on the first page: found
+
+
+def test_an_error_in_the_fallback_query_is_an_unknown_lookup(wandb_server: WandbServer) -> None:
+    state = wandb_server.state
+    state.withheld = frozenset({"RunQueue.runQueueItems(after:)"})
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    state.inject("project", "graphql-error", message="internal error after 3 attempts", variables={"first": PAGE})
+    results = drive(wandb_server, [{"op": "enqueue", "request": target}, {"op": "find", "request": target}])
+    assert results[1]["kind"] == "EnqueueFailed" and results[1]["uncertain"] is True, results[1]
+    assert "internal error after 3 attempts" in results[1]["error"]
+    assert len(_find_requests(wandb_server)) == 2  # the paged query refused, the fallback failed: no third try
+
+
+def test_find_on_a_server_without_created_at(wandb_server: WandbServer) -> None:
+    wandb_server.state.withheld = frozenset({"RunQueueItem.createdAt"})
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    results = drive(wandb_server, [{"op": "enqueue", "request": target}, {"op": "find", "request": target}])
+    (found,) = ok(results[1])
+    assert found["id"] == ok(results[0])["id"] and found["enqueued_at"].endswith("Z")
+    refused, plain = _find_requests(wandb_server)
+    assert not refused["valid"] and plain["valid"] and "createdAt" not in plain["query"] and "after" in plain["query"]
+
+
+def test_find_on_a_server_without_run_specs_is_unknown(wandb_server: WandbServer) -> None:
+    wandb_server.state.withheld = frozenset({"RunQueueItem.runSpec"})
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    results = drive(wandb_server, [{"op": "enqueue", "request": target}, {"op": "find", "request": target}])
+    assert results[1]["kind"] == "EnqueueFailed" and results[1]["uncertain"] is True
+    assert "does not show queue items' run specs" in results[1]["error"]
+    assert len(_find_requests(wandb_server)) == 1
+
+
+@pytest.mark.parametrize("where", ["page-1", "page-2"])
+def test_a_failing_later_page_makes_the_lookup_unknown(wandb_server: WandbServer, where: str) -> None:
+    """The text of a transport error may say "after" ("giving up after 3 retries"): it is not a
+    server without paging, and page 1 is never read again (it held the only item: found twice,
+    it was once removed as its own duplicate)."""
+    state = wandb_server.state
+    target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
+    if where == "page-2":
+        state.seed_items(PAGE + 10, entity="ent", project_queue="model-registry", queue_name="q")
+    run = ok(drive(wandb_server, [{"op": "enqueue", "request": target}])[0])
+    state.seed_items(PAGE + 10, entity="ent", project_queue="model-registry", queue_name="q")
+    state.inject("project", "graphql-error", message="giving up after 3 retries", variables={"after": str(PAGE)})
+    results = drive(wandb_server, [{"op": "find", "request": target}, {"op": "find", "request": target}])
+    assert results[0]["kind"] == "EnqueueFailed" and results[0]["uncertain"] is True, results[0]
+    assert "giving up after 3 retries" in results[0]["error"]
+    assert [r["id"] for r in ok(results[1])] == [run["id"]]  # the page readable again: found once
+    afters = [r["variables"].get("after") for r in _find_requests(wandb_server)]
+    assert afters == [None, str(PAGE), None, str(PAGE), str(2 * PAGE)] if where == "page-2" else afters[:2] == [None, str(PAGE)]
+    assert all("pageInfo" in r["query"] for r in _find_requests(wandb_server))

@@ -2,7 +2,7 @@
 WANDB_HTTP_TIMEOUT), reading a JSON list of steps on stdin and printing a JSON list of results.
 
 A step is {"op": "preflight" | "enqueue" | "enqueue_many" | "find" | "refresh" | "delete" |
-"launch_add" | "modules", ...}. Results carry either "ok" or "error" (with "kind" and "uncertain").
+"launch_add" | "sdk" | "modules", ...}. Results carry either "ok" or "error" (with "kind" and "uncertain").
 """
 from __future__ import annotations
 
@@ -27,6 +27,20 @@ def _request(data: dict[str, Any]) -> EnqueueRequest:
 
 def _error(e: BaseException) -> dict[str, Any]:
     return {"error": str(e), "kind": type(e).__name__, "uncertain": getattr(e, "uncertain", None)}
+
+
+def _sdk_call(step: dict[str, Any]) -> Any:
+    """QueuedRun.state / QueuedRun.delete() / RunQueue.items, as a user of the SDK calls them."""
+    import wandb
+
+    api = wandb.Api()
+    if step["call"] == "items":
+        return [item.id for item in api.run_queue(step["entity"], step["queue_name"]).items]
+    queued = api.queued_run(step["entity"], "proj", step["queue_name"], step["id"], "model-registry")
+    if step["call"] == "state":
+        return queued.state
+    queued.delete()
+    return None
 
 
 def run(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -63,6 +77,8 @@ def run(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
                 queued = launch_add(**step["kwargs"])
                 result = {"id": queued.id}
+            elif op == "sdk":  # the SDK's own public calls, for the queries they send
+                result = _sdk_call(step)
             else:
                 raise ValueError(f"unknown op {op}")
             out.append({"ok": result, "seconds": time.monotonic() - started})

@@ -22,11 +22,17 @@ whether or not the spec sets `run_id` and leaves the run's identity alone (a det
 would change which W&B run the item becomes, and cannot be used when the spec sets its own).
 `find` searches the queue the spec names (queue entity, `project_queue`, `queue_name`) page by page
 (`first: 100, after: <cursor>`, up to `MAX_FIND_PAGES` pages), because `RunQueue.items` returns only
-the first 100 ids and no run spec. Limits: items an agent has already taken and that the server no
-longer lists are not found (by then the item has run: the next apply would enqueue it again only
-if its ledger entry was still `pending`/`unknown`); a queue longer than `MAX_FIND_PAGES * 100`
-items is searched only that far; a server that does not accept `after:` is searched in its first
-page only.
+the first 100 ids and no run spec; each item counts once, by id. The answer is "not there" only
+when the listing reached the end of the queue: a request that fails on any page (an error the SDK
+gave up on, whatever its text) makes the lookup unknown, and so does a listing cut short (more than
+`MAX_FIND_PAGES` pages, or a server without paging whose one page is full) that holds no match;
+an unknown lookup sends nothing and removes nothing, and the change stays uncertain. `after:`,
+`pageInfo` and the items' `runSpec` and `createdAt` appear in no query of the SDK (so nothing but
+W&B's web UI proves they exist): a server that refuses paging or `createdAt` on the first request
+is listed without them; one that does not show `runSpec` cannot be searched, and every lookup is
+unknown. Limits: items an agent has already taken and that the server no longer lists are not
+found (by then the item has run: the next apply would enqueue it again only if its ledger entry
+was still `pending`/`unknown`).
 
 Uncertain failures. wandb 0.31 reports every failed push with a priority as a bare
 `LaunchError("Error adding run to queue")`, and wandb-core retries 5xx responses on its own, so a
@@ -52,6 +58,7 @@ import contextlib
 import copy
 import netrc
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -78,30 +85,44 @@ LAUNCH_KEYS = (
     "project_queue", "run_id", "build", "repository", "sweep_id", "author",
 )
 
-_FIND_QUERY = """
-query LaunchopsRunQueueItems($entityName: String!, $projectName: String!, $runQueue: String!, $first: Int, $after: String) {
-    project(name: $projectName, entityName: $entityName) {
-        runQueue(name: $runQueue) {
-            runQueueItems(first: $first, after: $after) {
-                pageInfo { hasNextPage endCursor }
-                edges { node { id state associatedRunId runSpec createdAt } }
-            }
-        }
-    }
-}
-"""
+PAGE_SIZE = 100  # what the SDK's own RunQueue.items asks for
 
-_FIND_QUERY_FIRST_PAGE = """
-query LaunchopsRunQueueItems($entityName: String!, $projectName: String!, $runQueue: String!) {
-    project(name: $projectName, entityName: $entityName) {
-        runQueue(name: $runQueue) {
-            runQueueItems(first: 100) {
-                edges { node { id state associatedRunId runSpec createdAt } }
-            }
-        }
-    }
+
+def _find_query(*, paged: bool, created: bool) -> str:
+    """The queue listing. `paged` asks for `after:` and `pageInfo`, `created` for the items'
+    `createdAt`: neither is in an SDK query, so each has a fallback for a server without it."""
+    declared = "$entityName: String!, $projectName: String!, $runQueue: String!, $first: Int"
+    arguments = "first: $first"
+    page_info = ""
+    if paged:
+        declared += ", $after: String"
+        arguments += ", after: $after"
+        page_info = "pageInfo { hasNextPage endCursor } "
+    node = "id state associatedRunId runSpec" + (" createdAt" if created else "")
+    return (
+        f"query LaunchopsRunQueueItems({declared}) {{\n"
+        "    project(name: $projectName, entityName: $entityName) {\n"
+        "        runQueue(name: $runQueue) {\n"
+        f"            runQueueItems({arguments}) {{ {page_info}edges {{ node {{ {node} }} }} }}\n"
+        "        }\n"
+        "    }\n"
+        "}\n"
+    )
+
+
+# Every GraphQL document this module writes itself (the SDK's own are sent by the SDK's code),
+# by the features it needs: tests validate each against the W&B test server's schema.
+FIND_QUERIES: dict[tuple[bool, bool], str] = {
+    (paged, created): _find_query(paged=paged, created=created) for paged in (True, False) for created in (True, False)
 }
-"""
+
+# The validation errors of a server without one of those features (graphql-js, graphql-core and
+# graphql-go word them alike); anything else, "after" in its text or not, is not one of them.
+_MISSING_FEATURE = {
+    "paging": re.compile(r"""Unknown argument ["']after["'] on field|Cannot query field ["']pageInfo["'] on type"""),
+    "createdAt": re.compile(r"""Cannot query field ["']createdAt["'] on type ["']RunQueueItem"""),
+    "runSpec": re.compile(r"""Cannot query field ["']runSpec["'] on type ["']RunQueueItem"""),
+}
 
 
 def launch_problems(launch: Mapping[str, Any]) -> list[str]:
@@ -456,8 +477,10 @@ class WandbBackend(Backend):
         )
 
     def find(self, request: EnqueueRequest) -> list[QueuedRun]:
-        """Items whose run spec carries request.marker, oldest first. request.launch must name the
-        queue the enqueue used (queue_name, entity, project_queue; defaults as launch_add's)."""
+        """Items whose run spec carries request.marker, oldest first, each once. request.launch must
+        name the queue the enqueue used (queue_name, entity, project_queue; defaults as
+        launch_add's). EnqueueFailed(uncertain=True) whenever the answer is not known: a failed
+        request, or a listing that could not reach the end of the queue and holds no match."""
         try:
             api = self._client()
             entity, project_queue, queue_name = self._queue_of(request)
@@ -465,8 +488,9 @@ class WandbBackend(Backend):
             raise
         except Exception as e:  # BackendError, or the default-entity lookup failing
             raise EnqueueFailed(f"could not search W&B for {request.spec_id}: {_clean(e)}", uncertain=True) from None
+        nodes, incomplete = self._queue_items(api, entity, project_queue, queue_name)
         found: list[QueuedRun] = []
-        for node in self._queue_items(api, entity, project_queue, queue_name):
+        for node in nodes:
             spec = _json(node.get("runSpec"))
             if not isinstance(spec, Mapping) or spec.get(MARKER_KEY) != request.marker:
                 continue
@@ -486,28 +510,61 @@ class WandbBackend(Backend):
                     extra={"project": spec.get("project")},
                 )
             )
+        if not found and incomplete:
+            raise EnqueueFailed(f"could not search queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
         return sorted(found, key=lambda r: r.enqueued_at)  # stable: server order breaks ties
 
-    def _queue_items(self, api: Any, entity: str, project_queue: str, queue_name: str) -> Iterator[dict[str, Any]]:
-        service = api._service_api
-        variables: dict[str, Any] = {"entityName": entity, "projectName": project_queue, "runQueue": queue_name, "first": 100}
+    def _queue_items(self, api: Any, entity: str, project_queue: str,
+                     queue_name: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Every item of the queue, once per id, and why the listing stopped short of the end
+        (None when it did not). Any failed request raises EnqueueFailed(uncertain=True): a page
+        that could not be read may hold the item, so the lookup is unknown, never "absent", and
+        never starts again from page 1."""
+        base = {"entityName": entity, "projectName": project_queue, "runQueue": queue_name, "first": PAGE_SIZE}
+        features = {"paging", "createdAt"}
+        nodes: dict[str, dict[str, Any]] = {}  # by id: a page boundary that moved cannot repeat an item
         after: str | None = None
-        for _ in range(MAX_FIND_PAGES):
+        for pages in range(1, MAX_FIND_PAGES + 1):
+            page = self._list_page(api._service_api, base, features, after, queue_name, first=pages == 1)
+            edges = page.get("edges") or []
+            for edge in edges:
+                node = (edge or {}).get("node")
+                if node and node.get("id") is not None:
+                    nodes.setdefault(str(node["id"]), node)
+            if "paging" not in features:
+                full = len(edges) >= PAGE_SIZE
+                return list(nodes.values()), f"this server lists only the first {PAGE_SIZE} items" if full else None
+            info = page.get("pageInfo") or {}
+            cursor = info.get("endCursor")
+            if not info.get("hasNextPage"):
+                return list(nodes.values()), None
+            if not cursor or cursor == after:
+                return list(nodes.values()), "the server gave no new cursor for the next page"
+            after = cursor
+        return list(nodes.values()), f"searched only the first {MAX_FIND_PAGES} pages"
+
+    def _list_page(self, service: Any, base: Mapping[str, Any], features: set[str], after: str | None,
+                   queue_name: str, *, first: bool) -> dict[str, Any]:
+        """One page of the listing. Only on the first request, a server's refusal of a feature
+        launchops uses beyond the SDK's own queries (paging, createdAt) removes it from `features`
+        and the page is asked again without it; every other error is an unknown lookup."""
+        while True:
+            paged = "paging" in features
+            query = FIND_QUERIES[paged, "createdAt" in features]
             try:
                 with self._silenced():
-                    res = service.execute_graphql(_FIND_QUERY, {**variables, "after": after})
+                    res = service.execute_graphql(query, {**base, "after": after} if paged else dict(base))
             except Exception as e:
-                if "after" in str(e) or "pageInfo" in str(e) or "Unknown argument" in str(e):
-                    res = service.execute_graphql(_FIND_QUERY_FIRST_PAGE, variables)
-                    yield from _edges(res)
-                    return
-                raise EnqueueFailed(f"could not search queue {queue_name} on W&B: {_clean(e)}", uncertain=True) from None
-            yield from _edges(res)
-            page = (((res or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems") or {}
-            info = page.get("pageInfo") or {}
-            if not info.get("hasNextPage") or not info.get("endCursor"):
-                return
-            after = info["endCursor"]
+                missing = _missing_feature(e) if first else None
+                if missing in features:
+                    features.discard(str(missing))
+                    continue
+                why = _clean(e)
+                if missing == "runSpec":
+                    why = f"this W&B server does not show queue items' run specs, so no marker can be seen ({why})"
+                raise EnqueueFailed(f"could not search queue {queue_name} on W&B: {why}", uncertain=True) from None
+            page = (((res or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems")
+            return page if isinstance(page, dict) else {}
 
     def _sdk_queued_run(self, run: QueuedRun) -> Any:
         from wandb.apis.public import QueuedRun as SdkQueuedRun
@@ -613,9 +670,7 @@ def _iso(value: Any) -> str | None:
     return value[:19] + "Z"
 
 
-def _edges(res: Any) -> Iterator[dict[str, Any]]:
-    page = (((res or {}).get("project") or {}).get("runQueue") or {}).get("runQueueItems") or {}
-    for edge in page.get("edges") or []:
-        node = (edge or {}).get("node")
-        if node:
-            yield node
+def _missing_feature(error: BaseException) -> str | None:
+    """Which of launchops' extra features a validation error says the server lacks, if any."""
+    text = str(error)
+    return next((name for name, pattern in _MISSING_FEATURE.items() if pattern.search(text)), None)
