@@ -23,7 +23,7 @@ import pytest
 from cmarkgfm.cmark import Options
 
 from conftest import cli, commit_all, git, make_repo, write
-from reconciler.render import documents, escape, github, markdown, text
+from reconciler.render import escape, github, markdown, text
 
 # What a pull request may put in a string; each also rides inside a longer string below.
 HOSTILE = [
