@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The GitHub action's hash-locked wheels, fetched at install time so that no test reaches a registry.
+ACTION_LOCK := .github/actions/launchops/requirements-wandb.txt
+WHEELS := $(VENV)/wheelhouse-$(shell cksum $(ACTION_LOCK) | cut -d' ' -f1)
 
 .PHONY: run test bench clean
 
@@ -12,13 +15,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,wandb]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+$(WHEELS): $(ACTION_LOCK) $(STAMP)
+	rm -rf $(VENV)/wheelhouse-* $@.partial
+	$(BIN)/python -m pip download -q --require-hashes --only-binary=:all: --no-deps -r $(ACTION_LOCK) -d $@.partial
+	mv $@.partial $@
+
 ## run: the main job end to end on the example specs, in a scratch git repository
 run: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash .ci/demo
 
 ## test: the whole test suite
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+test: $(STAMP) $(WHEELS)
+	LAUNCHOPS_WHEELHOUSE=$(CURDIR)/$(WHEELS) $(BIN)/python -m pytest -n 2 -q
+
+## soak: the model-based random walk (tests/test_model_based.py), longer and shrinking what it finds
+.PHONY: soak
+soak: $(STAMP)
+	LAUNCHOPS_SOAK=1 $(BIN)/python -m pytest -q -p no:xdist tests/test_model_based.py
 
 ## bench: the benchmarks against their peers (writes benchmarks/RESULTS.md)
 bench: $(STAMP)

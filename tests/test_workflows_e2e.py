@@ -12,7 +12,6 @@ is checked over the queues of every runner together.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -420,19 +419,13 @@ LOCK = ROOT / ".github" / "actions" / "launchops" / "requirements-wandb.txt"
 
 
 def _wheelhouse() -> Path:
-    """The locked wheels, downloaded once per lock from the package registry (the only address
-    these tests reach besides 127.0.0.1) and kept in the user's cache; pip checks every hash."""
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
-    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "launchops-tests" / f"wheels-{digest}"
-    if not home.is_dir():
-        partial = home.with_name(home.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes",
-                                 "--only-binary=:all:", "--no-deps", "-r", str(LOCK), "-d", str(partial)],
-                                capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, "downloading the locked wheels failed:\n" + result.stdout + result.stderr
-        partial.rename(home)
-    return home
+    """The locked wheels, which `make test` downloads at install time (pip checks every hash), so
+    that this test reaches no address but 127.0.0.1."""
+    wheels = os.environ.get("LAUNCHOPS_WHEELHOUSE")
+    assert wheels and Path(wheels).is_dir(), (
+        "LAUNCHOPS_WHEELHOUSE must name the folder of the action's locked wheels: run `make test`, "
+        f"which downloads them from {LOCK.relative_to(ROOT)}")
+    return Path(wheels)
 
 
 @pytest.fixture(scope="session", autouse=True)
