@@ -254,6 +254,10 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
         if backend == "wandb" and "uri" in launch:
             findings.append(Finding(("launch", "uri"), "is not supported by the wandb backend (wandb's launch_add "
                                     "drops uri); use job or docker_image, or the local backend", at_key=True))
+        if backend == "wandb" and launch.get("build") is True:
+            findings.append(Finding(("launch", "build"), "is not supported by the wandb backend (wandb's launch_add "
+                                    "builds only from a uri, which it drops, and fails before enqueueing); build "
+                                    "and push the image yourself and set docker_image", at_key=True))
     return findings
 
 

@@ -217,6 +217,36 @@ def test_every_argument_reaches_the_server_as_launch_add_sends_it(wandb_server: 
     assert tv["runSpec"]["resource_args"] == {"k": {"x": 1}} and tv["templateVariableValues"] == {"a": 1}
 
 
+# `build: true`: wandb 0.31's launch_add builds only from a uri, which it never passes on, so it
+# fails before its push. The backend refuses the same launches before sending anything.
+BUILD_CASES: dict[str, dict[str, Any]] = {
+    "docker_image": dict(build=True, docker_image="img:6", queue_name="q", entity="ent", priority=1),
+    "job": dict(build=True, job=JOB, queue_name="q", entity="ent", priority=1, config={"x": 1}),
+    "no-priority": dict(build=True, docker_image="img:7", queue_name="q", entity="ent", resource="local-container"),
+}
+
+
+def test_build_true_sends_nothing_by_hand_and_is_refused_before_anything_is_sent(wandb_server: WandbServer) -> None:
+    wandb_server.state.add_job(JOB)
+    from reconciler.backends.base import EnqueueRequest
+    from reconciler.backends.wandb import BUILD_UNSUPPORTED, WandbBackend
+
+    steps: list[dict[str, Any]] = []
+    for name, launch in BUILD_CASES.items():
+        req = request(f"mk-{name}", **launch)
+        sdk_kwargs = WandbBackend.sdk_arguments(EnqueueRequest(req["spec_id"], req["digest"], req["marker"], launch))
+        steps += [{"op": "launch_add", "kwargs": sdk_kwargs}, {"op": "preflight", "requests": [req]},
+                  {"op": "enqueue", "request": req}]
+    results = drive(wandb_server, steps)
+    for k, name in enumerate(BUILD_CASES):
+        by_hand, preflight, ours = results[3 * k: 3 * k + 3]
+        assert by_hand["kind"] == "AssertionError" and "a URI must be set" in by_hand["error"], (name, by_hand)
+        assert ok(preflight) == {f"spec-mk-{name}": BUILD_UNSUPPORTED}
+        assert ours == {**ours, "kind": "EnqueueFailed", "uncertain": False, "error": BUILD_UNSUPPORTED}
+    assert wandb_server.state.items == [] and wandb_server.state.pushes() == 0
+    assert not wandb_server.state.invalid and not wandb_server.state.server_errors
+
+
 def test_one_round_trip_per_spec_after_preflight(wandb_server: WandbServer) -> None:
     wandb_server.state.add_job(JOB)
     reqs = [request(f"m{i}", job=JOB, queue_name="q", entity="ent", priority=2) for i in range(20)]

@@ -43,7 +43,7 @@ def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tm
     ledger = json.loads((repo / ".launchops" / "ledger.json").read_text())
     assert len(items) == len(ledger["specs"]) > 0
     by_id = {i["id"]: i for i in items}
-    for spec_id, entry in ledger["specs"].items():
+    for entry in ledger["specs"].values():
         (run,) = entry["queued_runs"]
         item = by_id[run["id"]]
         assert entry["status"] == "applied" and run["backend"] == "wandb"
@@ -66,3 +66,27 @@ def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tm
     again = cli("apply", "--backend", "wandb", "--yes")  # nothing changed: nothing enqueued
     assert again.returncode == 0, again.stderr
     assert len(wandb_server.state.items) == len(items)
+
+
+def test_build_true_is_refused_on_wandb_before_anything_is_sent(wandb_server: WandbServer, tmp_path: Path) -> None:
+    """wandb's launch_add cannot build (tests/test_wandb_backend.py shows it sends nothing): validate
+    and apply say so on the wandb backend; the spec stays valid on the local backend."""
+    repo = tmp_path / "repo"
+    (repo / "launches").mkdir(parents=True)
+    (repo / "launches" / "b.yaml").write_text(
+        "apiVersion: launchops/v1\nlaunch:\n  docker_image: img:1\n  build: true\n  entity: ent\n  queue_name: q\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "specs")
+    env = wandb_server.env(http_timeout=10)
+
+    def cli(*args: str, backend: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), *args],
+                              env={**env, "LAUNCHOPS_BACKEND": backend}, capture_output=True, text=True, timeout=120)
+
+    for args in (("validate",), ("apply", "--backend", "wandb", "--yes")):
+        out = cli(*args, backend="wandb")
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "launch.build: is not supported by the wandb backend" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert cli("validate", backend="local").returncode == 0
+    assert wandb_server.state.items == [] and wandb_server.state.pushes() == 0

@@ -12,7 +12,9 @@ spec: the SDK's own `construct_launch_spec` builds the run spec (so its quirks a
 `resource_args`) and the SDK's own `LaunchApi.push_to_run_queue` sends it. What reaches the server
 (runSpec, priority, template variables, queue, entity, project_queue) is identical to what
 `launch_add` sends for the same arguments; tests/test_wandb_backend.py compares the two on the wire.
-`build: true` is delegated to the SDK's `_launch_add` unchanged (it needs a Docker daemon).
+`build: true` is refused before anything is sent: wandb 0.31's `launch_add` builds only from a
+`uri`, which it never passes on, so every build fails (an `AssertionError`) before its push;
+tests/test_wandb_backend.py checks that a by-hand `launch_add(build=True)` still sends nothing.
 
 The marker. Every enqueue carries `request.marker` as a top-level key of the run spec,
 `"launchops_marker": "<marker>"`, put into the `config` mapping that `construct_launch_spec` turns
@@ -61,9 +63,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from .base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun, utc_now
@@ -77,6 +80,10 @@ MAX_FIND_PAGES = 50
 # wandb-core's first retry of a 5xx comes ~2 s after the first attempt; a push slower than this
 # may have been sent twice.
 RETRY_SUSPECT_SECONDS = 1.5
+BUILD_UNSUPPORTED = (
+    "build is not supported by the wandb backend: wandb's launch_add builds only from a uri, which it "
+    "drops, so it fails before enqueueing anything; build and push the image yourself and set docker_image"
+)
 
 # launch_add's keyword arguments, in the SPEC's names (which are the SDK's).
 LAUNCH_KEYS = (
@@ -137,8 +144,10 @@ def launch_problems(launch: Mapping[str, Any]) -> list[str]:
             "uri is not supported by the wandb backend: wandb's launch_add drops it and then refuses "
             "the launch; use job or docker_image"
         )
-    elif bool(launch.get("job")) == bool(launch.get("docker_image")) and not launch.get("build"):
+    elif bool(launch.get("job")) == bool(launch.get("docker_image")):
         problems.append("exactly one of job or docker_image must be set for the wandb backend")
+    if launch.get("build"):
+        problems.append(BUILD_UNSUPPORTED)
     priority = launch.get("priority")
     if priority is not None and (isinstance(priority, bool) or priority not in (0, 1, 2, 3)):
         problems.append(f"priority must be 0..3 (critical..low), not {priority!r}")
@@ -232,8 +241,8 @@ class WandbBackend(Backend):
         if self._api is not None:
             return self._api
         with self._lock:
-            if self._api is not None:
-                return self._api
+            if self._api is not None:  # another thread made it while this one waited
+                return self._api  # type: ignore[unreachable]  # mypy does not see the other thread
             launch_api = self._import()
             from wandb.errors import AuthenticationError, Error as WandbError, UsageError
 
@@ -282,11 +291,11 @@ class WandbBackend(Backend):
             problems = launch_problems(r.launch)
             if problems:
                 reasons[r.spec_id] = "; ".join(problems)
-        jobs = sorted({str(r.launch["job"]) for r in requests if r.spec_id not in reasons and r.launch.get("job") and not r.launch.get("build")})
+        jobs = sorted({str(r.launch["job"]) for r in requests if r.spec_id not in reasons and r.launch.get("job")})
         self._client()  # BackendError (extra, credentials) before anything else
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.parallel, len(jobs))) as pool:
-                results = dict(zip(jobs, pool.map(self._job_problem, jobs)))
+                results = dict(zip(jobs, pool.map(self._job_problem, jobs), strict=True))
             for r in requests:
                 job = r.launch.get("job")
                 if r.spec_id not in reasons and job and results.get(str(job)):
@@ -328,8 +337,6 @@ class WandbBackend(Backend):
         except BackendError as e:
             raise EnqueueFailed(str(e), uncertain=False) from None
         launch = self.sdk_arguments(request)
-        if launch.get("build"):
-            return self._enqueue_with_launch_add(request, launch)
         job = launch.get("job")
         if job:
             problem = self._job_problem(str(job))
@@ -417,32 +424,6 @@ class WandbBackend(Backend):
             template_variables = in_spec if template_variables is None else {**in_spec, **template_variables}
         validate_launch_spec_source(spec)
         return spec, template_variables, queue_name, project_queue
-
-    def _enqueue_with_launch_add(self, request: EnqueueRequest, launch: dict[str, Any]) -> QueuedRun:
-        from wandb.sdk.launch._launch_add import _launch_add
-
-        api = self._client()
-        try:
-            with self._silenced():
-                queued = _launch_add(
-                    api,
-                    launch.get("job"), launch.get("config"), launch.get("template_variables"),
-                    launch.get("project"), launch.get("entity"), launch.get("queue_name"),
-                    launch.get("resource"), launch.get("entry_point"), launch.get("name"),
-                    launch.get("version"), launch.get("docker_image"), launch.get("project_queue"),
-                    launch.get("resource_args"), run_id=launch.get("run_id"), build=True,
-                    repository=launch.get("repository"), sweep_id=launch.get("sweep_id"),
-                    author=launch.get("author"), priority=launch.get("priority"),
-                )
-        except Exception as e:
-            raise EnqueueFailed(f"building and enqueueing failed: {_clean(e)}", uncertain=True) from None
-        return QueuedRun(
-            id=str(queued.id), backend=self.name, queue_name=queued.queue_name,
-            entity=launch.get("entity") or queued.entity,
-            project_queue=queued.project_queue, priority=launch.get("priority"),
-            digest=request.digest, enqueued_at=utc_now(), marker=request.marker,
-            extra={"project": queued.project},
-        )
 
     def _push_failure(self, queue_name: str, error: BaseException | None) -> str:
         cause = error or getattr(self._last_error, "error", None)
@@ -586,7 +567,8 @@ class WandbBackend(Backend):
         queued = self._sdk_queued_run(run)
         try:
             with self._silenced():
-                return queued._get_item()
+                item: dict[str, Any] | None = queued._get_item()
+                return item
         except Exception as e:
             raise BackendError(f"could not read queue item {run.id} from W&B: {_clean(e)}") from None
 
@@ -595,7 +577,8 @@ class WandbBackend(Backend):
         item = self._item(run)
         if not item:
             return run
-        return replace(run, state=str(item.get("state") or run.state).lower(), run_id=item.get("associatedRunId") or run.run_id)
+        state = str(item.get("state") or run.state).lower()
+        return replace(run, state=state, run_id=item.get("associatedRunId") or run.run_id)
 
     def delete(self, run: QueuedRun) -> bool:
         """Remove a duplicate only while it is still pending (an agent may have taken it since)."""
