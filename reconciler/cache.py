@@ -312,7 +312,7 @@ def _write(folder: Path, files: Sequence[tuple[str, str]]) -> None:
 
 
 def _problem_row(problem: Problem) -> Sequence[Any]:
-    return (problem.file, problem.line, problem.column, problem.message, problem.path)
+    return (problem.file, problem.line, problem.column, problem.message, problem.path, problem.warning)
 
 
 # ---- the ledger's verdict ------------------------------------------------------------------------------

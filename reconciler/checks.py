@@ -48,6 +48,9 @@ class Finding:
     message: str
     at_key: bool = False  # point at the key rather than its value (unknown keys)
     quote_hint: bool = False  # a string was expected: show what YAML read and how to quote it
+    # about the merged mapping at `path` (a key missing, one of job/docker_image/uri), not a value a
+    # file wrote: the spec file is told, even when a _defaults file gave the mapping
+    whole: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -154,7 +157,7 @@ def _missing_keys(instance: dict[Any, Any], required: list[str], path: tuple[str
         if key not in instance:
             what = {"apiVersion": "apiVersion: launchops/v1",
                     "launch": "launch: (the launch_add arguments)"}.get(key, key)
-            yield Finding(path, f"missing {what}")
+            yield Finding(path, f"missing {what}", whole=True)
 
 
 def _wrong_type(instance: Any, expected: list[str], path: tuple[str | int, ...]) -> Finding:
@@ -250,7 +253,7 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
         if len(given) != 1:
             which = " and ".join(given) if given else "none"
             findings.append(Finding(("launch",), f"needs exactly one of job, docker_image or uri (found {which})",
-                                    at_key=True))
+                                    at_key=True, whole=True))
         if backend == "wandb" and "uri" in launch:
             findings.append(Finding(("launch", "uri"), "is not supported by the wandb backend (wandb's launch_add "
                                     "drops uri); use job or docker_image, or the local backend", at_key=True))

@@ -18,7 +18,7 @@ import click
 
 from reconciler import __version__
 from reconciler.render import FORMATS, escape
-from reconciler.settings import Settings, SettingsError, load_settings, with_backend
+from reconciler.settings import Settings, SettingsError, find_root, load_settings, with_backend
 
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
@@ -86,15 +86,23 @@ backend_option = click.option("--backend", type=click.Choice(["local", "wandb"])
                               help="Queue backend (default: settings, then LAUNCHOPS_BACKEND, then local).")
 
 
-def _specs_or_fail(settings: Settings) -> SpecSet:
+def _specs_or_fail(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None,
+                   what: str = "nothing was enqueued") -> SpecSet:
+    """Every spec, its warnings shown on stderr; invalid specs end the command (`invalid` says how;
+    by default the problems go to stderr and `what` says what did not happen)."""
     from reconciler.specs import load_specs
 
     specs = load_specs(settings)
-    if not specs.valid:
+    if specs.warnings or not specs.valid:
         from reconciler.render import documents, text
 
-        click.echo(text.validate(documents.validate(specs)), err=True, nl=False)
-        fail("specs are invalid; nothing was enqueued (run launchops validate for details)")
+        for warning in documents.validate(specs)["warnings"]:
+            click.echo(escape.lines(text.problem(warning, "warning: ")), err=True)
+        if not specs.valid:
+            if invalid is not None:
+                invalid(specs)
+            click.echo(text.validate({**documents.validate(specs), "warnings": []}), err=True, nl=False)
+            fail(f"specs are invalid: {what}")
     return specs
 
 
@@ -110,10 +118,11 @@ def _ledger_with_journal(settings: Settings) -> Ledger:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="launchops")
-@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              help="Repository root (default: the current directory).")
+@click.option("-C", "directory", type=click.Path(path_type=Path), default=None,
+              help="Run as if started in DIR (default: the current folder); the repository root is found "
+              "from there as git finds it.")
 @click.pass_context
-def main(ctx: click.Context, directory: Path) -> None:
+def main(ctx: click.Context, directory: Path | None) -> None:
     """GitOps for Weights & Biases Launch: launch specs in git, enqueued exactly once, every
     QueuedRun ID recorded in a committed ledger.
 
@@ -123,7 +132,10 @@ def main(ctx: click.Context, directory: Path) -> None:
     launchops apply --yes   enqueue, record, commit the ledger
     launchops status        what was applied, and its queue state
     """
-    ctx.obj = Ctx(directory)
+    # exit 1, not click's usage error 2: `plan --detailed-exitcode` reads 2 as "there are changes"
+    if directory is not None and not directory.is_dir():
+        fail(f"-C {directory}: " + ("not a folder" if directory.exists() else "no such folder"))
+    ctx.obj = Ctx(find_root(directory if directory is not None else Path.cwd()))
 
 
 @main.command()
@@ -164,12 +176,13 @@ def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
     raise SystemExit(0 if result.valid else 1)
 
 
-def _plan(settings: Settings) -> Plan:
+def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None) -> Plan:
     from reconciler import cache, ledger as ledger_mod
     from reconciler.plan import make_plan, noop_plan
 
+    what = "there is no plan until they are fixed"
     if _peek(settings):  # an interrupted apply's events
-        return make_plan(_specs_or_fail(settings).specs, _ledger_with_journal(settings))
+        return make_plan(_specs_or_fail(settings, invalid, what).specs, _ledger_with_journal(settings))
     # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
     # which files differ from it, and only those are loaded; none differ: nothing to do.
     kept = cache.read_verdict(settings)
@@ -178,14 +191,15 @@ def _plan(settings: Settings) -> Plan:
         quick = _plan_since(settings, kept, view)
         if quick is not None:
             return quick
-    specs = _specs_or_fail(settings)
+    specs = _specs_or_fail(settings, invalid, what)
     # Nothing to show needs only the ledger's index (digest, status, change per id); the full
     # ledger is read when the index is stale or missing.
     recorded = ledger_mod.read_index(settings.ledger_path)
     the_plan = noop_plan(specs.specs, recorded) if recorded is not None else None
     if the_plan is None:
         the_plan = make_plan(specs.specs, _ledger_with_journal(settings))
-    if view and view.clean and the_plan.empty and cache.git_view(settings) == view:
+    # with warnings there is no verdict: the next plan loads the specs again and shows them again
+    if view and view.clean and the_plan.empty and not specs.warnings and cache.git_view(settings) == view:
         ids: dict[str, list[str]] = {}  # kept only if nothing changed while planning
         for spec_id, spec in specs.specs.items():
             ids.setdefault(spec.source, []).append(spec_id)
@@ -210,8 +224,8 @@ def _plan_since(settings: Settings, kept: Verdict, view: GitView) -> Plan | None
     if files is None:
         return None
     loaded = load_specs(settings, only=files, cache=False)  # new content: nothing to find in specs.json
-    if not loaded.valid:
-        return None  # the full load reports every problem, in every file
+    if not loaded.valid or loaded.warnings:
+        return None  # the full load reports every problem and warning, in every file
     wanted = touched(kept.ids, changed, loaded.specs)
     ledger = ledger_mod.read_entries(settings.ledger_path, wanted) or _ledger_with_journal(settings)
     return plan_since(kept.ids, changed, loaded.specs, ledger)
@@ -226,7 +240,14 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
     """Show what apply would do. Reads files only: no backend, no credentials; writes only its ignored cache."""
     from reconciler.render import documents
 
-    the_plan = _plan(obj.settings(backend))
+    def invalid(specs: SpecSet) -> NoReturn:
+        # the document still goes out, with every problem: the pull-request comment shows them
+        document = documents.invalid_plan(specs)
+        click.echo(render("plan", fmt, document), nl=False)
+        step_summary("plan", document)
+        raise SystemExit(1)
+
+    the_plan = _plan(obj.settings(backend), invalid if fmt != "text" else None)
     document = documents.plan(the_plan)
     click.echo(render("plan", fmt, document), nl=False)
     step_summary("plan", document)

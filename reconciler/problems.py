@@ -27,6 +27,7 @@ class Problem:
     column: int
     message: str
     path: str = ""  # the JSON path inside the document, dotted
+    warning: bool = False  # shown, but the spec stays valid (YAML 1.1 readings worth a second look)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file

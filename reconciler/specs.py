@@ -42,6 +42,7 @@ class SpecSet:
     specs: Mapping[str, Spec]  # by id, sorted
     problems: tuple[Problem, ...]
     files: int
+    warnings: tuple[Problem, ...] = ()  # shown by validate and plan; they do not make a spec invalid
 
     @property
     def valid(self) -> bool:
@@ -148,18 +149,17 @@ class _Loader:
         layers = []
         for doc in documents[:1]:
             layer = _Layer(self.rel(path), path, doc.index, doc.data)
-            ok = True
             for key, value in doc.data.items():
                 if key not in DEFAULTS_KEYS:
                     self.problems.append(self.problem(layer, [key], f"unknown key {key!r}: a _defaults file holds "
                                                                    "only launch: and labels: (apiVersion and id "
                                                                    "belong in specs)", at_key=True))
-                    ok = False
                 elif not isinstance(value, dict):
                     self.problems.append(self.problem(layer, [key], "must be a mapping"))
-                    ok = False
-            if ok:
-                layers.append(layer)
+            # the keys that are right still merge: the specs below then report the file's other
+            # mistakes (in launch:) in the same run, not after this one is fixed
+            good = {k: v for k, v in doc.data.items() if k in DEFAULTS_KEYS and isinstance(v, dict)}
+            layers.append(_Layer(layer.rel, path, doc.index, good))
         return layers
 
     def load_file(self, path: Path) -> list[tuple[Spec, tuple[int, int]]]:
@@ -180,12 +180,12 @@ class _Loader:
         out = []
         for doc in documents:
             layer = _Layer(rel, path, doc.index, doc.data)
-            if "id" not in doc.data and len(documents) > 1:
+            nameless = "id" not in doc.data and len(documents) > 1
+            if nameless:
                 self.problems.append(Problem(rel, doc.line, 1, f"document {doc.index + 1} needs an id: a file "
                                                               "with several documents names each one"))
-                continue
-            spec = self._effective(layer, folder_layers, default_id)
-            if spec:
+            spec = self._effective(layer, folder_layers, default_id)  # checked either way: every problem at once
+            if spec and not nameless:
                 out.append((spec, doc.id_at if "id" in doc.data else (doc.line, 1)))
         return out
 
@@ -227,12 +227,27 @@ class _Loader:
         findings = checks.check_spec(effective, self.backend)
         if findings:
             for finding in findings:
+                if finding.whole:
+                    self.problems.append(self._whole_problem(layer, folder_layers, finding))
+                    continue
                 owner = next((s for s in reversed((*folder_layers, layer)) if _has(s.data, finding.path)), layer)
                 self.problems.append(self._finding_problem(owner, finding))
             return None
         launch = checks.normalise(effective["launch"])
         return Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
                     description=effective.get("description"), labels=effective.get("labels") or {})
+
+    def _whole_problem(self, layer: _Layer, folder_layers: list[_Layer], finding: checks.Finding) -> Problem:
+        """A finding about the merged mapping is the spec file's to fix; the layers that gave parts
+        of that mapping are named as a note, so nobody goes looking for the fault in them."""
+        problem = self.problem(layer, finding.path, finding.message, finding.at_key)
+        gave = [s.rel for s in folder_layers if finding.path and _has(s.data, finding.path)]
+        if not gave:
+            return problem
+        where, others = dotted(finding.path), ", ".join(dict.fromkeys(gave))
+        note = (f"; note: {others} also sets {where}" if _has(layer.data, finding.path) else
+                f"; note: this file sets no {where}: (all of it comes from {others})")
+        return Problem(problem.file, problem.line, problem.column, problem.message + note, problem.path)
 
     def _finding_problem(self, layer: _Layer, finding: checks.Finding) -> Problem:
         problem = self.problem(layer, finding.path, finding.message, finding.at_key)
@@ -437,4 +452,8 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
         found_problems = {p for p in found_problems if relevant(p.file)} | set(extra_problems)
         specs = {k: v for k, v in specs.items() if relevant(v.source)}
         files = [f for f in files if relevant(loader.rel(f))]
-    return SpecSet(dict(sorted(specs.items())), tuple(sorted(found_problems)), len(files))
+    errors = {p for p in found_problems if not p.warning}
+    # a value that is already an error (a number where a string must be) is said once, as the error
+    located = {(p.file, p.line, p.column) for p in errors}
+    warnings = {p for p in found_problems if p.warning and (p.file, p.line, p.column) not in located}
+    return SpecSet(dict(sorted(specs.items())), tuple(sorted(errors)), len(files), tuple(sorted(warnings)))

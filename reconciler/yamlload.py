@@ -147,6 +147,10 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
         size, value = _check_sequence(node, rel, path, depth, sizes, problems, loader, plain)
     else:
         size = 1
+        if node.tag in _NUMBERS and not node.style:  # plain: None, or "" from libyaml
+            changed = _number_reading(loader, node, rel, path)
+            if changed:
+                problems.append(changed)
         if plain[0]:
             try:
                 value = _plain_scalar(loader, node)
@@ -185,6 +189,31 @@ def _check_mapping(node: yaml.MappingNode, rel: str, path: list[str | int], dept
         path.pop()
         size += 1 + child_size
     return size, out
+
+
+def _number_reading(loader: Any, node: yaml.Node, rel: str, path: list[str | int]) -> Problem | None:
+    """A warning when YAML 1.1 reads an unquoted number into one written differently: `2026.10` is
+    2026.1, `010` is 8 (octal), `1:30` is 90 (base 60). Where a string is required that is already
+    an error; where numbers are allowed (template_variables, config) it would pass silently."""
+    text = node.value.replace("_", "")
+    digits = text.lstrip("+-")
+    mantissa = re.split("[eE]", digits)[0]
+    if ":" in digits:
+        how = "the base-60 number"
+    elif node.tag == _INT and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        how = "the octal number"
+    elif node.tag == _FLOAT and "." in mantissa and len(mantissa.split(".")[1]) > 1 and mantissa.endswith("0"):
+        how = "the number"
+    else:
+        return None
+    try:
+        value = loader.construct_yaml_float(node) if node.tag == _FLOAT else loader.construct_yaml_int(node)
+    except (ValueError, yaml.YAMLError):
+        return None
+    key = path[-1] if path and isinstance(path[-1], str) else "-"
+    line, col = _mark(node)
+    return Problem(rel, line, col, f"YAML 1.1 reads {node.value} as {how} {value!r}; if you mean the text, quote "
+                                   f"it: {key}: \"{node.value}\"", dotted(path), warning=True)
 
 
 def _key_problem(key_node: yaml.Node) -> str:
@@ -231,6 +260,7 @@ def _syntax_problem(rel: str, exc: yaml.YAMLError, source: str) -> Problem:
 _STR, _NULL, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool"
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_NUMBERS = (_INT, _FLOAT)
 
 
 class _Unusual(Exception):
@@ -294,16 +324,16 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
             if len(problems) >= MAX_PROBLEMS:  # a file of 250,000 stray '---' says enough by now
                 problems.append(Problem(rel, line, col, f"more than {MAX_PROBLEMS} problems; fix these first"))
                 break
-            before = len(problems)
+            before = _errors(problems)
             if not isinstance(node, yaml.MappingNode):
                 problems.append(_top_level_problem(node, rel, index, line, col))
             else:
                 plain = [True]
                 size, built = _check_node(node, rel, [], 1, {}, problems, loader, plain)
-                if size > MAX_NODES and len(problems) == before:
+                if size > MAX_NODES and _errors(problems) == before:
                     problems.append(Problem(rel, line, col, f"expands through aliases to more than {MAX_NODES} "
                                                             "values; write the values out or use fewer aliases"))
-                if len(problems) == before:
+                if _errors(problems) == before:  # warnings leave the document as it is
                     documents.append(Document(index, line, built if plain[0] else _construct(loader, node),
                                               _id_at(node, (line, col))))
             index += 1
@@ -316,6 +346,10 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
     if not documents and not problems:
         problems.append(Problem(rel, 0, 0, "holds no YAML document; write a spec or delete the file"))
     return documents, problems
+
+
+def _errors(problems: list[Problem]) -> int:
+    return sum(not p.warning for p in problems)
 
 
 def _top_level_problem(node: yaml.Node, rel: str, index: int, line: int, col: int) -> Problem:

@@ -287,7 +287,7 @@ def test_status_lists_every_spec(repo: Path) -> None:
     assert "The ledger is empty" in cli(repo, "status").stdout
     cli(repo, "apply", "--yes")
     doc = json.loads(cli(repo, "status", "--format", "json").stdout)
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     assert [s["id"] for s in doc["specs"]] == ["team-a/nightly-eval", "team-b/tokenizer-smoke", "team-b/train-7b"]
     ids = {i["spec_id"]: i["id"] for i in queue_items(repo)}
     for row in doc["specs"]:

@@ -82,7 +82,8 @@ def assert_reported(output: str, expected: list[Expected]) -> None:
 def assert_nothing_happens(repo: Path, ledger_before: bytes, items_before: list[dict[str, object]]) -> list[str]:
     """plan and apply --yes both refuse; the queue and the ledger stay exactly as they were."""
     outputs = []
-    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
+    for args, said in ((("plan",), "there is no plan"), (("plan", "--format", "json"), '"valid": false'),
+                       (("apply", "--yes"), "nothing was enqueued")):
         out = cli(repo, *args)
         assert out.exit_code == 1, (args, out.output)
         assert "nothing was enqueued" in out.output

@@ -15,8 +15,7 @@ from reconciler.plan import make_plan, noop_plan
 from reconciler.settings import load_settings
 from reconciler.specs import load_specs
 
-
-NO_CHANGES = ("No changes: the queue matches the specs.\n\n"
+NO_CHANGES = ("No changes: the ledger matches the specs.\n\n"
               "Plan: 0 to create, 0 to update, 0 to retry, 0 to remove, 3 unchanged.\n")
 
 

@@ -19,7 +19,7 @@ def test_all_problems_in_one_run_with_locations(empty_repo: Path) -> None:
     assert "launches/a.yaml:4:3: launch.parameters: unknown key 'parameters'; did you mean 'config'?" in lines
     assert ("launches/b.yaml:4:13: launch.priority: must be critical, high, medium, low or a number 0..3, "
             "not 'urgent'") in lines
-    assert lines[-1] == "2 problems in 2 files; nothing was enqueued."
+    assert lines[-1] == "2 problems in 2 files."
 
 
 def test_json_format(empty_repo: Path) -> None:
@@ -30,7 +30,7 @@ def test_json_format(empty_repo: Path) -> None:
                               "message": "must be 'launchops/v1', not 'launchops/v2'"}]
     write(empty_repo, "launches/a.yaml", GOOD)
     ok = json.loads(cli(empty_repo, "validate", "--format", "json").stdout)
-    assert ok == {"format_version": 1, "valid": True, "specs": 1, "files": 1, "errors": []}
+    assert ok == {"format_version": 1, "valid": True, "specs": 1, "files": 1, "errors": [], "warnings": []}
 
 
 def test_github_annotations(empty_repo: Path) -> None:

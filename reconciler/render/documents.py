@@ -13,9 +13,12 @@ from reconciler.ledger import UNCERTAIN, Ledger
 if TYPE_CHECKING:
     from reconciler.apply import Result
     from reconciler.plan import FieldDiff, Plan
+    from reconciler.problems import Problem
     from reconciler.specs import SpecSet
 
 FORMAT_VERSION = 1
+# `status` 2: `queued_runs` is the list of QueuedRun IDs, as in apply's outcomes (it was their count)
+STATUS_FORMAT_VERSION = 2
 
 
 def plan(plan: Plan) -> dict[str, Any]:
@@ -26,7 +29,20 @@ def plan(plan: Plan) -> dict[str, Any]:
             "reason": change.reason,
             "diff": [_diff(d) for d in change.diff],
         })
-    return {"format_version": FORMAT_VERSION, "summary": plan.summary, "changes": changes}
+    return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,
+            "changes": changes}
+
+
+def invalid_plan(specs: SpecSet) -> dict[str, Any]:
+    """The plan document when specs are invalid: no summary (there is no plan), and every problem,
+    so the pull-request comment says what to fix and where."""
+    return {"format_version": FORMAT_VERSION, "valid": False, "errors": _problems(specs.problems),
+            "summary": None, "changes": []}
+
+
+def _problems(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [{"file": p.file, "line": p.line, "column": p.column, "path": p.path, "message": p.message}
+            for p in problems]
 
 
 def _diff(d: FieldDiff) -> dict[str, Any]:
@@ -38,9 +54,7 @@ def _diff(d: FieldDiff) -> dict[str, Any]:
 
 def validate(result: SpecSet) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "valid": result.valid, "specs": len(result.specs),
-            "files": result.files,
-            "errors": [{"file": p.file, "line": p.line, "column": p.column, "path": p.path, "message": p.message}
-                       for p in result.problems]}
+            "files": result.files, "errors": _problems(result.problems), "warnings": _problems(result.warnings)}
 
 
 def status(ledger: Ledger) -> dict[str, Any]:
@@ -49,11 +63,12 @@ def status(ledger: Ledger) -> dict[str, Any]:
         run = entry.latest_run
         rows.append({"id": spec_id, "status": entry.status, "digest": entry.digest, "source": entry.source,
                      "uncertain": entry.status in UNCERTAIN, "error": entry.error,
-                     "queued_runs": len(entry.queued_runs), "queued_run": dict(run) if run else None})
+                     "queued_runs": [str(r["id"]) for r in entry.queued_runs if r.get("id")],
+                     "queued_run": dict(run) if run else None})
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"format_version": FORMAT_VERSION, "summary": counts, "specs": rows}
+    return {"format_version": STATUS_FORMAT_VERSION, "summary": counts, "specs": rows}
 
 
 def apply(result: Result) -> dict[str, Any]:

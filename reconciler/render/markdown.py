@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.render.escape import markdown as md
-from reconciler.render.text import SYMBOLS
+from reconciler.render.text import SYMBOLS, plural
 
 MARKER = "<!-- launchops-plan -->"
 LIMIT = 65_535  # characters, in a pull-request comment
@@ -58,6 +58,8 @@ def _utf8(text: str) -> int:
 
 
 def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
+    if not doc.get("valid", True):
+        return _problem_parts(doc["errors"])
     s = doc["summary"]
     title = ("### launchops plan: no changes" if not doc["changes"] else
              f"### launchops plan: {s['create']} to create, {s['update']} to update, {s['retry']} to retry, "
@@ -75,6 +77,20 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
             lines.append("")
         lines += ["</details>", ""]
         blocks.append("\n".join(lines) + "\n")
+    return head, blocks
+
+
+def _problem_parts(errors: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """An invalid plan's comment: every problem, located, one list item each."""
+    files = len({e["file"] for e in errors})
+    title = (f"### launchops plan: the specs are invalid ({plural(len(errors), 'problem')} in "
+             f"{plural(files, 'file')})")
+    head = "\n".join([MARKER, title, "", "Nothing can be planned until these are fixed:", ""]) + "\n"
+    blocks = []
+    for e in errors:
+        where = f"{e['file']}:{e['line']}:{e['column']}" if e["line"] else e["file"]
+        at = f"<code>{md(e['path'])}</code>: " if e["path"] else ""
+        blocks.append(f"- <code>{md(where)}</code> {at}{md(e['message'])}\n")
     return head, blocks
 
 

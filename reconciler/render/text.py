@@ -26,6 +26,10 @@ def counts(summary: dict[str, int]) -> str:
     return ", ".join(f"{n} {esc(k)}" for k, n in sorted(summary.items()))
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def summary_line(summary: dict[str, int]) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
             f"{summary['remove']} to remove, {summary['unchanged']} unchanged")
@@ -45,21 +49,25 @@ def plan(doc: dict[str, Any]) -> str:
                 lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
             else:
                 lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
-    head = "No changes: the queue matches the specs." if not doc["changes"] else "launchops will:"
+    # plan compares the specs with the ledger; it never asks the queue
+    head = "No changes: the ledger matches the specs." if not doc["changes"] else "launchops will:"
     return "\n".join([head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
 
 
 def validate(doc: dict[str, Any]) -> str:
-    lines = []
-    for e in doc["errors"]:
-        where = f"{esc(e['file'])}:{e['line']}:{e['column']}" if e["line"] else esc(e["file"])
-        lines.append(f"{where}: {esc(e['path']) + ': ' if e['path'] else ''}{esc(e['message'])}")
+    lines = [problem(e) for e in doc["errors"]] + [problem(w, "warning: ") for w in doc.get("warnings", [])]
     if doc["valid"]:
-        lines.append(f"{doc['specs']} specs valid.")
+        lines.append(f"{plural(doc['specs'], 'spec')} valid.")
     else:
         files = len({e["file"] for e in doc["errors"]})
-        lines.append(f"{len(doc['errors'])} problems in {files} files; nothing was enqueued.")
+        lines.append(f"{plural(len(doc['errors']), 'problem')} in {plural(files, 'file')}.")
     return "\n".join(lines) + "\n"
+
+
+def problem(e: dict[str, Any], kind: str = "") -> str:
+    """`file:line:col: path: message`, as compilers and linters write it (editors link it)."""
+    where = f"{esc(e['file'])}:{e['line']}:{e['column']}" if e["line"] else esc(e["file"])
+    return f"{where}: {kind}{esc(e['path']) + ': ' if e['path'] else ''}{esc(e['message'])}"
 
 
 def status(doc: dict[str, Any]) -> str:
@@ -95,4 +103,4 @@ def queue(doc: dict[str, Any]) -> str:
         return "The local queue is empty.\n"
     rows = [[i["id"], i["spec_id"], i["queue_name"], str(i["priority"] if i["priority"] is not None else "-"),
              i["state"], i["enqueued_at"]] for i in doc["items"]]
-    return table(["ID", "SPEC", "QUEUE", "PRIORITY", "STATE", "ENQUEUED"], rows) + f"\n\n{len(rows)} items\n"
+    return table(["ID", "SPEC", "QUEUE", "PRIORITY", "STATE", "ENQUEUED"], rows) + f"\n\n{plural(len(rows), 'item')}\n"
