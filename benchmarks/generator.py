@@ -54,9 +54,10 @@ def _spec(rng: random.Random, team: str, area: str, n: int) -> str:
               f"          name: {rng.choice(('adamw', 'sgd', 'lion'))}",
               f"          betas: [0.9, 0.{rng.choice((95, 98, 99, 999))}]",
               f"          weight_decay: {rng.choice((0.0, 0.01, 0.1))}",
-              "        schedule: {warmup_steps: %d, max_steps: %d}" % (rng.randint(0, 5000), rng.randint(10, 500) * 1000)]
+              f"        schedule: {{warmup_steps: {rng.randint(0, 5000)}, max_steps: {rng.randint(10, 500) * 1000}}}"]
     if rng.random() < 0.4:
-        lines += ["      entry_point_args:", f"        - --eval-every={rng.randint(100, 5000)}", "        - --log-level=info"]
+        lines += ["      entry_point_args:", f"        - --eval-every={rng.randint(100, 5000)}",
+                  "        - --log-level=info"]
     if rng.random() < 0.2:
         lines += ["  resource_args:", "    kubernetes:", "      spec:", "        template:", "          spec:",
                   "            nodeSelector: {pool: gpu}"]
@@ -90,7 +91,7 @@ def generate(root: Path, count: int, seed: int = 6) -> Path:
             (folder / "_defaults.yaml").write_text(
                 f"launch:\n  template_variables:\n    region: us-east-1\n  config:\n    overrides:\n"
                 f"      run_config:\n        tracking: {{area: {area}}}\n", encoding="utf-8")
-        for i in range(min(per_folder, count - written)):
+        for _ in range(min(per_folder, count - written)):
             (folder / f"run-{written:05d}.yaml").write_text(_spec(rng, team, area, written), encoding="utf-8")
             written += 1
     _git(root, "init", "-q", "-b", "main")

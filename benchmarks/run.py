@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from benchmarks.generator import generate
 
@@ -97,7 +97,8 @@ def _edit_some(repo: Path, count: int) -> int:
     """Change the launch of `count` specs (spread over the folders) without committing."""
     files = sorted(p for p in (repo / "launches").rglob("run-*.yaml"))
     for path in files[:: max(1, len(files) // count)][:count]:
-        path.write_text(path.read_text(encoding="utf-8").replace("        seed: ", "        seed: 1", 1), encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("        seed: ", "        seed: 1", 1), encoding="utf-8")
     return min(count, len(files))
 
 
@@ -191,7 +192,8 @@ def bench_plan_and_apply(work: Path, rows: list[Row]) -> None:
         warm_edit.append(r.seconds)
     a = median(warm_edit)
     rows.append(Row(f"2b. warm `plan`, {edited} of {count} specs edited", fmt_s(a), f"cold no-op plan {fmt_s(b)}",
-                    a / b, "", None, "the edits are not committed; the other specs are answered from the last no-op plan"))
+                    a / b, "", None,
+                    "the edits are not committed; the other specs are answered from the last no-op plan"))
     a, b = median(applies), median(cold_create)
     rows.append(Row(f"5. `apply` of {count} creates, local queue", fmt_s(a), f"cold plan {fmt_s(b)}", a / b,
                     "<= 3", a / b <= 3, "apply starts with no cache and no .launchops/; includes the ledger commit"))
@@ -211,9 +213,10 @@ def bench_wandb(work: Path) -> Row:
     """4. apply of 1,000 creates through the wandb backend vs a serial loop of launch_add."""
     sys.path.insert(0, str(ROOT / "tests"))
     try:
+        import wandb  # noqa: F401  (the extra must be installed for this benchmark)
+
         from conftest_wandb import drive
         from wandb_server import WandbServer
-        import wandb  # noqa: F401  (the extra must be installed for this benchmark)
     except ImportError as exc:
         return Row("4. wandb apply", "skipped", "", None, ">= 5x", False, f"needs the wandb extra: {exc}")
     count = n(1000)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import cli, commit_all, write
+from conftest import cli, write
 from reconciler import cache as cache_mod, checks, yamlload
 from reconciler.ledger import Ledger
 from reconciler.plan import make_plan
@@ -252,21 +252,21 @@ def test_fast_yaml_builder_gives_what_pyyaml_builds() -> None:
     ]
     root = Path(__file__).resolve().parents[1]
     texts += [p.read_text(encoding="utf-8") for p in (root / "launches").rglob("*.yaml")]
-    for text in texts:
-        def build(fast: bool) -> list[str]:
-            loader = yamlload._Loader(text)
-            out = []
-            try:
-                while loader.check_node():
-                    node = loader.get_node()
-                    out.append(repr(yamlload._construct(loader, node) if fast else loader.construct_document(node)))
-            except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
-                out.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                loader.dispose()
-            return out
+    def build(text: str, fast: bool) -> list[str]:
+        loader = yamlload._Loader(text)
+        out = []
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                out.append(repr(yamlload._construct(loader, node) if fast else loader.construct_document(node)))
+        except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            loader.dispose()
+        return out
 
-        assert build(True) == build(False), text
+    for text in texts:
+        assert build(text, True) == build(text, False), text
 
 
 def test_ledger_checks_are_skipped_only_for_the_exact_text_that_passed(repo: Path) -> None:

@@ -17,15 +17,26 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import make_repo  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
-from crash_kit import (Model, apply_until_done, bare_remote, check_ledger, check_local, git, launchops,  # noqa: E402
-                       ledger_ids, local_items, sends)
+from crash_kit import (  # noqa: E402
+    Model,
+    apply_until_done,
+    bare_remote,
+    check_ledger,
+    check_local,
+    git,
+    launchops,
+    ledger_ids,
+    local_items,
+    sends,
+)
 from wandb_server import WandbServer  # noqa: E402
 
 HOLDER = re.compile(r"holds apply\.lock: pid (\d+) on \S+ since \d{4}-\d\d-\d\dT")

@@ -19,8 +19,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import make_repo  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
-from crash_kit import (KILLED, STEPS, Model, apply_until_done, bare_remote, check_ledger, check_local,  # noqa: E402
-                       launchops, ledger_ids)
+from crash_kit import (  # noqa: E402
+    KILLED,
+    STEPS,
+    Model,
+    apply_until_done,
+    bare_remote,
+    check_ledger,
+    check_local,
+    launchops,
+    ledger_ids,
+)
 from wandb_server import WandbServer  # noqa: E402
 
 
@@ -86,7 +95,7 @@ def test_seeded_random_kills_across_edits_and_reverts(tmp_path: Path) -> None:
         if runs[-1].returncode != 0 and rng.random() < 0.3:  # killed again while recovering
             points.append(f"{rng.choice(steps)}:1")
             runs.append(launchops(model.repo, "apply", "--yes", *args, die_at=points[-1]))
-        kills.update(p.split(":")[0] for p, r in zip(points, runs) if p and r.returncode == KILLED)
+        kills.update(p.split(":")[0] for p, r in zip(points, runs, strict=True) if p and r.returncode == KILLED)
         while runs[-1].returncode != 0:
             assert len(runs) < 6, "\n".join(r.stdout + r.stderr for r in runs)
             runs.append(launchops(model.repo, "apply", "--yes", *args))
