@@ -3,8 +3,9 @@ change is enqueued exactly once and every QueuedRun ID ends up in the committed 
 
 apply runs in a subprocess with LAUNCHOPS_DIE_AT=<step>[:N] (apply.checkpoint SIGKILLs it at the
 Nth hit of that step), then is rerun without it until it exits 0. Afterwards: queue items ==
-changes applied (one per (spec id, change)), every item's ID in the ledger, the ledger valid JSON,
-committed (and pushed, with --push), and `plan` shows nothing to do.
+changes applied (one per (spec id, change)), each sent once (the local queue's unique marker would
+absorb a second send, so its log of sends is what is counted), every item's ID in the ledger, the
+ledger valid JSON, committed (and pushed, with --push), and `plan` shows nothing to do.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from reconciler.backends.base import EnqueueRequest
+from reconciler.backends.local import LocalQueue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -27,8 +31,10 @@ from crash_kit import (  # noqa: E402
     bare_remote,
     check_ledger,
     check_local,
+    launch_of,
     launchops,
     ledger_ids,
+    sends,
 )
 from wandb_server import WandbServer  # noqa: E402
 
@@ -162,3 +168,16 @@ def test_removal_after_a_kill_keeps_the_landed_id(tmp_path: Path) -> None:
 
     model.applied_all()
     check_local(model)
+
+
+def test_the_local_queue_counts_a_second_send_of_one_change(tmp_path: Path) -> None:
+    """What the checks above rely on: a duplicate send adds no item, but it is counted."""
+    queue = LocalQueue(tmp_path / "queue.db")
+    request = EnqueueRequest("a", "digest", "lo-marker", launch_of(1))
+
+    first, second = queue.enqueue(request), queue.enqueue(request)
+
+    assert first == second and len(queue.items()) == 1
+    assert sends(queue.items()) == Counter({"lo-marker": 2})
+    assert [s["created"] for s in queue.sends()] == [True, False]
+    queue.close()
