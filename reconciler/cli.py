@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -312,7 +313,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
     was; every expected failure inside becomes one error message and exit 1."""
     from reconciler import journal, ledger as ledger_mod
     from reconciler.apply import Applier, ApplyAborted, ensure_gitignore, read_ledger
-    from reconciler.backends import BackendError, get_backend
+    from reconciler.backends import BackendError, LazyBackend, get_backend
     from reconciler.gitrepo import GitError, Repo
     from reconciler.lock import ApplyLock, LockError
     from reconciler.specs import load_specs
@@ -340,7 +341,7 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
             events = journal.Journal(settings.journal_path, journal.Lineage(settings.root) if repo else None)
         except journal.JournalError as exc:
             fail(f"{exc}; nothing was enqueued")
-        backend = _LazyBackend(lambda: get_backend(settings, parallel=parallel))
+        backend = LazyBackend(lambda: get_backend(settings, parallel=parallel))
         try:
             yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings),
                           last_read=last_read)
@@ -404,23 +405,6 @@ def _refuse_dirty(settings: Settings, repo: Repo) -> None:
             "lets git see an edit, `git check-ignore -v FILE` says which rule ignores a file") if unseen else ""
     fail("spec files differ from HEAD: " + ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
          + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty" + hint)
-
-
-class _LazyBackend:
-    """Builds the backend on first use, so an apply with nothing to enqueue needs no credentials."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._backend: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._backend is None:
-            self._backend = self._factory()
-        return getattr(self._backend, name)
-
-    def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
 
 
 def _progress(plan: Plan) -> Callable[..., None] | None:
