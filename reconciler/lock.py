@@ -22,8 +22,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, IO, Mapping
+from typing import IO, Any
 
 
 class LockError(Exception):
@@ -41,7 +42,7 @@ class ApplyLock:
         self.stale: dict[str, Any] | None = None  # details of a dead holder whose lock was taken over
         self._handle: IO[str] | None = None
 
-    def acquire(self, timeout: float = 0.0) -> "ApplyLock":
+    def acquire(self, timeout: float = 0.0) -> ApplyLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")
         deadline = time.monotonic() + timeout
@@ -61,7 +62,7 @@ class ApplyLock:
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                                 "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                                 "started": datetime.datetime.now(datetime.UTC).isoformat(
                                      timespec="seconds")}))
         handle.flush()
         self._handle = handle
@@ -75,7 +76,7 @@ class ApplyLock:
             self._handle.close()
             self._handle = None
 
-    def __enter__(self) -> "ApplyLock":
+    def __enter__(self) -> ApplyLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -112,7 +113,7 @@ def unlock(path: Path) -> str:
 # ---- claims ---------------------------------------------------------------------------------------
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 MACHINE_ENV = "LAUNCHOPS_MACHINE"  # tests stand in for a run on another machine
