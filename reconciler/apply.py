@@ -42,16 +42,17 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from reconciler import ledger as ledger_mod
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.journal import Journal, explain
-from reconciler.lock import claim, claim_age, claimed_elsewhere, describe_claim, renewed
 from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
+from reconciler.lock import claim, claim_age, claimed_elsewhere, describe_claim, renewed
 from reconciler.plan import Action, Change, Plan, make_plan
 from reconciler.settings import Settings
 from reconciler.specs import SpecSet
@@ -148,7 +149,7 @@ class Interrupts:
     def _note(self, signum: int, frame: object) -> None:
         self.received = self.received or signum
 
-    def __enter__(self) -> "Interrupts":
+    def __enter__(self) -> Interrupts:
         if threading.current_thread() is threading.main_thread():  # only there can handlers be set
             for sig in self.SIGNALS:
                 self._before[sig] = signal.signal(sig, self._note)
