@@ -285,23 +285,57 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     settings = obj.settings(backend)
     if settings.backend == "wandb" and not (push or local):
         _refuse_unpublished(settings)
+    if push:
+        _refuse_missing_remote(settings, remote)
     specs = _specs_or_fail(settings)
+    # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
+    # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
+    asked = None if yes else _confirm(make_plan(specs.specs, _ledger_with_journal(settings)), fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
     with _session(settings, options, "apply", lock_timeout, parallel, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger())
-        if not the_plan.empty:
+        if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
-            if not yes:
-                if not interactive():
-                    fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
-                         "(nothing was enqueued)")
-                click.confirm("Enqueue these changes?", abort=True)
+        if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
+            fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
+                 "apply again to see it (nothing was enqueued)")
         result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan))
     document = documents.apply(result)
     click.echo(render("apply", fmt, document), nl=False)
     step_summary("apply", document)
     # 130 / 143: stopped by SIGINT / SIGTERM, after recording and committing what was sent
     raise SystemExit(128 + result.interrupted if result.interrupted else 0 if result.ok else 1)
+
+
+def _shown(change: Any) -> tuple[str, str, str]:
+    return change.id, change.action.value, change.digest
+
+
+def _confirm(the_plan: Plan, fmt: str) -> set[tuple[str, str, str]]:
+    """Show the plan and ask; the changes agreed to. Refuses where nobody can answer."""
+    from reconciler.render import documents, text
+
+    if not the_plan.empty:
+        click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
+        if not interactive():
+            fail("apply asks for confirmation, but this is not a terminal; pass --yes to apply "
+                 "(nothing was enqueued)")
+        click.confirm("Enqueue these changes?", abort=True)
+    return {_shown(c) for c in the_plan.changes}
+
+
+def _refuse_missing_remote(settings: Settings, remote: str) -> None:
+    """--push names a remote: one that does not exist is found before an intent is written."""
+    from reconciler.gitrepo import GitError, Repo
+
+    try:
+        remotes = Repo(settings.root).remotes()
+    except GitError:
+        return  # not a repository: the session says so
+    if remote not in remotes:
+        have = f"this clone's remotes: {', '.join(remotes)}" if remotes else "this clone has no remote"
+        fail(f"--push: there is no remote named {remote!r} ({have}); add it (git remote add {remote} URL) "
+             "or name another with --remote (nothing was written or enqueued)")
 
 
 @contextmanager
@@ -390,6 +424,9 @@ def _refuse_dirty(settings: Settings, repo: Repo) -> None:
     what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
     from reconciler.specs import input_files, is_input
 
+    if repo.head() is None:
+        fail("this repository has no commits yet: commit the specs first (the ledger names the commit it "
+             "applied), or pass --allow-dirty")
     settings_files = ["launchops.toml", "pyproject.toml"]
     status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))
     on_disk = input_files(settings) + [n for n in settings_files if (settings.root / n).is_file()]

@@ -147,7 +147,7 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
         size, value = _check_sequence(node, rel, path, depth, sizes, problems, loader, plain)
     else:
         size = 1
-        if node.tag in _NUMBERS and not node.style:  # plain: None, or "" from libyaml
+        if node.tag in _NUMBERS and isinstance(node, yaml.ScalarNode) and not node.style:  # plain: None or ""
             changed = _number_reading(loader, node, rel, path)
             if changed:
                 problems.append(changed)

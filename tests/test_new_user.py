@@ -4,14 +4,13 @@ that lose digits where numbers are allowed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, commit_all, git, make_repo, write
 
+from conftest import cli, commit_all, git, write
 from reconciler.cli import main
 
 GOOD = "apiVersion: launchops/v1\nlaunch:\n  docker_image: ghcr.io/acme/x:1\n"
@@ -206,3 +205,53 @@ def test_quoted_and_plain_numbers_give_no_warning(empty_repo: Path) -> None:
     write(empty_repo, "launches/a.yaml", "apiVersion: launchops/v1\nlaunch:\n  job: a/b/c:v1\n"
                                          "  template_variables: {tag: '2026.10', lr: 0.0003, n: 0, x: 10.0, y: 1.5e-3}\n")
     assert cli(empty_repo, "validate").stdout == "1 spec valid.\n"
+
+
+# ---- apply refuses before it writes anything --------------------------------------------------------------
+
+
+def untracked(repo: Path) -> str:
+    return git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored")
+
+
+def test_push_to_a_remote_that_does_not_exist_is_refused_before_anything_is_written(repo: Path,
+                                                                                    tmp_path: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    out = cli(repo, "apply", "--yes", "--push")
+    assert out.exit_code == 1
+    assert out.stderr == ("launchops: error: --push: there is no remote named 'origin' (this clone has no remote); "
+                          "add it (git remote add origin URL) or name another with --remote (nothing was written "
+                          "or enqueued)\n")
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(tmp_path / "remote.git"))
+    git(repo, "remote", "add", "upstream", str(tmp_path / "remote.git"))
+    out = cli(repo, "apply", "--yes", "--push")
+    assert out.exit_code == 1 and "(this clone's remotes: upstream)" in out.stderr
+    assert git(repo, "rev-parse", "HEAD") == head and untracked(repo) == ""
+    assert not (repo / ".launchops").exists()
+    ok = cli(repo, "apply", "--yes", "--push", "--remote", "upstream")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_a_refused_apply_leaves_the_repository_as_it_was(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = cli(repo, "apply")  # no terminal, no --yes
+    assert out.exit_code == 1 and "pass --yes" in out.stderr
+    assert untracked(repo) == "" and not (repo / ".launchops").exists()
+    monkeypatch.setattr("reconciler.cli.interactive", lambda: True)
+    declined = cli(repo, "apply", input="n\n")
+    assert declined.exit_code == 1 and "Enqueue these changes?" in declined.output
+    assert untracked(repo) == "" and not (repo / ".launchops").exists()
+    agreed = cli(repo, "apply", input="y\n")
+    assert agreed.exit_code == 0, agreed.output
+    assert git(repo, "ls-files", ".launchops") == ".launchops/.gitignore\n.launchops/ledger.json\n"
+
+
+def test_a_repository_without_commits_is_told_so(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q", "-b", "main")
+    write(fresh, "launches/a.yaml", GOOD)
+    out = cli(fresh, "apply", "--yes")
+    assert out.exit_code == 1
+    assert out.stderr == ("launchops: error: this repository has no commits yet: commit the specs first (the "
+                          "ledger names the commit it applied), or pass --allow-dirty\n")
+    assert "differ from HEAD" not in out.stderr and not (fresh / ".launchops").exists()
