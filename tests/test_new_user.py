@@ -4,6 +4,7 @@ that lose digits where numbers are allowed."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -255,3 +256,35 @@ def test_a_repository_without_commits_is_told_so(tmp_path: Path) -> None:
     assert out.stderr == ("launchops: error: this repository has no commits yet: commit the specs first (the "
                           "ledger names the commit it applied), or pass --allow-dirty\n")
     assert "differ from HEAD" not in out.stderr and not (fresh / ".launchops").exists()
+
+
+# ---- W&B: a connection failure is not a credentials failure -------------------------------------------------
+
+
+def test_wandb_that_cannot_be_reached_is_not_reported_as_bad_credentials(repo: Path, tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from wandb_server import DUMMY_API_KEY, WandbServer
+
+    server = WandbServer().start()
+    closed = socket.socket()  # bound, never listening: connections to it are refused, and nothing reuses it
+    closed.bind(("127.0.0.1", 0))
+    try:
+        def apply(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--backend",
+                                   "wandb", "--yes", "--local"], env=env, capture_output=True, text=True,
+                                  timeout=120, stdin=subprocess.DEVNULL)
+
+        # the SDK's check waits WANDB_HTTP_TIMEOUT (10 s by default) for wandb-core, which keeps retrying
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        unreachable = apply({**server.env(http_timeout=1), "WANDB_BASE_URL": url})
+        assert unreachable.returncode == 1
+        assert f"launchops: error: could not connect to W&B at {url}: no answer within 1 s" in unreachable.stderr
+        assert "credentials were not checked" in unreachable.stderr
+        assert "refused the credentials" not in unreachable.stderr
+        wrong_key = apply({**server.env(http_timeout=5), "WANDB_API_KEY": "wrong" + DUMMY_API_KEY[5:]})
+        assert wrong_key.returncode == 1
+        assert f"launchops: error: W&B at {server.url} refused the credentials" in wrong_key.stderr
+        assert DUMMY_API_KEY[5:] not in unreachable.stderr + wrong_key.stderr
+    finally:
+        closed.close()
+        server.stop()

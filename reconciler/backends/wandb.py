@@ -256,6 +256,13 @@ class WandbBackend(Backend):
                 with self._silenced():
                     api = launch_api.LaunchApi(timeout=timeout)
             except (AuthenticationError, UsageError) as e:
+                if _is_transport(e):  # the SDK says "credentials" for any failed check, an unanswered one too
+                    waited = f"{timeout} s" if timeout else "the SDK's timeout"
+                    raise BackendError(
+                        f"could not connect to W&B at {base_url}: no answer within {waited} "
+                        f"({_clean(e.__cause__ or e)}); check WANDB_BASE_URL and the network (proxy, firewall), "
+                        "or raise WANDB_HTTP_TIMEOUT; the credentials were not checked"
+                    ) from None
                 raise BackendError(
                     f"W&B at {base_url} refused the credentials ({_clean(e)}): check WANDB_API_KEY "
                     "or run `wandb login`"
