@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -24,9 +25,13 @@ DRIVER = Path(__file__).resolve().parent / "wandb_driver.py"
 
 @pytest.fixture
 def wandb_server() -> Iterator[WandbServer]:
+    """A running server. A test that ends with a request the server refused as invalid fails,
+    unless it withheld part of the schema or set `state.expect_invalid` (it sends them on purpose)."""
     server = WandbServer().start()
     try:
         yield server
+        state = server.state
+        assert not state.invalid or state.withheld or state.expect_invalid, f"refused as invalid: {state.invalid}"
     finally:
         server.stop()
 

@@ -136,6 +136,7 @@ def test_server_refuses_requests_without_a_known_key(wandb_server: WandbServer) 
 def test_server_refuses_what_a_graphql_server_refuses(wandb_server: WandbServer, query: str, variables: dict[str, Any],
                                                       message: str) -> None:
     wandb_server.state.seed_items(1, entity="ent", project_queue="model-registry", queue_name="q")
+    wandb_server.state.expect_invalid = True
     status, body = _post(wandb_server, {"query": query, "variables": variables, "operationName": ""})
     assert status == 200 and "data" not in body, body
     assert any(message in e["message"] for e in body["errors"]), body

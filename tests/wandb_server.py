@@ -368,6 +368,7 @@ class WandbState:
         # HTTP status of a refused (invalid) request: 200 with `errors` as W&B answers; 400 as some
         # GraphQL servers do. wandb-core retries neither and puts the message in the error's text.
         self.invalid_status = 200
+        self.expect_invalid = False  # the test sends invalid requests on purpose (see conftest_wandb)
         self.server_errors: list[str] = []
         self._next = 1
 
