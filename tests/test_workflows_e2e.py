@@ -541,14 +541,14 @@ def test_preview_merge_apply_and_sync(world):
     assert all("file=launches/team-b/broken.yaml" in line for line in annotations), annotations
     assert re.search(r"line=3,col=3[,:].*::.*queue_name", annotations[0]), annotations
     assert broken.queue_items() == []
-    # plan refuses invalid specs: no markdown, so the comment says the plan could not be computed
+    # plan fails on invalid specs, but still writes its document: the comment lists the problems
     assert outcomes["plan"] == "failure", broken.transcript()
-    assert broken.outputs["export"]["markdown"].strip() == ""
+    assert broken.outputs["export"]["markdown"].startswith(MARKER + "\n")
     comments = play_comment_job(tmp, broken.outputs["export"]["markdown"], "failure")
     assert len(comments) == 4  # the same comment, updated; the others untouched
     assert [c["body"] for c in comments[1:3]] == forged
-    assert comments[3]["body"].startswith(MARKER + "\n")
-    assert "could not be computed" in comments[3]["body"]
+    assert comments[3]["body"].startswith(MARKER + "\n### launchops plan: the specs are invalid (")
+    assert "launches/team-b/broken.yaml&#58;3&#58;3" in comments[3]["body"], comments[3]["body"]
     dev.git("rm", "--quiet", "launches/team-b/broken.yaml")
     dev.commit("Remove the broken spec")
     dev.git("push", "--quiet", "origin", "feature")
