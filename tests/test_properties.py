@@ -179,8 +179,6 @@ def test_a_plan_never_shows_a_secret(old: dict[str, Any], new: dict[str, Any]) -
         assert value not in rendered
 
 
-def _parts(path: str) -> tuple[str | int, ...]:
-    """launch.a.b[2].c -> ("launch", "a", "b", 2, "c"); the generated keys hold no dots or brackets."""
 def _keys(value: Any) -> set[str]:
     """Every key of a JSON document, at every depth."""
     if isinstance(value, dict):
@@ -190,6 +188,8 @@ def _keys(value: Any) -> set[str]:
     return set()
 
 
+def _parts(path: str) -> tuple[str | int, ...]:
+    """launch.a.b[2].c -> ("launch", "a", "b", 2, "c"); the generated keys hold no dots or brackets."""
     parts: list[str | int] = []
     for piece in path.split("."):
         name, *indices = piece.split("[")
