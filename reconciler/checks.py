@@ -186,10 +186,10 @@ _PLAIN = (str, int, bool, type(None))  # leaves that need no look beyond the cre
 
 
 def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], secret: bool, odd: list[Finding],
-               found: list[tuple[str | int, ...]]) -> None:
-    """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials under
-    secret-named keys (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's
-    path is built only when something is found there (building one per leaf was half of this walk, profile)."""
+               found: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials, with their
+    format (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's path is
+    built only when something is found there (building one per leaf was half of this walk, profile)."""
     is_map = isinstance(value, dict)
     items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
     for k, v in items:
@@ -199,8 +199,12 @@ def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], s
             continue
         if not isinstance(v, _PLAIN):  # floats too: _non_json says which of them JSON cannot carry
             odd.extend(_non_json(v, (*path, k)))
-        if below and isinstance(v, (str, int)) and not isinstance(v, bool) and secrets.looks_like_credential(v):
-            found.append((*path, k))
+        if below:
+            kind = secrets.credential_format(v, True) if isinstance(v, (str, int)) and not isinstance(v, bool) else None
+        else:  # every prefixed format is a string of SHORTEST characters or more: most leaves stop here
+            kind = secrets.credential_format(v, False) if type(v) is str and len(v) >= secrets.SHORTEST else None
+        if kind:
+            found.append(((*path, k), kind))
 
 
 MAX_ID = 180  # characters: room for a matrix cell suffix and a shard path within common name limits
@@ -239,14 +243,14 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
         if problem:
             findings.append(Finding(("id",), problem))
     odd: list[Finding] = []
-    found: list[tuple[str | int, ...]] = []
+    found: list[tuple[tuple[str | int, ...], str]] = []
     _leaf_walk(doc, (), False, odd, found)
     findings.extend(f for f in odd if f.path not in typed)
     # anywhere in the document (labels too): the whole file is committed and shown on pull requests
-    for path in found:
-        findings.append(Finding(path, "looks like a real credential under a secret-named key; remove it "
-                                "from the spec (specs are committed) and pass it through your queue's "
-                                "secret store instead"))
+    for path, kind in found:
+        findings.append(Finding(path, f"holds {kind}: a credential must not be in a spec (specs are committed to "
+                                "git and shown on pull requests): remove it, revoke it if it was pushed, and "
+                                "give it to the run from a secret store or an environment variable instead"))
     launch = doc.get("launch")
     if isinstance(launch, dict):
         given = [k for k in SOURCE_KEYS if k in launch]

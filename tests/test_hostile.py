@@ -449,9 +449,10 @@ def test_credential_under_a_secret_key_refused_without_printing_it(applied: Path
         out = cli(applied, "validate", "--format", fmt)
         assert out.exit_code == 1
         outputs.append(out.output)
-    assert error_lines(outputs[0]) == ["launches/leak.yaml:10:14: launch.config.env.token: looks like a real "
-                                       "credential under a secret-named key; remove it from the spec (specs are "
-                                       "committed) and pass it through your queue's secret store instead"]
+    assert error_lines(outputs[0]) == ["launches/leak.yaml:10:14: launch.config.env.token: holds a W&B API key "
+                                       "(40 hex digits): a credential must not be in a spec (specs are committed to "
+                                       "git and shown on pull requests): remove it, revoke it if it was pushed, and "
+                                       "give it to the run from a secret store or an environment variable instead"]
     outputs += assert_nothing_happens(applied, ledger_before, items_before)
     assert not any(credential in o for o in outputs)
 
@@ -461,3 +462,32 @@ def test_commit_sha_under_version_stays_valid(applied: Path) -> None:
     commit_all(applied)
     out = cli(applied, "validate")
     assert out.exit_code == 0, out.output
+
+
+def test_ordinary_ml_keys_are_shown_and_their_changes_reviewable(applied: Path) -> None:
+    """`max_new_tokens`, `pad_token`, a toleration's `key`, a 40-hex `tokenizer_revision`: shown as
+    written when created and when changed, in every plan format; none is a secret."""
+    spec = (CORPUS / "valid" / "ml_keys.yaml").read_text(encoding="utf-8")
+    write(applied, "launches/ml.yaml", spec)
+    commit_all(applied)
+    created = json.loads(cli(applied, "plan", "--format", "json").stdout)["changes"][0]["diff"]
+    shown = {d["path"].removeprefix("launch.config.overrides.run_config."): d["new"] for d in created
+             if "secret" not in d}
+    assert shown["max_new_tokens"] == 512 and shown["pad_token"] == "<pad>" and shown["pad_token_id"] == 0
+    assert shown["tokenizer_revision"] == "3f786850e387550fdab836ed7e6dc881de23001b"
+    assert shown["launch.resource_args.kubernetes.spec.template.spec.tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert cli(applied, "apply", "--yes").exit_code == 0
+
+    write(applied, "launches/ml.yaml", spec.replace("max_new_tokens: 512", "max_new_tokens: 4096")
+          .replace('eos_token: "</s>"', 'eos_token: "<|eot_id|>"'))
+    commit_all(applied)
+    text = cli(applied, "plan").stdout
+    assert "      ~ launch.config.overrides.run_config.max_new_tokens: 512 -> 4096\n" in text, text
+    assert '      ~ launch.config.overrides.run_config.eos_token: "</s>" -> "<|eot_id|>"\n' in text, text
+    assert "***" not in text and "(secret changed)" not in text
+    update = json.loads(cli(applied, "plan", "--format", "json").stdout)["changes"][0]["diff"]
+    assert {d["path"]: (d["old"], d["new"]) for d in update} == {
+        "launch.config.overrides.run_config.max_new_tokens": (512, 4096),
+        "launch.config.overrides.run_config.eos_token": ("</s>", "<|eot_id|>")}
+    markdown = html.unescape(cli(applied, "plan", "--format", "markdown").stdout)
+    assert "4096" in markdown and "(secret changed)" not in markdown

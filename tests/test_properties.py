@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import cli, commit_all, make_repo, write
-from reconciler import secrets
+from reconciler import checks, secrets
 from reconciler.plan import Action, Change, Plan, added_fields, field_diff
 from reconciler.render import documents, markdown, text
 from reconciler.settings import load_settings
@@ -104,8 +104,10 @@ def test_a_reformatted_spec_plans_nothing(launch: dict[str, Any], extras: dict[s
 
 # ---- masking ------------------------------------------------------------------------------------
 
-SECRET_KEYS = ("password", "api_key", "credentials", "db_token", "clientSecret", "WANDB_API_KEY", "private_key")
-ORDINARY_KEYS = ("lr", "name", "steps", "env", "nested", "items", "user")
+SECRET_KEYS = ("password", "api_key", "credentials", "db_token", "clientSecret", "WANDB_API_KEY", "private_key",
+               "hf_token", "authToken", "secretKeyRef")
+ORDINARY_KEYS = ("lr", "name", "steps", "env", "nested", "items", "user", "max_new_tokens", "tokenizer", "pad_token",
+                 "pad_token_id", "eos_token", "key", "tokenizer_revision")
 _MASK_KEY = st.sampled_from(SECRET_KEYS + ORDINARY_KEYS)
 _TREE = st.recursive(_SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                       st.dictionaries(_MASK_KEY, inner, max_size=4)), max_leaves=16)
@@ -196,3 +198,71 @@ def _parts(path: str) -> tuple[str | int, ...]:
         parts.append(name)
         parts.extend(int(i.rstrip("]")) for i in indices)
     return tuple(parts)
+
+
+# ---- which keys are secret-named, which values are credentials -----------------------------------
+
+# SPEC's words, and where SPEC and the ML examples disagree, README's choice: `token` counts only as
+# the last word (a trailing number aside), and not after a tokenizer's special-token word.
+KEY_TABLE = {
+    True: ("password", "db_password", "passwd", "clientSecret", "secrets", "credentials", "db_credential_file",
+           "token", "hf_token", "GITHUB_TOKEN", "authToken", "access_token", "refresh-token", "bearer.token",
+           "hf_token_2", "GITHUB_TOKEN_V2", "WANDB_API_KEY", "apiKey", "APIKey", "api-key", "apikey",
+           "aws_secret_access_key", "access_key", "private_key", "sshPrivateKey", "secretKeyRef"),
+    False: ("max_new_tokens", "tokenizer", "tokenizer_revision", "pad_token", "pad_token_id", "padTokenId",
+            "eos_token", "bos_token_id", "unk_token", "sep_token", "cls_token", "mask_token", "token_budget",
+            "num_tokens", "key", "keys", "primary_key", "api_url", "access_level", "private_key_path",
+            "aws_access_key_id", "nvidia.com/gpu", "monkey", "secretary_name", "tokens_per_second"),
+}
+
+
+def test_secret_named_keys_by_whole_words() -> None:
+    wrong = [(key, expected) for expected, keys in KEY_TABLE.items() for key in keys
+             if secrets.is_secret_key(key) != expected]
+    assert not wrong
+
+
+_FORMATS = {  # what each format's real values look like (gitleaks' rules, W&B's 86-character keys)
+    "a W&B API key": st.from_regex(r"\Awandb_v1_[A-Za-z0-9]{27}_[A-Za-z0-9]{49}\Z"),
+    "a GitHub token": st.from_regex(r"\A(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\Z"),
+    "a GitLab token": st.from_regex(r"\Aglpat-[A-Za-z0-9_-]{20}\Z"),
+    "a Hugging Face token": st.from_regex(r"\Ahf_[A-Za-z]{34}\Z"),
+    "an OpenAI API key": st.from_regex(r"\Ask-(proj-)?[A-Za-z0-9_-]{20,58}T3BlbkFJ[A-Za-z0-9_-]{20,58}\Z"),
+    "a Slack token": st.from_regex(r"\Axox[bp]-[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24}\Z"),
+    "an AWS access key id": st.from_regex(r"\A(AKIA|ASIA)[A-Z2-7]{16}\Z"),
+    "a PEM private key": st.from_regex(r"\A-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----\n[A-Za-z0-9+/=\n]{1,80}\Z"),
+}
+_CREDENTIAL = st.sampled_from(sorted(_FORMATS)).flatmap(lambda name: st.tuples(st.just(name), _FORMATS[name]))
+_AROUND = st.sampled_from(["", "--token ", "Authorization: Bearer ", "key=", "x "])
+_ORDINARY_KEY = st.sampled_from(ORDINARY_KEYS)
+
+
+def _doc(config: Any) -> dict[str, Any]:
+    return {"apiVersion": "launchops/v1", "launch": {"docker_image": "registry.example/a:1", "config": config}}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_CREDENTIAL, st.sampled_from(ORDINARY_KEYS + SECRET_KEYS), _AROUND, st.booleans())  # named by its format
+def test_a_credential_is_refused_under_any_key_naming_its_format(credential: tuple[str, str], key: str, before: str,
+                                                                  in_list: bool) -> None:
+    name, value = credential
+    config = {key: ["--flag", before + value]} if in_list else {key: before + value}
+    findings = checks.check_spec(_doc(config), "local")
+    at = ("launch", "config", key, 1) if in_list else ("launch", "config", key)
+    assert [(f.path, f.message.startswith(f"holds {name}: ")) for f in findings] == [(at, True)]
+    assert all(value not in f.message for f in findings)
+
+
+_ORDINARY_VALUE = st.one_of(
+    st.from_regex(r"\A[0-9a-f]{40}\Z"),  # a git commit: a credential only under a secret-named key
+    st.from_regex(r"\A(local-)?[0-9a-f]{40}\Z"), st.from_regex(r"\Asha256:[0-9a-f]{64}\Z"), st.uuids().map(str),
+    st.from_regex(r"\A[a-z][a-z0-9-]{0,20}/[A-Za-z][A-Za-z0-9._-]{0,30}\Z"),  # a model or dataset name
+    st.from_regex(r"\A(s3|gs)://[a-z0-9-]{3,20}/[a-z0-9/_.-]{1,40}\Z"), st.integers(10**30, 10**45),
+    st.sampled_from(["sk-learn-baseline-experiment-2026", "hf_hub_download_timeout_seconds", "xox-not-a-token",
+                     "-----BEGIN CERTIFICATE-----", "ghp_short", "AKIA-lowercase-example-x"]))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_ORDINARY_VALUE, _ORDINARY_KEY)
+def test_ordinary_values_under_ordinary_keys_are_never_refused(value: Any, key: str) -> None:
+    assert checks.check_spec(_doc({key: value, "nested": [{key: value}]}), "local") == []
