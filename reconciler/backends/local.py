@@ -5,7 +5,8 @@ UNIQUE column: a second enqueue of one change returns the item already queued in
 another. That safety net would also hide a second attempt, which on W&B is a second item, so
 every enqueue call is written to the `sends` table (marker, spec id, time, pid, whether it added
 the item) in the same transaction as the item: `queue list --format json` shows each item's
-`sends`, and the exactly-once tests assert one send per change, not only one item.
+`sends`, and the exactly-once tests assert one send per change, not only one item. A call the
+queue refuses (EnqueueFailed, certain) is rolled back whole, its log line too: it sent nothing.
 """
 from __future__ import annotations
 
