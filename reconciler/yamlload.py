@@ -147,15 +147,16 @@ def _check_node(node: yaml.Node, rel: str, path: list[str | int], depth: int, si
         size, value = _check_sequence(node, rel, path, depth, sizes, problems, loader, plain)
     else:
         size = 1
-        if node.tag in _NUMBERS and isinstance(node, yaml.ScalarNode) and not node.style:  # plain: None or ""
-            changed = _number_reading(loader, node, rel, path)
-            if changed:
-                problems.append(changed)
         if plain[0]:
             try:
                 value = _plain_scalar(loader, node)
             except Exception:  # _Unusual, or whatever the constructor says: it says it again when the value is built
                 plain[0] = False
+        # the type of the value just built says "number" for less than the tag does (a tenth of parsing)
+        if (type(value) in _NUMBER_TYPES if plain[0] else node.tag in _NUMBERS) and isinstance(node, yaml.ScalarNode):
+            changed = _number_reading(loader, node, rel, path) if not node.style else None  # plain: None or ""
+            if changed:
+                problems.append(changed)
     sizes[key] = size
     return size, value
 
@@ -195,17 +196,20 @@ def _number_reading(loader: Any, node: yaml.Node, rel: str, path: list[str | int
     """A warning when YAML 1.1 reads an unquoted number into one written differently: `2026.10` is
     2026.1, `010` is 8 (octal), `1:30` is 90 (base 60). Where a string is required that is already
     an error; where numbers are allowed (template_variables, config) it would pass silently."""
+    # called for every unquoted number: the common ones (8, 0.0003, 1.0) leave after a look or two
     text = node.value.replace("_", "")
-    digits = text.lstrip("+-")
-    mantissa = re.split("[eE]", digits)[0]
-    if ":" in digits:
+    if ":" in text:
         how = "the base-60 number"
-    elif node.tag == _INT and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+    elif node.tag == _INT:
+        digits = text.lstrip("+-")
+        if not (len(digits) > 1 and digits[0] == "0" and digits[1].isdigit()):
+            return None
         how = "the octal number"
-    elif node.tag == _FLOAT and "." in mantissa and len(mantissa.split(".")[1]) > 1 and mantissa.endswith("0"):
-        how = "the number"
     else:
-        return None
+        mantissa = re.split("[eE]", text)[0] if "e" in text or "E" in text else text
+        if not mantissa.endswith("0") or len(mantissa.partition(".")[2]) < 2:
+            return None
+        how = "the number"
     try:
         value = loader.construct_yaml_float(node) if node.tag == _FLOAT else loader.construct_yaml_int(node)
     except (ValueError, yaml.YAMLError):
@@ -261,6 +265,7 @@ _STR, _NULL, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yam
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _NUMBERS = (_INT, _FLOAT)
+_NUMBER_TYPES = (int, float)  # not bool: `type(True) is bool`
 
 
 class _Unusual(Exception):
