@@ -19,7 +19,7 @@ import click
 
 from reconciler import __version__
 from reconciler.render import FORMATS, escape
-from reconciler.settings import Settings, SettingsError, find_root, load_settings, with_backend
+from reconciler.settings import MAX_PARALLEL, Settings, SettingsError, find_root, load_settings, with_backend
 
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
@@ -265,14 +265,14 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
 @click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--allow-dirty", is_flag=True, help="Apply although spec files differ from HEAD.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed enqueue.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Concurrent enqueues (wandb backend).")
+@click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), default=None,
+              help="Concurrent job checks and enqueues on the wandb backend (default: setting parallel, 8).")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait for another apply in this clone to finish.")
 @format_option("apply")
 @click.pass_obj
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, local: bool, remote: str,
-          allow_dirty: bool, fail_fast: bool, parallel: int, lock_timeout: float, fmt: str) -> None:
+          allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
     from reconciler.apply import Options
     from reconciler.plan import make_plan
@@ -292,7 +292,8 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
     asked = None if yes else _confirm(make_plan(specs.specs, _ledger_with_journal(settings)), fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
-    with _session(settings, options, "apply", lock_timeout, parallel, allow_dirty) as runner:
+    threads = parallel if parallel is not None else settings.parallel
+    with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger())
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)

@@ -31,6 +31,7 @@ class Settings:
     max_spec_bytes: int = 1048576
     local_queue: str | None = None  # default: queue.db beside the ledger; relative to the root, or absolute
     claim_lease: int = 600  # seconds another host's `pending` claim is honoured (see apply.py)
+    parallel: int = 8  # concurrent requests on the wandb backend: job checks and pushes (--parallel)
 
     @property
     def specs_path(self) -> Path:
@@ -65,7 +66,8 @@ class Settings:
         return {k: getattr(self, k) for k in LAUNCH_DEFAULT_KEYS if getattr(self, k) is not None}
 
 
-_NUMBERS = {"max_spec_bytes": "bytes", "claim_lease": "seconds"}
+_NUMBERS = {"max_spec_bytes": "bytes", "claim_lease": "seconds", "parallel": "threads"}
+MAX_PARALLEL = 64  # also the range of --parallel: threads sharing one W&B client
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "root"}
 
 
@@ -77,6 +79,8 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             raise SettingsError(f"{where}: {key} must be a whole number of {_NUMBERS[key]}, not {value!r}") from None
         if number <= 0:
             raise SettingsError(f"{where}: {key} must be positive")
+        if key == "parallel" and number > MAX_PARALLEL:
+            raise SettingsError(f"{where}: parallel must be at most {MAX_PARALLEL}, not {number}")
         return number
     if not isinstance(value, str) or not value:
         raise SettingsError(f"{where}: {key} must be a non-empty string")

@@ -39,6 +39,12 @@ class LazyBackend(Backend):
             self._backend = self._factory()
         return self._backend
 
+    @property
+    def parallel(self) -> int:
+        """The threads apply enqueues with: the built backend's (wandb's `parallel`), else one. Apply
+        asks after preflight, which built the backend whenever there was something to enqueue."""
+        return int(getattr(self._backend, "parallel", 1))
+
     def preflight(self, requests: Sequence[EnqueueRequest]) -> dict[str, str]:
         return self._built().preflight(requests)
 
