@@ -527,6 +527,27 @@ def unlock(obj: Ctx) -> None:
 
 
 @main.command()
+@click.option("--action", metavar="OWNER/REPO@REF", default=None,
+              help="The launchops action the workflows use, pinned (default: the commit this launchops was "
+              "installed from by pip from a GitHub git URL; without either the workflows are skipped).")
+@click.pass_obj
+def init(obj: Ctx, action: str | None) -> None:
+    """Scaffold a repository: launchops.toml, folder defaults, an example spec, its schema, the
+    workflows. Never overwrites a file: what exists is skipped, and said so."""
+    from reconciler import scaffold
+
+    try:
+        done = scaffold.scaffold(obj.root, action)
+    except scaffold.ScaffoldError as exc:
+        fail(str(exc))
+    lines = [f"wrote {rel}" for rel in done.written] + [f"skipped {rel}: {why}" for rel, why in done.skipped]
+    lines += [f"note: {note}" for note in done.notes]
+    if not done.written:
+        lines.append("nothing written: every file exists or was skipped")
+    click.echo(escape.lines("\n".join(lines)))
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of a spec (for editors: yaml-language-server)."""
     from reconciler.checks import schema as load_schema

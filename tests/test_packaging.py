@@ -40,6 +40,11 @@ def test_wheel_carries_the_schema(tmp_path: Path) -> None:
     wheel = next(tmp_path.glob("launchops-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "reconciler/launch-spec.v1.schema.json" in names
+    # what `launchops init` writes (reconciler/scaffold.py)
+    for template in ("launchops.toml", "launches/_defaults.yaml", "launches/example/hello.yaml",
+                     "github/workflows/launchops-apply.yml", "github/workflows/launchops-preview.yml",
+                     "github/workflows/launchops-sync.yml"):
+        assert f"reconciler/templates/{template}" in names
     assert "reconciler/backends/local.py" in names and "reconciler/render/markdown.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "launchops = reconciler.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
