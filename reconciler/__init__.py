@@ -5,11 +5,11 @@ Layout, one concern per module:
   problems   a located problem (file, line, column, JSON path, message): a value, not an exception
   yamlload   reading one spec file safely, with the line and column of every problem
   specs      discovering spec files, folder defaults, the effective spec and its digest
-  cache      the parse cache under .launchops/cache/, the index of a ledger that passed its checks,
-             and the verdict of a no-op plan while git vouches that nothing changed
+  cost       what changed: spec files whose inputs differ from what their ledger shard recorded
   checks     what makes a spec invalid (JSON Schema and what a schema cannot say)
   secrets    masking secret-named values; refusing credentials committed in specs
-  ledger     the applied-state ledger and the transitions that change it
+  ledger     the applied-state ledger (version 2: one shard per spec file) and its transitions
+  ledger_v1  version 1 of the ledger, read and migrated
   journal    the durable append-only journal the ledger is materialised from
   plan       a plan is a value: pairing desired specs with the ledger, field diffs
   apply      consumes a plan: intents, enqueues, recovery by marker, ledger commit
@@ -17,6 +17,7 @@ Layout, one concern per module:
   gitrepo    ledger commits, push and fetch; the only module that imports GitPython
   backends/  the queues: local (embedded SQLite) and wandb (the only module importing wandb)
   render/    text, json, markdown and github renderings; nothing else prints
+  engine     composes desired state -> plan -> apply; what the CLI calls
   cli        click commands that parse flags, call the above and pick a renderer
 """
 

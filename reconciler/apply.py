@@ -36,7 +36,6 @@ lists the item (see backends/wandb.py).
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -51,7 +50,7 @@ from typing import TYPE_CHECKING
 from reconciler import ledger as ledger_mod
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.journal import Journal, explain
-from reconciler.ledger import UNCERTAIN, Event, Ledger, marker
+from reconciler.ledger import UNCERTAIN, Event, Ledger, intent, marker
 from reconciler.lock import claim, claim_age, claimed_elsewhere, describe_claim, renewed
 from reconciler.plan import Action, Change, Plan, make_plan
 from reconciler.settings import Settings
@@ -161,13 +160,13 @@ class Interrupts:
         self._before.clear()
 
 
-def _request(change: Change) -> EnqueueRequest:
-    return EnqueueRequest(change.id, change.digest, marker(change.id, change.digest, change.change), change.launch)
+def _request(change: Change, repository: str) -> EnqueueRequest:
+    return EnqueueRequest(change.id, change.digest, change.marker or marker(repository, change.change), change.launch)
 
 
-def intents(plan: Plan, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
-    return [Event("intent", c.id, c.change, {"digest": c.digest, "source": c.source, "launch": dict(c.launch),
-                                             "commit": commit, "claim": claimant})
+def intents(plan: Plan, repository: str, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
+    return [intent(c.id, c.change, c.previous, c.digest, c.source, c.launch, commit, claimant, c.marker,
+                   mark=_request(c, repository).marker)
             for c in plan.changes if c.action.enqueues]
 
 
@@ -187,36 +186,21 @@ def count_results(outcomes: Sequence[Outcome]) -> dict[str, int]:
     return counts
 
 
-def _signature(path: Path) -> tuple[int, ...] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
-
-
-def read_ledger(settings: Settings) -> tuple[tuple[int, ...] | None, Ledger]:
-    """The ledger file and its signature, taken before reading it. Every write replaces the file
-    (ours by rename, git's by checkout), so while the signature is the same the text is too: a run
-    read a 19 MB ledger up to five times (profile of an apply of ten updates among 10,000 specs)."""
-    signature = _signature(settings.ledger_path)
-    return signature, ledger_mod.read(settings.ledger_path, settings.ledger, to_update=True)
-
-
 class Applier:
     """Runs one apply. Owns the journal and the ledger file; the CLI owns the lock and the prompt."""
 
     def __init__(self, settings: Settings, repo: Repo | None, backend: Backend, journal: Journal,
-                 options: Options, reload_specs: Callable[[], SpecSet],
-                 last_read: tuple[tuple[int, ...] | None, Ledger] | None = None) -> None:
+                 options: Options, reload_specs: Callable[[], SpecSet], base: Ledger | None = None) -> None:
         self.settings = settings
         self.repo = repo
         self.backend = backend
         self.journal = journal
         self.options = options
         self.reload_specs = reload_specs
-        self.name = settings.ledger
-        self._last_read = last_read
+        self.name = settings.ledger_dir
+        self._base = base  # the ledger as last read or written here; None: read it again
+        # what the shards a write touches are made from (reconciler.cost), once the specs are known
+        self.shard_inputs: ledger_mod.Inputs | None = None
         self._unjournalled: list[Event] = []  # events the journal refused: still folded into the ledger
         self.journal_error: str | None = None
         self._maybe_sent: set[str] = set()  # markers that may have been sent before: looked up first
@@ -228,10 +212,98 @@ class Applier:
     # ---- ledger ----------------------------------------------------------------------------------
     def current_ledger(self) -> Ledger:
         """The committed ledger with every journalled event folded in: recovery after a crash."""
-        if self._last_read is None or self._last_read[0] != _signature(self.settings.ledger_path):
-            self._last_read = read_ledger(self.settings)
+        if self._base is None:
+            self._base = ledger_mod.load(self.settings, self.journal.v1_events())
         journalled = [event for _, event in self.journal.events()]
-        return ledger_mod.fold(ledger_mod.fold(self._last_read[1], journalled), self._unjournalled)
+        return ledger_mod.fold(ledger_mod.fold(self._base, journalled), self._unjournalled)
+
+    @property
+    def repository(self) -> str:
+        found = self.current_ledger().repository
+        assert found, "the repository id is made before anything is planned to be sent (ensure_version_2)"
+        return found
+
+    def _write(self, ledger: Ledger) -> None:
+        """Write the ledger files that differ; what is on disk is then this ledger (the journal
+        folds onto it again, which changes nothing)."""
+        _, self._base = ledger_mod.write(self.settings.ledger_path, ledger, self.settings.specs_dir,
+                                         self.shard_inputs, self._base)
+
+    def ensure_version_2(self, notes: list[str]) -> None:
+        """Before anything is planned to be sent: a version 1 ledger is migrated (one ledger commit,
+        nothing enqueued; with --push pushed first), a new one gets its repository id (on disk at
+        once: the markers of the intents that follow derive from it)."""
+        ledger = self.current_ledger()
+        if ledger.repository and not ledger.legacy:
+            self._check_remote(ledger, notes)
+            return
+        if not ledger.legacy:
+            self._write(replace(ledger, repository=self._repository_id(), remote=self._remote_url()))
+            return
+        self.migrate(notes)
+
+    def _repository_id(self, fresh: bool = False) -> str:
+        """The id this clone gives a ledger it makes. Kept in the journal: a ledger made on a
+        detached HEAD or another branch and left behind there gives the same markers as the one
+        made again here, so what the first sent is looked up, not sent again."""
+        known = None if fresh else self.journal.fact("repository")
+        made = known or ledger_mod.new_repository_id()
+        if made != known:
+            self.journal.remember("repository", made)
+        return made
+
+    def migrate(self, notes: list[str], new_id: bool = False) -> str | None:
+        """Write version 2 in one ledger commit that enqueues nothing (SPEC "Migration"); with
+        `new_id`, give a version 2 ledger a repository id of its own (a fork or a copy). Returns
+        the commit. With --push it is pushed, compare-and-swap: a clone that lost the race takes
+        the winner's ledger (and so its repository id)."""
+        for _ in range(self.options.push_attempts):
+            ledger = self.current_ledger()
+            if not ledger.legacy and not new_id:
+                return None
+            seq = self.journal.last_seq()
+            if new_id and not ledger.legacy:
+                assert ledger.repository
+                # sends already made carry the old id's markers: those of uncertain entries are kept
+                old = ledger.repository
+                ledger = replace(ledger, specs={k: replace(e, marker=e.marker_in(old)) if e.status in
+                                                ledger_mod.RETRYABLE else e for k, e in ledger.specs.items()})
+                what = "give this copy of the ledger a repository id of its own"
+            else:
+                what = "migrate the ledger to version 2"
+            ledger = replace(ledger, repository=self._repository_id(fresh=new_id), remote=self._remote_url(),
+                             legacy=False)
+            self._write(ledger)
+            if self.settings.legacy_path.exists():  # a launchops that reads only version 1 refuses it now
+                self.settings.legacy_path.write_text(ledger_mod.tombstone(self.settings.ledger_dir), encoding="utf-8")
+            ensure_gitignore(self.settings)
+            commit = None
+            if self.options.commit and self.repo is not None:
+                commit = self.repo.commit_only(self._files_to_commit(), f"launchops: {what} [skip ci]\n\n"
+                                               "Nothing was enqueued.\n")
+            self._forget(seq)
+            new_id = False
+            if not (self.options.push and self.options.commit and self.repo is not None):
+                notes.append(f"{what}" + (f" (commit {commit[:12]})" if commit else ""))
+                return commit
+            checkpoint("before-push")
+            if self._push("Nothing was enqueued: the migration is in a local ledger commit, not pushed"):
+                notes.append(f"{what} (commit {(commit or '')[:12]}, pushed)")
+                return commit
+            notes.append("the migration push was rejected (another clone pushed first): took its ledger")
+            self._catch_up()
+        raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
+                           "enqueued; run apply again")
+
+    def _remote_url(self) -> str | None:
+        return self.repo.remote_url(self.options.remote) if self.repo is not None else None
+
+    def _check_remote(self, ledger: Ledger, notes: list[str]) -> None:
+        url = self._remote_url()
+        if url and ledger.remote and url != ledger.remote:
+            notes.append(f"warning: this ledger was made under the remote {ledger.remote}, and {self.options.remote} "
+                         f"is {url} now: if this is a fork or a copy, run launchops migrate --new-repository-id so "
+                         "its enqueues carry markers of their own")
 
     def _record(self, events: list[Event]) -> None:
         """Journal `events`. When the journal cannot be written they are kept for this run's ledger
@@ -246,21 +318,24 @@ class Applier:
             self._unjournalled.extend(events)
 
     def _own_files(self) -> list[str]:
-        """What launchops commits: the only files its unpushed commits may touch."""
+        """What launchops commits: the only files its unpushed commits may touch (a folder ends in /)."""
         ignore = (self.settings.state_dir / ".gitignore").relative_to(self.settings.root).as_posix()
-        return [self.settings.ledger, ignore]
+        return [self.settings.ledger_dir + "/", self.settings.legacy_ledger, ignore]
 
     def _files_to_commit(self) -> list[str]:
-        files = [self.settings.ledger]
-        ignore = self.settings.state_dir / ".gitignore"
-        if self.repo is not None and ignore.exists():
-            rel = ignore.relative_to(self.settings.root).as_posix()
-            if rel in self.repo.dirty([rel]):
-                files.append(rel)
-        return files
+        """The ledger files (and .gitignore) that differ from HEAD: written, or removed."""
+        assert self.repo is not None
+        return self.repo.dirty(self._own_files())
 
     # ---- the run ---------------------------------------------------------------------------------
-    def run(self, plan: Plan, head: str | None, progress: Progress | None = None) -> Result:
+    def run(self, plan: Plan, head: str | None, progress: Progress | None = None,
+            loaded: SpecSet | None = None) -> Result:
+        """Apply `plan`; `loaded`: the specs it was made from (their shards record what they were
+        loaded from, so the next plan reads only what changed)."""
+        if loaded is not None:
+            from reconciler import cost
+
+            self.shard_inputs = cost.shard_inputs(self.settings, loaded)
         with self.interrupts:
             result = self._run(plan, head, progress)
         notes = list(result.notes)
@@ -279,6 +354,14 @@ class Applier:
         recovered = self.journal.last_seq() > 0
         if recovered:
             notes.append("recorded the results of an interrupted apply from the journal")
+        migrating = self.current_ledger().legacy
+        self.ensure_version_2(notes)
+        if migrating and self.options.push:  # the remote's ledger may have won the race: plan on it
+            specs = self.reload_specs()
+            if not specs.valid:
+                raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
+            plan = make_plan(specs.specs, self.current_ledger())
+        recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
         if not plan.changes and not recovered and not self.options.push:
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
         # With --push even a run with nothing to enqueue publishes: an earlier run may have left
@@ -286,12 +369,13 @@ class Applier:
         claimant = self._claim = claim()
         plan, early = self._prepare(plan)
         work = [c for c in plan.changes if c.action.enqueues]
-        refused = self.backend.preflight([_request(c) for c in work]) if work else {}
+        repository = self.repository if work else ""  # one fold of the journal, not one per change
+        refused = self.backend.preflight([_request(c, repository) for c in work]) if work else {}
         if self.options.push:
             plan, early = self._push_intents(plan, early, head, claimant, notes)
         else:
             self._maybe_sent = self._sent_before(plan)
-            self._record(intents(plan, head, claimant))
+            self._record(intents(plan, self.repository, head, claimant))
         if self.journal_error:
             raise ApplyAborted(self.journal_error + "; nothing was enqueued")
         checkpoint("after-intent")
@@ -318,35 +402,39 @@ class Applier:
     def _sent_before(self, plan: Plan) -> set[str]:
         """The markers of this plan's sends that may have gone out before: named by an intent in this
         clone's journal (on any history), or by a ledger in git history the current one went back from."""
-        wanted = {_request(c).marker for c in plan.changes if c.action.enqueues}
+        repository = self.repository  # one fold of the journal, not one per change
+        wanted = {_request(c, repository).marker for c in plan.changes if c.action.enqueues}
         if not wanted:
             return set()
-        return self.journal.sent_before(wanted) | (self._history_markers() & wanted)
+        return self.journal.sent_before(wanted) | (self._history_markers(plan) & wanted)
 
-    def _history_markers(self) -> set[str]:
-        """Every change a ledger in HEAD's history recorded, when the ledger's last change is not a
-        launchops commit (a revert, a merge, a hand edit can take entries back; launchops' own
-        commits only move forward). Read only then: it reads every version of the ledger."""
+    def _history_markers(self, plan: Plan) -> set[str]:
+        """Every marker a ledger in HEAD's history recorded for this plan's sources, when the
+        ledger's last change is not a launchops commit (a revert, a merge, a hand edit can take
+        entries back; launchops' own commits only move forward). Read only then, and only the
+        shards (and version 1 ledgers) of the sources the plan sends."""
         if self.repo is None:
             return set()
-        last = self.repo.history(self.settings.ledger, limit=1)
+        own = [self.settings.ledger_dir, self.settings.legacy_ledger]
+        last = self.repo.history(own, limit=1)
         if not last or last[0][1].startswith("launchops:"):
             return set()
+        sources = {c.source for c in plan.changes if c.action.enqueues}
+        shards = [f"{self.settings.ledger_dir}/{ledger_mod.shard_name(s, self.settings.specs_dir)}" for s in sources]
         found: set[str] = set()
-        for commit, _ in self.repo.history(self.settings.ledger):
+        for commit, _ in self.repo.history(own):
+            files = self.repo.files_at(commit, [f"{self.settings.ledger_dir}/{ledger_mod.META}",
+                                                self.settings.legacy_ledger, *shards])
             try:
-                data = json.loads(self.repo.file_at(commit, self.settings.ledger) or "{}")
-            except ValueError:
+                old = ledger_mod.from_texts(files, self.settings, commit[:12])
+            except ledger_mod.LedgerError:
                 continue
-            specs = data.get("specs") if isinstance(data, dict) else None
-            for spec_id, entry in (specs if isinstance(specs, dict) else {}).items():
-                if not isinstance(entry, dict):
-                    continue
-                if isinstance(entry.get("digest"), str) and isinstance(entry.get("change", 1), int):
-                    found.add(marker(spec_id, entry["digest"], entry.get("change", 1)))
-                found.update(r["marker"] for r in entry.get("queued_runs") or ()
-                             if isinstance(r, dict) and isinstance(r.get("marker"), str))
-        return found
+            if old is None:
+                continue
+            for entry in old.specs.values():
+                found.add(entry.marker or (marker(old.repository, entry.change) if old.repository else ""))
+                found.update(r["marker"] for r in entry.queued_runs if isinstance(r.get("marker"), str))
+        return found - {""}
 
     def _prepare(self, plan: Plan) -> tuple[Plan, list[Outcome]]:
         """Set aside what must not be attempted now; returns the plan to act on and their outcomes.
@@ -373,8 +461,7 @@ class Applier:
                     "if that one does not finish",)))
                 continue
             if change.action in (Action.UPDATE, Action.REMOVE) and entry.status in UNCERTAIN:
-                old = EnqueueRequest(change.id, entry.digest, marker(change.id, entry.digest, entry.change),
-                                     entry.launch)
+                old = EnqueueRequest(change.id, entry.digest, entry.marker_in(self.repository), entry.launch)
                 found = self._find(old)
                 if found is None:
                     early.append(Outcome(change.id, change.action, "unknown", error=(
@@ -391,9 +478,12 @@ class Applier:
     def materialise(self, message: str) -> tuple[int, Ledger, str | None]:
         """Write the ledger from the journal and commit it; the caller forgets the journal when safe."""
         seq = self.journal.last_seq()
-        ledger = self.current_ledger()
+        ledger, dropped = ledger_mod.compacted(self.current_ledger())
+        if dropped:
+            message += ("\nCompacted out of the ledger (runs of earlier changes; git history keeps them):\n"
+                        + "".join(f"{spec_id} -> {run}\n" for spec_id, run in dropped))
         checkpoint("before-ledger-write")
-        ledger_mod.write(self.settings.ledger_path, ledger)
+        self._write(ledger)
         commit = None
         if self.options.commit and self.repo is not None:
             checkpoint("before-commit")
@@ -405,11 +495,11 @@ class Applier:
         """Commit and push the intents before any enqueue; re-plan when another run got there first."""
         assert self.repo is not None
         for _ in range(self.options.push_attempts):
-            events = intents(plan, head, claimant)
+            events = intents(plan, self.repository, head, claimant)
             self._maybe_sent = self._sent_before(plan)
             if not events:
                 return plan, early
-            ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(self.current_ledger(), events))
+            self._write(ledger_mod.fold(self.current_ledger(), events))
             pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
             self.repo.commit_only(self._files_to_commit(), commit_message(pending, "intend"))
             checkpoint("before-push")
@@ -434,15 +524,18 @@ class Applier:
         Journalled before the reset, so a kill in between loses nothing."""
         assert self.repo is not None
         fetched = self.repo.fetch(self.options.remote)
-        theirs_text = self.repo.file_at(fetched, self.settings.ledger)
         try:
-            theirs = ledger_mod.parse(theirs_text, f"{self.options.remote}:{self.name}") if theirs_text else None
-            ours = ledger_mod.read(self.settings.ledger_path, self.name)
+            theirs = ledger_mod.from_texts(self.repo.files_at(fetched, [self.settings.ledger_dir,
+                                                                        self.settings.legacy_ledger]),
+                                           self.settings, self.options.remote)
+            ours = ledger_mod.load(self.settings)
         except ledger_mod.LedgerError as exc:
             raise ApplyAborted(f"cannot merge with the remote's ledger: {exc}") from None
-        self._record(ledger_mod.as_events(ours, theirs))
+        if not ours.legacy:  # a version 1 ledger of ours holds nothing the journal does not
+            self._record(ledger_mod.as_events(ours, theirs))
         folding = self.journal.folding()
         self.repo.catch_up(fetched, self._own_files())
+        self._base = None
         self.journal.follow(folding, self.repo.head())  # what folded before the move still folds
 
     def _push(self, kept: str | None) -> bool:
@@ -479,6 +572,8 @@ class Applier:
         """Enqueue every create, update and retry; a failure does not stop the others unless fail_fast."""
         work = [c for c in plan.changes if c.action.enqueues]
         workers = max(1, int(getattr(self.backend, "parallel", 1) or 1))
+        # read here, once: the sending threads neither fold the journal per change nor read it at all
+        repository = self.repository if work else ""
         outcomes: list[Outcome] = []
         stopped = threading.Event()
 
@@ -490,7 +585,8 @@ class Applier:
                 # claim nothing is recorded: the run that took it over may be enqueueing it.
                 return change, Outcome(change.id, change.action, "skipped", error=error), [
                     Event("failed", change.id, change.change, {"error": error})] if error != _LOST else []
-            done = self._refuse(change, refused[change.id]) if change.id in refused else self._one(change)
+            done = (self._refuse(change, refused[change.id]) if change.id in refused
+                    else self._one(change, repository))
             if self.options.fail_fast and not done[1].ok:
                 stopped.set()  # here, not where results are read: this worker takes the next change at once
             return done
@@ -530,14 +626,14 @@ class Applier:
         assert self._claim is not None and self.repo is not None
         fresh = renewed(self._claim)
         ledger = self.current_ledger()
-        events = [Event("intent", spec_id, e.change, {"digest": e.digest, "source": e.source, "launch": dict(e.launch),
-                                                      "commit": e.applied_commit, "claim": fresh})
+        events = [intent(spec_id, e.change, e.previous, e.digest, e.source, e.launch, e.applied_commit, fresh,
+                         e.marker, e.kind, e.marker_in(self.repository))
                   for spec_id, e in sorted(ledger.specs.items()) if e.status == "pending" and e.claim == self._claim]
         self._claim = fresh
         if not events:
             return True
         self._record(events)
-        ledger_mod.write(self.settings.ledger_path, ledger_mod.fold(ledger, events))
+        self._write(ledger_mod.fold(ledger, events))
         pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
         self.repo.commit_only(self._files_to_commit(), commit_message(pending, "renew the claims of"))
         if not self._push(None):
@@ -550,9 +646,9 @@ class Applier:
         return change, Outcome(change.id, change.action, "failed", error=reason), [
             Event("failed", change.id, change.change, {"error": reason})]
 
-    def _one(self, change: Change) -> tuple[Change, Outcome, list[Event]]:
+    def _one(self, change: Change, repository: str) -> tuple[Change, Outcome, list[Event]]:
         """Resolve or enqueue one change; returns the events to journal (the caller writes them)."""
-        request = _request(change)
+        request = _request(change, repository)
         if (change.action is Action.RETRY and change.prior_status in UNCERTAIN) or request.marker in self._maybe_sent:
             found = self._find(request)
             if found is None:
@@ -658,10 +754,23 @@ class ApplyAborted(Exception):
     """Apply stopped before enqueueing (or before publishing); the message says what to do."""
 
 
-def ensure_gitignore(state_dir: Path) -> None:
-    """`.launchops/` holds the queue, journal, lock and cache: only the ledger is committed."""
+GITIGNORE_HEAD = "# written by launchops"
+
+
+def ensure_gitignore(settings: Settings) -> None:
+    """`.launchops/` holds the queue, journal, lock and cache: only the ledger (its folder, and the
+    version 1 file or its tombstone) is committed. A .gitignore launchops wrote for version 1 is
+    rewritten so the shards are tracked; one a person wrote is left alone."""
+    state_dir = settings.state_dir
     path = state_dir / ".gitignore"
-    if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("# written by launchops: only the ledger is committed\n*\n!.gitignore\n!ledger.json\n",
-                        encoding="utf-8")
+    folder = Path(settings.ledger_dir).name
+    text = (f"{GITIGNORE_HEAD}: only the ledger is committed\n*\n!.gitignore\n!{folder}/\n!{folder}/**\n"
+            f"!{folder}.json\n")
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    if current == text or (current is not None and not current.startswith(GITIGNORE_HEAD)):
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

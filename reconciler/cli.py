@@ -23,8 +23,6 @@ from reconciler.settings import MAX_PARALLEL, Settings, SettingsError, find_root
 
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
-    from reconciler.cache import GitView, Verdict
-    from reconciler.gitrepo import Repo
     from reconciler.ledger import Ledger
     from reconciler.plan import Plan
     from reconciler.specs import SpecSet
@@ -91,9 +89,15 @@ def _specs_or_fail(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | 
                    what: str = "nothing was enqueued") -> SpecSet:
     """Every spec, its warnings shown on stderr; invalid specs end the command (`invalid` says how;
     by default the problems go to stderr and `what` says what did not happen)."""
-    from reconciler.specs import load_specs
+    from reconciler import engine
 
-    specs = load_specs(settings)
+    try:
+        return _report(engine.specs(settings), invalid, what)
+    except engine.EngineError as exc:
+        fail(str(exc))
+
+
+def _report(specs: SpecSet, invalid: Callable[[SpecSet], NoReturn] | None, what: str) -> SpecSet:
     if specs.warnings or not specs.valid:
         from reconciler.render import documents, text
 
@@ -108,13 +112,12 @@ def _specs_or_fail(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | 
 
 
 def _ledger_with_journal(settings: Settings) -> Ledger:
-    from reconciler import ledger as ledger_mod
+    from reconciler import engine
 
     try:
-        base = ledger_mod.read(settings.ledger_path, settings.ledger)
-    except ledger_mod.LedgerError as exc:
+        return engine.ledger(settings)
+    except engine.EngineError as exc:
         fail(str(exc))
-    return ledger_mod.fold(base, _peek(settings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -153,9 +156,20 @@ def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str, staged: bool) -> None:
     if staged:
         _validate_staged(obj.root, paths, fmt)
     settings = obj.settings()
-    result = load_specs(settings, [Path(p) for p in paths] if paths else None)
+    result = load_specs(settings, [Path(p) for p in paths]) if paths else _validate_all(settings)
     click.echo(render("validate", fmt, documents.validate(result)), nl=False)
     raise SystemExit(0 if result.valid else 1)
+
+
+def _validate_all(settings: Settings) -> SpecSet:
+    """Every spec, reading only what changed; a ledger that cannot be read is no reason not to validate."""
+    from reconciler import engine
+    from reconciler.specs import load_specs
+
+    try:
+        return engine.specs(settings)
+    except engine.EngineError:
+        return load_specs(settings)
 
 
 def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
@@ -178,58 +192,16 @@ def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
 
 
 def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None) -> Plan:
-    from reconciler import cache, ledger as ledger_mod
-    from reconciler.plan import make_plan, noop_plan
+    """The plan, its specs' warnings shown; invalid specs end the command (`invalid` says how)."""
+    from reconciler import engine
 
-    what = "there is no plan until they are fixed"
-    if _peek(settings):  # an interrupted apply's events
-        return make_plan(_specs_or_fail(settings, invalid, what).specs, _ledger_with_journal(settings))
-    # A plan that found nothing to do, kept with what it was made from (reconciler.cache): git says
-    # which files differ from it, and only those are loaded; none differ: nothing to do.
-    kept = cache.read_verdict(settings)
-    view = cache.git_view(settings)
-    if kept and view and kept.base == view.base:
-        quick = _plan_since(settings, kept, view)
-        if quick is not None:
-            return quick
-    specs = _specs_or_fail(settings, invalid, what)
-    # Nothing to show needs only the ledger's index (digest, status, change per id); the full
-    # ledger is read when the index is stale or missing.
-    recorded = ledger_mod.read_index(settings.ledger_path)
-    the_plan = noop_plan(specs.specs, recorded) if recorded is not None else None
-    if the_plan is None:
-        the_plan = make_plan(specs.specs, _ledger_with_journal(settings))
-    # with warnings there is no verdict: the next plan loads the specs again and shows them again
-    if view and view.clean and the_plan.empty and not specs.warnings and cache.git_view(settings) == view:
-        ids: dict[str, list[str]] = {}  # kept only if nothing changed while planning
-        for spec_id, spec in specs.specs.items():
-            ids.setdefault(spec.source, []).append(spec_id)
-        cache.remember_verdict(settings, view, ids)
-    return the_plan
-
-
-def _plan_since(settings: Settings, kept: Verdict, view: GitView) -> Plan | None:
-    """The plan from a kept verdict and the files git says changed since; None: plan in full."""
-    from reconciler import cache, ledger as ledger_mod
-    from reconciler.plan import Plan, plan_since, touched
-
-    if view.tree == kept.tree and view.clean:
-        return Plan((), kept.unchanged)
-    from reconciler.specs import load_specs, spec_files_among  # YAML and JSON Schema: only for changed files
-
-    since = cache.changed_since(settings, kept.root)
-    if since is None or kept.ids is None:
-        return None  # git cannot compare with the verdict's tree (gone after a gc?), or a damaged verdict
-    changed = {*since, *view.untracked}
-    files = spec_files_among(settings, changed)
-    if files is None:
-        return None
-    loaded = load_specs(settings, only=files, cache=False)  # new content: nothing to find in specs.json
-    if not loaded.valid or loaded.warnings:
-        return None  # the full load reports every problem and warning, in every file
-    wanted = touched(kept.ids, changed, loaded.specs)
-    ledger = ledger_mod.read_entries(settings.ledger_path, wanted) or _ledger_with_journal(settings)
-    return plan_since(kept.ids, changed, loaded.specs, ledger)
+    try:
+        planned = engine.plan(settings)
+    except engine.EngineError as exc:
+        fail(str(exc))
+    _report(planned.specs, invalid, "there is no plan until they are fixed")
+    assert planned.plan is not None
+    return planned.plan
 
 
 @main.command()
@@ -238,7 +210,7 @@ def _plan_since(settings: Settings, kept: Verdict, view: GitView) -> Plan | None
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.pass_obj
 def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
-    """Show what apply would do. Reads files only: no backend, no credentials; writes only its ignored cache."""
+    """Show what apply would do. Reads files only: no backend, no credentials; writes nothing."""
     from reconciler.render import documents
 
     def invalid(specs: SpecSet) -> NoReturn:
@@ -300,7 +272,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
             fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
                  "apply again to see it (nothing was enqueued)")
-        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan))
+        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan), specs)
     document = documents.apply(result)
     click.echo(render("apply", fmt, document), nl=False)
     step_summary("apply", document)
@@ -342,66 +314,15 @@ def _refuse_missing_remote(settings: Settings, remote: str) -> None:
 @contextmanager
 def _session(settings: Settings, options: Options, command: str, lock_timeout: float = 0, parallel: int = 1,
              allow_dirty: bool = True) -> Iterator[Applier]:
-    """What apply and status --refresh share: git, the lock, the journal, the backend, in that order.
-
-    The ledger is read before anything is written, so an unreadable one leaves the repository as it
-    was; every expected failure inside becomes one error message and exit 1."""
-    from reconciler import journal, ledger as ledger_mod
-    from reconciler.apply import Applier, ApplyAborted, ensure_gitignore, read_ledger
-    from reconciler.backends import BackendError, LazyBackend, get_backend
-    from reconciler.gitrepo import GitError, Repo
-    from reconciler.lock import ApplyLock, LockError
-    from reconciler.specs import load_specs
+    """engine.session, its notes on stderr and its errors as one message and exit 1."""
+    from reconciler import engine
 
     try:
-        repo = Repo(settings.root) if options.commit or command == "apply" else None
-        if repo is not None and not allow_dirty:
-            _refuse_dirty(settings, repo)
-        last_read = read_ledger(settings)  # the Applier reads it again only if it is replaced meanwhile
-        lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
-    except (GitError, LockError, ledger_mod.LedgerError) as exc:
+        with engine.session(settings, options, command, lock_timeout, parallel, allow_dirty,
+                            say=lambda note: click.echo(escape.lines(note), err=True)) as runner:
+            yield runner
+    except engine.EngineError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(_unwritable(settings, exc))
-    with lock:
-        if lock.stale:
-            click.echo(f"note: took over the lock of an apply that is no longer running "
-                       f"(pid {lock.stale.get('pid')} on {lock.stale.get('host')}, "
-                       f"started {lock.stale.get('started')})", err=True)
-        try:
-            ensure_gitignore(settings.state_dir)
-        except OSError as exc:
-            fail(_unwritable(settings, exc))
-        try:
-            events = journal.Journal(settings.journal_path, journal.Lineage(settings.root) if repo else None)
-        except journal.JournalError as exc:
-            fail(f"{exc}; nothing was enqueued")
-        backend = LazyBackend(lambda: get_backend(settings, parallel=parallel))
-        try:
-            yield Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings),
-                          last_read=last_read)
-        except (ledger_mod.LedgerError, BackendError, GitError, ApplyAborted) as exc:
-            fail(str(exc))
-        finally:
-            backend.close()
-            events.close()
-
-
-def _peek(settings: Settings) -> list[Any]:
-    """The events an interrupted apply left, for plan and status; a damaged journal stops them."""
-    from reconciler import journal
-
-    try:
-        return journal.peek(settings.journal_path, journal.Lineage(settings.root))
-    except journal.JournalError as exc:
-        fail(str(exc))
-
-
-def _unwritable(settings: Settings, exc: OSError) -> str:
-    where = settings.state_dir.relative_to(settings.root).as_posix()
-    return (f"cannot write launchops' local state in {where}/ ({exc.strerror}: {exc.filename}); apply records "
-            f"its intents there before it enqueues anything: make {where}/ writable by this user (or free disk "
-            "space), then run apply again; nothing was enqueued")
 
 
 def _refuse_unpublished(settings: Settings) -> None:
@@ -418,31 +339,6 @@ def _refuse_unpublished(settings: Settings) -> None:
              "its intents in this clone, so another clone or CI applying the same change cannot see them and "
              "would enqueue it again; pass --push (intents are pushed before anything is enqueued), or --local "
              "if this clone is the only one that applies (nothing was enqueued)")
-
-
-def _refuse_dirty(settings: Settings, repo: Repo) -> None:
-    """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
-    what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
-    from reconciler.specs import input_files, is_input
-
-    if repo.head() is None:
-        fail("this repository has no commits yet: commit the specs first (the ledger names the commit it "
-             "applied), or pass --allow-dirty")
-    settings_files = ["launchops.toml", "pyproject.toml"]
-    status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))
-    on_disk = input_files(settings) + [n for n in settings_files if (settings.root / n).is_file()]
-    unlike = repo.unlike_head(on_disk, [settings.specs_dir, *settings_files],
-                              lambda rel: rel in settings_files or is_input(settings, rel))
-    dirty = {**{rel: "" for rel in status}, **unlike}
-    if not dirty:
-        return
-    shown = [f"{rel} ({how})" if how else rel for rel, how in sorted(dirty.items())]
-    unseen = len(set(unlike) - status)
-    hint = (f"; git does not show {unseen} of them (ignored, or marked skip-worktree or assume-unchanged), "
-            "but launchops reads them: `git update-index --no-skip-worktree --no-assume-unchanged FILE` "
-            "lets git see an edit, `git check-ignore -v FILE` says which rule ignores a file") if unseen else ""
-    fail("spec files differ from HEAD: " + ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
-         + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty" + hint)
 
 
 def _progress(plan: Plan) -> Callable[..., None] | None:
@@ -489,6 +385,31 @@ def status(obj: Ctx, fmt: str, backend: str | None, refresh: bool, no_commit: bo
     else:
         current = _ledger_with_journal(settings)
     click.echo(render("status", fmt, documents.status(current)), nl=False)
+
+
+@main.command()
+@click.option("--new-repository-id", is_flag=True, help="Give this ledger a repository id of its own (a fork or a "
+              "copy of another repository), so its markers are never another's.")
+@click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
+@click.option("--push", is_flag=True, help="Push the migration commit (compare-and-swap, as apply --push).")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another apply in this clone to finish.")
+@click.pass_obj
+def migrate(obj: Ctx, new_repository_id: bool, no_commit: bool, push: bool, remote: str, lock_timeout: float) -> None:
+    """Write a version 1 ledger as version 2 in one ledger commit that enqueues nothing."""
+    from reconciler import engine
+    from reconciler.apply import Options
+
+    if push and no_commit:
+        raise click.UsageError("--push needs a commit; drop --no-commit")
+    try:
+        notes = engine.migrate(obj.settings(), Options(commit=not no_commit, push=push, remote=remote),
+                               new_repository_id, lock_timeout, say=lambda n: click.echo(escape.lines(n), err=True))
+    except engine.EngineError as exc:
+        fail(str(exc))
+    for note in notes:
+        click.echo(escape.lines(note))
 
 
 @main.group()

@@ -1,4 +1,8 @@
-"""What apply asks of git; the only module that imports GitPython (cache.py runs `git status`).
+"""Every git call launchops makes; the only module that imports GitPython.
+
+Two kinds of question: what a plan asks (which files differ from what the ledger recorded: plain
+`git` processes, since GitPython's import alone costs more than the answer), and what apply does
+(ledger commits, push, fetch: GitPython, imported by the first `Repo`).
 
 A ledger commit is built with plumbing on a private index, so it holds the ledger and nothing
 else, whatever the user has staged; then HEAD moves by compare-and-swap and the real index learns
@@ -13,8 +17,21 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import git
+if TYPE_CHECKING:
+    import git
+else:
+    class _Lazy:
+        """GitPython, imported on first use: a plan never needs it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import git as module
+
+            globals()["git"] = module
+            return getattr(module, name)
+
+    git = _Lazy()
 
 FALLBACK_NAME = "launchops"
 FALLBACK_EMAIL = "launchops@localhost"
@@ -51,6 +68,47 @@ def _reason(text: str) -> str:
     said = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
     refused = [line.lstrip("! ").strip() for line in lines if line.startswith("!")]
     return " ".join(part for part in said + refused if part) or text
+
+
+def plain(root: Path, *args: str) -> str | None:
+    """The output of one plain `git` command (literal pathspecs, C locale); None when it failed
+    (not a work tree, no commit, an object that is gone)."""
+    env = {**os.environ, **_LITERAL, "LC_ALL": "C"}
+    try:
+        done = subprocess.run(["git", *args], cwd=root, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+
+
+def tree_blobs(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str] | None:
+    """path -> blob of every regular file under `folders` at `rev`; None when git cannot say."""
+    out = plain(root, "ls-tree", "-r", "-z", rev, "--", *folders)
+    if out is None:
+        return None
+    blobs: dict[str, str] = {}
+    for entry in filter(None, out.split("\0")):
+        meta, path = entry.split("\t", 1)
+        mode, kind, blob = meta.split()
+        if kind == "blob" and mode in ("100644", "100755"):
+            blobs[path] = blob
+    return blobs
+
+
+def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
+    """Files under `folders` whose content git cannot vouch is HEAD's: modified, staged, deleted,
+    untracked, ignored, or flagged skip-worktree or assume-unchanged (git stops looking at those),
+    or not a plain file; None when git cannot say."""
+    status = plain(root, "status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
+                   "--ignored=matching", "--", *folders)
+    flagged = plain(root, "ls-files", "-v", "-s", "-z", "--", *folders)
+    if status is None or flagged is None:
+        return None
+    found = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+    # "H 100644 <blob> 0\t<path>": a tag other than H is a flag, another mode a symlink or submodule
+    found |= {e.split("\t", 1)[1] for e in flagged.split("\0") if e and not e.startswith(("H 100644 ", "H 100755 "))}
+    return found
 
 
 class Repo:
@@ -156,18 +214,20 @@ class Repo:
         return env
 
     def commit_only(self, files: Sequence[str], message: str) -> str:
-        """Commit exactly `files` (repository-relative) on top of HEAD; returns the new commit."""
+        """Commit exactly `files` (repository-relative; a file that is gone is committed as
+        removed) on top of HEAD; returns the new commit. Thousands of files (a first apply, a
+        migration) go through one git process each step, not one per file."""
         parent = self.head()
+        present = [rel for rel in files if os.path.lexists(self.root / rel)]
+        gone = [rel for rel in files if rel not in set(present)]
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
                 self.git.read_tree(parent, env=env)
-            blobs = []
-            for rel in files:
-                blob = self.git.hash_object("-w", "--", rel)
-                mode = "100644"
-                self.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{rel}", env=env)
-                blobs.append((mode, blob, rel))
+            blobs = self._run(["hash-object", "-w", "--stdin-paths"], "".join(f"{rel}\n" for rel in present)).split()
+            info = [f"100644 {blob}\t{rel}\n" for blob, rel in zip(blobs, present, strict=True)]
+            info += [f"0 {'0' * 40}\t{rel}\n" for rel in gone]
+            self._run(["update-index", "--index-info"], "".join(info), env)
             tree = self.git.write_tree(env=env)
         if parent and tree == self._repo.commit(parent).tree.hexsha:
             return parent  # nothing changed
@@ -182,17 +242,25 @@ class Repo:
         self.git.update_ref("-m", "launchops: ledger", ref, commit, parent or "0" * 40)
         # The real index learns the same content from the file itself, with its stat data, so git
         # sees the file as up to date (a bare --cacheinfo entry makes `reset --keep` refuse).
-        self._update_index([rel for _, _, rel in blobs])
+        self._update_index(list(files))
         return commit
 
+    def _run(self, args: list[str], stdin: str, env: dict[str, str] | None = None) -> str:
+        """One git command fed `stdin`; GitError with git's words when it fails."""
+        done = subprocess.run(["git", *args], cwd=self.root, input=stdin.encode("utf-8", "surrogateescape"),
+                              capture_output=True, env={**os.environ, **_LITERAL, **(env or {})}, check=False)
+        if done.returncode:
+            raise GitError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
+        return done.stdout.decode("utf-8", "surrogateescape")
+
     def _update_index(self, files: list[str], attempts: int = 50) -> None:
-        """`git update-index --add`, waiting while a `git status` beside it (a `launchops plan`, an
-        editor) holds index.lock for the moment it takes to refresh git's stat cache."""
+        """`git update-index --add --remove`, waiting while a `git status` beside it (a `launchops
+        plan`, an editor) holds index.lock for the moment it takes to refresh git's stat cache."""
         for attempt in range(attempts):
             try:
-                self.git.update_index("--add", "--", *files)
+                self._run(["update-index", "--add", "--remove", "-z", "--stdin"], "".join(f"{f}\0" for f in files))
                 return
-            except git.GitCommandError as exc:
+            except GitError as exc:
                 if "index.lock" not in str(exc) or attempt == attempts - 1:
                     raise
                 time.sleep(0.1)
@@ -226,13 +294,40 @@ class Repo:
         except git.GitCommandError as exc:
             raise GitError(f"could not fetch {remote}/{branch}: {str(exc.stderr).strip()}") from None
 
-    def history(self, path: str, limit: int = 0) -> list[tuple[str, str]]:
-        """(commit, subject) of each commit in HEAD's history that changed `path`, newest first."""
+    def history(self, paths: Sequence[str], limit: int = 0) -> list[tuple[str, str]]:
+        """(commit, subject) of each commit in HEAD's history that changed `paths`, newest first."""
         try:
-            out = self.git.log("--format=%H %s", *([f"-{limit}"] if limit else []), "--", path)
+            out = self.git.log("--format=%H %s", *([f"-{limit}"] if limit else []), "--", *paths)
         except git.GitCommandError:
             return []  # no commit yet
         return [(line[:40], line[41:]) for line in out.splitlines() if line]
+
+    def files_at(self, commit: str, folders: Sequence[str]) -> dict[str, str]:
+        """path -> text of every file under `folders` (or exactly at a path) at `commit`."""
+        try:
+            listed = self.git.ls_tree("-r", "-z", commit, "--", *folders, env=_LITERAL)
+        except git.GitCommandError:
+            return {}
+        entries = [e.split("\t", 1) for e in listed.split("\0") if e]
+        wanted = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
+        if not wanted:
+            return {}
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=False, capture_output=True,
+                              input="".join(f"{blob}\n" for blob, _ in wanted).encode())
+        out, at = {}, 0
+        data = done.stdout
+        for _, path in wanted:
+            header_end = data.index(b"\n", at)
+            size = int(data[at:header_end].split()[2])
+            out[path] = data[header_end + 1:header_end + 1 + size].decode("utf-8", "surrogateescape")
+            at = header_end + 1 + size + 1
+        return out
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        try:
+            return str(self._repo.remote(remote).url)
+        except (ValueError, git.GitCommandError):
+            return None
 
     def file_at(self, commit: str, path: str) -> str | None:
         """A file's text at `commit`; None when it does not exist there."""
@@ -253,7 +348,9 @@ class Repo:
             changed = [p for p in self.git.diff("--name-only", base, "HEAD").splitlines() if p]
         except git.GitCommandError as exc:
             raise GitError(f"could not compare with the remote's branch: {str(exc.stderr).strip()}") from None
-        foreign = sorted(set(changed) - set(ours))
+        # `ours`: files, and folders given with a trailing "/"
+        foreign = sorted(p for p in changed if p not in ours and not any(
+            o.endswith("/") and p.startswith(o) for o in ours))
         if foreign:
             raise GitError(f"the remote's branch moved, and this branch has unpushed commits that change more than "
                            f"the ledger ({', '.join(foreign[:5])}); pull or rebase them, then run apply --push again")

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from reconciler.ledger import Event, marker
+from reconciler.ledger import Event
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY AUTOINCREMENT, base TEXT);
 CREATE TABLE IF NOT EXISTS sent (marker TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -76,10 +77,15 @@ class Lineage:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Journals written before sessions existed: their events fold anywhere, as they did."""
+    """Journals written before sessions existed: their events fold anywhere, as they did. Journals
+    of ledger version 1: their events have a change number and no identity (read by `v1_events`,
+    for the migration)."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
     if "session" not in columns:
         db.execute("ALTER TABLE events ADD COLUMN session INTEGER")
+    if "identity" not in columns:
+        # TEXT, not the INTEGER `change` column: SQLite would turn an identity of digits into a number
+        db.execute("ALTER TABLE events ADD COLUMN identity TEXT")
 
 
 def _folding(db: sqlite3.Connection, lineage: Lineage | None) -> list[int] | None:
@@ -124,12 +130,12 @@ class Journal:
             if self._session is None:
                 base = self.lineage.head() if self.lineage else None
                 self._session = self._db.execute("INSERT INTO sessions (base) VALUES (?)", (base,)).lastrowid
-            rows = [(e.kind, e.spec_id, e.change, json.dumps(e.data, sort_keys=True), self._session) for e in events]
-            self._db.executemany("INSERT INTO events (kind, spec_id, change, data, session) VALUES (?, ?, ?, ?, ?)",
-                                 rows)
+            rows = [(e.kind, e.spec_id, 0, e.change, json.dumps(e.data, sort_keys=True), self._session)
+                    for e in events]
+            self._db.executemany("INSERT INTO events (kind, spec_id, change, identity, data, session) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", rows)
             self._db.executemany("INSERT OR IGNORE INTO sent (marker) VALUES (?)",
-                                 [(marker(e.spec_id, e.data["digest"], e.change),) for e in events
-                                  if e.kind == "intent"])
+                                 [(e.data["marker"],) for e in events if e.kind == "intent" and e.data.get("marker")])
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
@@ -139,8 +145,16 @@ class Journal:
         """The events that fold into the checked-out history, in order."""
         where = _where(_folding(self._db, self.lineage))
         for seq, kind, spec_id, change, data in self._db.execute(
-                f"SELECT seq, kind, spec_id, change, data FROM events WHERE {where} ORDER BY seq"):
+                f"SELECT seq, kind, spec_id, identity, data FROM events WHERE {where} AND identity IS NOT NULL "
+                "ORDER BY seq"):
             yield seq, Event(kind, spec_id, change, json.loads(data))
+
+    def v1_events(self) -> list[tuple[str, str, int, dict[str, object]]]:
+        """What an interrupted apply of ledger version 1 left on the checked-out history: folded
+        into the version 1 ledger by the migration, then forgotten with it."""
+        where = _where(_folding(self._db, self.lineage))
+        return [(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, data in self._db.execute(
+            f"SELECT kind, spec_id, change, data FROM events WHERE {where} AND identity IS NULL ORDER BY seq")]
 
     def last_seq(self) -> int:
         where = _where(_folding(self._db, self.lineage))
@@ -153,12 +167,22 @@ class Journal:
 
     def sent_before(self, markers: Iterable[str]) -> set[str]:
         """Which of `markers` an intent named before, on any history (this clone may have sent them)."""
+        from reconciler.ledger_v1 import marker as v1_marker
+
         wanted = set(markers)
         known = {m for (m,) in self._db.execute("SELECT marker FROM sent")} & wanted
-        for kind, spec_id, change, data in self._db.execute(
-                "SELECT kind, spec_id, change, data FROM events WHERE kind = 'intent'"):
-            known |= {marker(spec_id, json.loads(data)["digest"], change)} & wanted  # journals older than `sent`
+        for spec_id, change, data in self._db.execute(
+                "SELECT spec_id, change, data FROM events WHERE kind = 'intent' AND identity IS NULL"):
+            known |= {v1_marker(spec_id, json.loads(data)["digest"], change)} & wanted  # journals older than `sent`
         return known
+
+    def fact(self, key: str) -> str | None:
+        """A value this clone must keep whatever git does (the repository id it made)."""
+        row = self._db.execute("SELECT value FROM facts WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def remember(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO facts (key, value) VALUES (?, ?)", (key, value))
 
     def follow(self, sessions: list[int] | None, base: str | None) -> None:
         """The checked-out history moved on purpose (apply caught up with its remote): the sessions
@@ -176,21 +200,32 @@ class Journal:
         self._db.close()
 
 
-def peek(path: Path, lineage: Lineage | None = None) -> list[Event]:
+V1Event = tuple[str, str, int, dict[str, object]]  # (kind, spec_id, change number, data) of ledger version 1
+
+
+def peek(path: Path, lineage: Lineage | None = None) -> tuple[list[Event], list[V1Event]]:
     """Events left by an interrupted apply on the checked-out history, read without writing
-    anything (for plan and status)."""
+    anything (for plan and status): those of ledger version 2, and those of version 1."""
     if not path.exists():
-        return []
+        return [], []
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # Without a -wal file every event is in the main file: read it as immutable, so a read-only
+        # look leaves no -wal and -shm files behind (a refused apply writes nothing)
+        immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
+        db = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
         try:
             columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
             where = _where(_folding(db, lineage)) if "session" in columns else "1"
-            rows = db.execute(f"SELECT kind, spec_id, change, data FROM events WHERE {where} ORDER BY seq").fetchall()
+            identity = "identity" if "identity" in columns else "NULL"
+            rows = db.execute(f"SELECT kind, spec_id, change, {identity}, data FROM events WHERE {where} "
+                              "ORDER BY seq").fetchall()
         finally:
             db.close()
     except sqlite3.Error as exc:
         if getattr(exc, "sqlite_errorname", "") in _DAMAGED:
             raise JournalError(explain(path, exc)) from None  # its events may matter: never read as none
-        return []
-    return [Event(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, data in rows]
+        return [], []
+    events = [Event(kind, spec_id, ident, json.loads(data)) for kind, spec_id, _, ident, data in rows
+              if ident is not None]
+    return events, [(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, ident, data in rows
+                    if ident is None]

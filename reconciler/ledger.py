@@ -1,9 +1,20 @@
-"""The applied-state ledger: what was enqueued for which spec, committed beside the specs.
+"""The applied-state ledger (version 2): what was enqueued for which change, committed beside the specs.
+
+Layout (SPEC "The ledger"): a folder, `.launchops/ledger/`, with `_ledger.json` (the version, the
+repository's id, the remote it was made under, the last identities of forgotten ids) and one
+*shard* per spec source file, at the file's path under specs_dir plus `.json`. Every file is JSON
+with sorted keys, two-space indent and one trailing newline, so a ledger commit touches only the
+shards whose specs changed and diffs like the spec change that caused it.
+
+A change's *identity* is a hash of its kind, the id, the identity of the previous change of that
+id that may have been enqueued, and the new digest (and a slot's instant): every clone that reaches
+the same change from the same recorded state computes the same identity. The *marker* an enqueue
+carries is derived from the repository's id and the identity, so two repositories never share one.
 
 The ledger is never edited in place: apply and status record Events (in the journal first), and
-`fold` applies them. Folding is idempotent, so replaying a journal after a crash, or twice, gives
-the same ledger. An event about an older change of a spec only ever adds QueuedRun IDs: an ID a
-backend returned is never dropped.
+`fold` applies them. An event changes an entry's status only when its identity is the entry's
+current change (or, for an intent, when it follows from it); any other event only adds the
+QueuedRun IDs it carries: an ID a backend returned is never dropped. Folding is idempotent.
 """
 from __future__ import annotations
 
@@ -12,84 +23,106 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+import secrets as _random
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
-VERSION = 1
+if TYPE_CHECKING:
+    from reconciler.settings import Settings
+
+VERSION = 2
+META = "_ledger.json"
+SUFFIX = ".json"
 STATUSES = ("pending", "applied", "failed", "unknown", "removed")
 # Attempts that may or may not have reached the queue: looked up by marker before any retry.
 UNCERTAIN = ("pending", "unknown")
 RETRYABLE = ("pending", "unknown", "failed")
+KINDS = ("change", "replace", "slot")  # and "preview:pr-N"
+# Entry keys this launchops writes; any other key (written by a later minor release: schedule
+# slots, preview namespaces) is kept as it was read.
+_ENTRY_KEYS = ("applied_commit", "cell", "change", "claim", "digest", "error", "kind", "launch", "marker",
+               "previous", "queued_runs", "status")
 
 
 class LedgerError(Exception):
-    """The ledger cannot be read; the message names it and the fix. Nothing is written then."""
+    """The ledger cannot be read; the message names the file and the fix. Nothing is written then."""
+
+
+def identity(kind: str, spec_id: str, previous: str | None, digest: str, slot: str | None = None) -> str:
+    """The identity of a change (SPEC "A change and its identity")."""
+    parts = ["launchops change", kind, spec_id, previous or "", digest] + ([slot] if slot else [])
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def marker(repository: str, change: str) -> str:
+    """The key every enqueue of one change carries, so a retry can find what an earlier try left."""
+    return "lo-" + hashlib.sha256(f"{repository}\0{change}".encode()).hexdigest()[:24]
+
+
+def new_repository_id() -> str:
+    return _random.token_hex(16)
 
 
 @dataclass(frozen=True)
 class Entry:
     digest: str
-    source: str
+    source: str  # repository-relative path of the spec file: which shard holds the entry
     launch: Mapping[str, Any]
     status: str
-    change: int = 1  # how many times this id has reached a new digest; part of the enqueue marker
+    change: str  # the identity of the entry's current change
+    previous: str | None = None  # the identity `change` followed from (the last that may have been enqueued)
     applied_commit: str | None = None
     queued_runs: tuple[Mapping[str, Any], ...] = ()
     error: str | None = None
     # Who is enqueueing a `pending` change (host, pid, machine, at): another run that sees the
     # claim of a live applier leaves the change to it instead of racing it to the queue.
     claim: Mapping[str, Any] | None = None
+    marker: str | None = None  # kept from version 1 (or an earlier repository id): what this change's sends carry
+    kind: str = "change"  # change | replace | slot | preview:pr-N
+    cell: Mapping[str, Any] | None = None  # a matrix cell's values
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys of a later release, kept as read
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "digest": self.digest, "source": self.source, "launch": dict(self.launch), "status": self.status,
-            "change": self.change, "applied_commit": self.applied_commit,
-            "queued_runs": [dict(r) for r in self.queued_runs],
-        }
-        if self.error:
-            data["error"] = self.error
-        if self.claim:
-            data["claim"] = dict(self.claim)
+        data: dict[str, Any] = {**self.extra, "digest": self.digest, "launch": dict(self.launch),
+                                "status": self.status, "change": self.change, "applied_commit": self.applied_commit,
+                                "queued_runs": [dict(r) for r in self.queued_runs]}
+        optional = {"previous": self.previous, "error": self.error, "claim": dict(self.claim) if self.claim else None,
+                    "marker": self.marker, "kind": None if self.kind == "change" else self.kind,
+                    "cell": dict(self.cell) if self.cell is not None else None}
+        data.update({k: v for k, v in optional.items() if v is not None})
         return data
 
     @property
     def latest_run(self) -> Mapping[str, Any] | None:
         return self.queued_runs[-1] if self.queued_runs else None
 
+    @property
+    def basis(self) -> str | None:
+        """The identity the next change of this id follows from: the last that may have been
+        enqueued (a `failed` attempt sent nothing, so the one before it)."""
+        return self.previous if self.status == "failed" else self.change
+
+    def marker_in(self, repository: str) -> str:
+        return self.marker or marker(repository, self.change)
+
 
 @dataclass(frozen=True)
 class Ledger:
     specs: Mapping[str, Entry] = field(default_factory=dict)
-    version: int = VERSION
-    # The text each entry was read from, when launchops wrote that file: an entry that is still the
-    # same object is written by copying it. Encoding with indent is pure Python in json: 1.3 s for
-    # 10,000 entries, on every apply, for the few entries that changed.
-    read_as: Mapping[str, tuple[Entry, str]] = field(default_factory=dict, compare=False, repr=False)
+    repository: str | None = None  # made once, by the first apply (or migrate)
+    remote: str | None = None  # the remote URL the repository id was made under
+    forgotten: Mapping[str, str] = field(default_factory=dict)  # id -> its last identity
+    # source -> what its shard was made from (reconciler.cost); kept for shards not rewritten
+    made_from: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    legacy: bool = False  # read from version 1: the next apply (or migrate) writes version 2
+    unsealed: tuple[str, ...] = ()  # shards launchops did not write as they are (edited by hand): checked in full
 
-    def to_text(self) -> str:
-        return self.layout()[0]
-
-    def layout(self) -> tuple[str, dict[str, tuple[int, int]]]:
-        """The text `json.dumps(indent=2, sort_keys=True)` gives, and where each entry lies in it."""
-        out = ['{\n  "specs": {']
-        at = len(out[0])
-        spans: dict[str, tuple[int, int]] = {}
-        for n, (spec_id, entry) in enumerate(sorted(self.specs.items())):
-            known = self.read_as.get(spec_id)
-            body = known[1] if known and known[0] is entry else _entry_text(entry)
-            head = f"{',' if n else ''}\n    {json.dumps(spec_id, ensure_ascii=False)}: "
-            spans[spec_id] = (at + len(head), at + len(head) + len(body))
-            out += [head, body]
-            at = spans[spec_id][1]
-        out.append(f"\n  }},\n  \"version\": {json.dumps(self.version)}\n}}\n" if spans else
-                   f"}},\n  \"version\": {json.dumps(self.version)}\n}}\n")
-        return "".join(out), spans
-
-
-def _entry_text(entry: Entry) -> str:
-    return json.dumps(entry.to_json(), indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n    ")
+    def basis(self, spec_id: str) -> str | None:
+        entry = self.specs.get(spec_id)
+        return entry.basis if entry is not None else self.forgotten.get(spec_id)
 
 
 @dataclass(frozen=True)
@@ -98,13 +131,8 @@ class Event:
 
     kind: str  # intent | enqueued | failed | unknown | removed | refreshed
     spec_id: str
-    change: int
+    change: str  # the identity of the change it is about
     data: Mapping[str, Any] = field(default_factory=dict)
-
-
-def marker(spec_id: str, digest: str, change: int) -> str:
-    """The key every enqueue of one change carries, so a retry can find what an earlier try left."""
-    return "lo-" + hashlib.sha256(f"{spec_id}\n{digest}\n{change}".encode()).hexdigest()[:24]
 
 
 def _add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
@@ -116,37 +144,47 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
     for event in events:
         entry = specs.get(event.spec_id)
         if event.kind == "intent":
-            folded = _fold_intent(entry, event)
+            folded = _fold_intent(entry, event, ledger.forgotten.get(event.spec_id))
         elif entry is None:
             continue
         else:
             folded = _fold_outcome(entry, event)
         if folded is not None:
             specs[event.spec_id] = folded
-    return replace(ledger, specs=specs)  # read_as too: unchanged entries are written as they were read
+    return replace(ledger, specs=specs)
 
 
-def _fold_intent(entry: Entry | None, event: Event) -> Entry | None:
-    """The pending entry an intent starts; None when the entry already holds this change applied
-    (or a later one)."""
-    current = entry is not None and event.change == entry.change
-    if entry is None or event.change > entry.change or (current and entry.status != "applied"):
-        return Entry(digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
-                     status="pending", change=event.change, applied_commit=event.data.get("commit"),
-                     queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"))
-    return None
+def _fold_intent(entry: Entry | None, event: Event, forgotten: str | None) -> Entry | None:
+    """The pending entry an intent starts; None when it does not follow from the entry's state
+    (another clone's change took its place, or the change is applied already)."""
+    after = event.data.get("previous")
+    if entry is not None and event.change == entry.change:
+        if entry.status == "applied" or entry.status == "removed":
+            return None
+        return replace(entry, status="pending", claim=event.data.get("claim"), error=None,
+                       applied_commit=event.data.get("commit", entry.applied_commit))
+    follows = (after == entry.basis or after == entry.change) if entry is not None else after == forgotten
+    if not follows or not isinstance(event.change, str):
+        return None
+    return Entry(digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
+                 status="pending", change=event.change, previous=after, applied_commit=event.data.get("commit"),
+                 queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"),
+                 marker=event.data.get("marker_kept"), kind=event.data.get("kind", "change"),
+                 cell=event.data.get("cell"), extra=entry.extra if entry else {})
 
 
 def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
     """The entry after what happened to one of its changes; None when it is left as it is."""
     current = event.change == entry.change
     if event.kind == "enqueued":
-        entry = replace(entry, queued_runs=_add_run(entry.queued_runs, event.data["queued_run"]))
+        run = event.data["queued_run"]
+        run = run if "change" in run or not isinstance(event.change, str) else {**run, "change": event.change}
+        entry = replace(entry, queued_runs=_add_run(entry.queued_runs, run))
         if current and entry.status != "removed":
             entry = replace(entry, status="applied", error=None, claim=None)
         return entry
     if event.kind in ("failed", "unknown"):
-        if current and entry.status in UNCERTAIN + ("failed",):
+        if current and entry.status in RETRYABLE:
             return replace(entry, status=event.kind, error=event.data.get("error"), claim=None)
     elif event.kind == "removed":
         if current:
@@ -158,31 +196,45 @@ def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
     return None
 
 
+def intent(spec_id: str, change: str, previous: str | None, digest: str, source: str, launch: Mapping[str, Any],
+           commit: str | None, claim: Mapping[str, Any] | None, marker_kept: str | None = None,
+           kind: str = "change", mark: str = "") -> Event:
+    data: dict[str, Any] = {"digest": digest, "source": source, "launch": dict(launch), "commit": commit,
+                            "claim": dict(claim) if claim else None, "previous": previous, "marker": mark}
+    if marker_kept:
+        data["marker_kept"] = marker_kept
+    if kind != "change":
+        data["kind"] = kind
+    return Event("intent", spec_id, change, data)
+
+
 def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
-    """Events that fold `beside` into a ledger that also holds what only `ledger` knows.
+    """Events that fold `ledger` into `beside` (another clone's), keeping what only `ledger` knows.
 
     Before a clone's unpushed ledger commits are dropped to catch up with its remote, what they
     hold beyond the remote's ledger goes into the journal as these events, so it is folded onto the
     remote's ledger rather than lost with the commits (they may hold IDs recorded nowhere else).
     A change the remote already knows is not re-asserted: its intent could replace the claim of
-    another run that is enqueueing it right now."""
+    another run that is enqueueing it right now. A change of ours that does not follow from the
+    remote's entry (the remote moved on another way) keeps only its QueuedRun IDs there."""
     other_specs = beside.specs if beside else {}
     events: list[Event] = []
+    repository = ledger.repository or ""
     for spec_id, entry in sorted(ledger.specs.items()):
         other = other_specs.get(spec_id)
-        newer = other is None or other.change < entry.change
+        newer = other is None or other.change != entry.change
         if newer:
-            events.append(Event("intent", spec_id, entry.change, {
-                "digest": entry.digest, "source": entry.source, "launch": dict(entry.launch),
-                "commit": entry.applied_commit, "claim": dict(entry.claim) if entry.claim else None}))
+            events.append(intent(spec_id, entry.change, entry.previous, entry.digest, entry.source, entry.launch,
+                                 entry.applied_commit, entry.claim, entry.marker, entry.kind,
+                                 entry.marker_in(repository)))
         known = {r.get("id") for r in other.queued_runs} if other else set()
-        mine = marker(spec_id, entry.digest, entry.change)
+        mine = entry.marker_in(repository)
         for run in entry.queued_runs:
             if run.get("id") in known:
                 continue
-            # A run of an earlier change must only add its ID: change 0 is never the current one.
-            current = run.get("marker") == mine if run.get("marker") else run.get("digest") == entry.digest
-            events.append(Event("enqueued", spec_id, entry.change if current else 0, {"queued_run": dict(run)}))
+            # a run without its change recorded (version 1) is the current change's only by marker
+            change = run.get("change") or (entry.change if run.get("marker") == mine else "")
+            events.append(Event("enqueued", spec_id, str(change), {"queued_run": dict(run)}))
         if newer and entry.status in ("failed", "unknown"):
             events.append(Event(entry.status, spec_id, entry.change, {"error": entry.error}))
         elif newer and entry.status == "removed":
@@ -190,7 +242,35 @@ def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
     return events
 
 
-# ---- reading and writing -------------------------------------------------------------------------
+# ---- where the files are -------------------------------------------------------------------------
+
+def shard_name(source: str, specs_dir: str) -> str:
+    """The shard of a spec file, relative to the ledger folder: its path under specs_dir plus
+    `.json`. Each segment is percent-encoded where it would collide: `%` always, a folder whose
+    name ends in `.json` (a shard of that name may sit beside it), a name starting with `_` at the
+    top (`_ledger.json`); a file outside specs_dir goes under `%2F` (its repository path)."""
+    top = Path(specs_dir).as_posix()
+    prefix = "" if top == "." else top + "/"
+    outside = not source.startswith(prefix)
+    parts = (source if outside else source[len(prefix):]).split("/")
+    escaped = [quote(p, safe="") if p != ".." else "%2E%2E" for p in parts]
+    escaped = [e[:-5] + "%2Ejson" if e.endswith(".json") and i < len(escaped) - 1 else e
+               for i, e in enumerate(escaped)]
+    if escaped[0].startswith("_"):
+        escaped[0] = "%5F" + escaped[0][1:]
+    return "/".join((["%2F"] if outside else []) + escaped) + SUFFIX
+
+
+def source_of(name: str, specs_dir: str) -> str:
+    """The inverse of shard_name."""
+    parts = name[: -len(SUFFIX)].split("/")
+    outside = parts[0] == "%2F"
+    rel = "/".join(unquote(p) for p in (parts[1:] if outside else parts))
+    top = Path(specs_dir).as_posix()
+    return rel if outside or top == "." else f"{top}/{rel}"
+
+
+# ---- reading -------------------------------------------------------------------------------------
 
 _CONFLICT = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.M)
 
@@ -209,40 +289,74 @@ def _not_json(constant: str) -> Any:
     raise LedgerError(f"{constant} is not JSON")
 
 
-def parse(text: str, name: str, trusted: bool = False) -> Ledger:
-    """The ledger in `text`; `trusted`: exactly this text passed every check before (reconciler.cache)."""
-    fix = f"restore it from git (git checkout -- {name}, or git log -p -- {name}) or remove the bad part by hand"
-    if not trusted and _CONFLICT.search(text):
+def _fix(name: str) -> str:
+    return f"restore it from git (git checkout -- {name}, or git log -p -- {name}) or remove the bad part by hand"
+
+
+def decode(text: str, name: str, trusted: bool = False) -> Any:
+    """The JSON of one ledger file, with every check a hand edit may need; `trusted`: launchops
+    wrote exactly this text (its seal holds), so only json itself."""
+    if trusted:
+        return json.loads(text)
+    if _CONFLICT.search(text):
         raise LedgerError(f"{name}: holds git merge-conflict markers; resolve the conflict (keep the union of both "
                           f"sides' queued_runs), then run launchops again")
     try:
-        data = json.loads(text) if trusted else json.loads(text, object_pairs_hook=_no_duplicates,
-                                                             parse_constant=_not_json)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_json)
     except LedgerError as exc:
-        raise LedgerError(f"{name}: {exc}; {fix}") from None
+        raise LedgerError(f"{name}: {exc}; {_fix(name)}") from None
     except json.JSONDecodeError as exc:
-        raise LedgerError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}") from None
+        raise LedgerError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {_fix(name)}") from None
+
+
+def check_version(data: Any, name: str) -> int:
     if not isinstance(data, dict) or "version" not in data:
-        raise LedgerError(f"{name}: not a launchops ledger (no \"version\"); {fix}")
-    if not isinstance(data["version"], int) or isinstance(data["version"], bool):  # true == 1 in Python
-        raise LedgerError(f"{name}: \"version\" must be the number {VERSION}, not {json.dumps(data['version'])}; "
-                          f"{fix}")
-    if data["version"] != VERSION:
-        raise LedgerError(f"{name}: ledger version {data['version']!r} is not one this launchops reads "
-                          f"(it reads version {VERSION}); upgrade launchops, and never edit the version by hand")
-    specs = data.get("specs")
+        raise LedgerError(f"{name}: not a launchops ledger (no \"version\"); {_fix(name)}")
+    version = data["version"]
+    if not isinstance(version, int) or isinstance(version, bool):  # true == 1 in Python
+        raise LedgerError(f"{name}: \"version\" must be the number {VERSION}, not {json.dumps(version)}; "
+                          f"{_fix(name)}")
+    if version > VERSION or version < 1:
+        raise LedgerError(f"{name}: ledger version {version} is newer than this launchops reads (it reads "
+                          f"versions 1 and {VERSION}); upgrade launchops, and never edit the version by hand"
+                          if version > VERSION else f"{name}: ledger version {version} is not one this launchops "
+                          f"reads (it reads versions 1 and {VERSION}); {_fix(name)}")
+    return version
+
+
+def parse_meta(data: Any, name: str) -> Ledger:
+    if check_version(data, name) != VERSION:
+        raise LedgerError(f"{name}: must say \"version\": {VERSION}; {_fix(name)}")
+    repository = data.get("repository")
+    if not isinstance(repository, str) or not re.fullmatch(r"[0-9a-f]{32}", repository):
+        raise LedgerError(f"{name}: \"repository\" must be 32 hex digits (made once, never edited); {_fix(name)}")
+    forgotten = data.get("forgotten", {})
+    if not isinstance(forgotten, dict) or not all(isinstance(v, str) for v in forgotten.values()):
+        raise LedgerError(f"{name}: \"forgotten\" must map ids to identities; {_fix(name)}")
+    remote = data.get("remote")
+    return Ledger({}, repository, remote if isinstance(remote, str) else None, forgotten)
+
+
+def parse_shard(data: Any, name: str, trusted: bool = False) -> tuple[str, dict[str, Entry], Mapping[str, Any] | None]:
+    """(source, entries by id, what the shard was made from) of one decoded shard."""
+    fix = _fix(name)
+    if check_version(data, name) != VERSION:
+        raise LedgerError(f"{name}: a shard must say \"version\": {VERSION}; {fix}")
+    source, specs = data.get("source"), data.get("specs")
+    if not isinstance(source, str):
+        raise LedgerError(f"{name}: \"source\" must be the spec file's path; {fix}")
     if not isinstance(specs, dict):
         raise LedgerError(f"{name}: \"specs\" must be an object; {fix}")
-    entries = {}
-    for spec_id, raw in specs.items():
-        entries[spec_id] = _entry(raw, f"{name}: specs[{spec_id!r}]", fix, trusted)
-    return Ledger(entries, VERSION)
+    entries = {spec_id: _entry(raw, source, f"{name}: specs[{spec_id!r}]", fix, trusted)
+               for spec_id, raw in specs.items()}
+    made = data.get("made_from")
+    return source, entries, made if isinstance(made, dict) else None
 
 
-def _entry(raw: Any, where: str, fix: str, trusted: bool = False) -> Entry:
+def _entry(raw: Any, source: str, where: str, fix: str, trusted: bool = False) -> Entry:
     if not isinstance(raw, dict):
         raise LedgerError(f"{where} must be an object; {fix}")
-    for key, kind in (("digest", str), ("source", str), ("launch", dict), ("status", str), ("queued_runs", list)):
+    for key, kind in (("digest", str), ("launch", dict), ("status", str), ("queued_runs", list), ("change", str)):
         if not isinstance(raw.get(key), kind):
             what = {str: "a string", dict: "an object", list: "a list"}[kind]
             raise LedgerError(f"{where}.{key} is missing or not {what}; {fix}")
@@ -250,25 +364,33 @@ def _entry(raw: Any, where: str, fix: str, trusted: bool = False) -> Entry:
         raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
     if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
         raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
+    _optional_strings(raw, where, fix)
     if not trusted:
         from reconciler.specs import digest_of  # specs brings YAML and JSON Schema: only when checking
 
         if digest_of(raw["launch"]) != raw["digest"]:
             raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); "
                               f"{fix}")
-    change = raw.get("change", 1)
-    if not isinstance(change, int) or isinstance(change, bool) or change < 1:
-        raise LedgerError(f"{where}.change must be a positive whole number; {fix}")
     claim = raw.get("claim")
-    if claim is not None and not _claim_ok(claim):
+    if claim is not None and not claim_ok(claim):
         raise LedgerError(f"{where}.claim must be an object of host and machine (strings), pid (a whole number) "
                           f"and at (an ISO 8601 time with its zone); {fix}")
-    return Entry(digest=raw["digest"], source=raw["source"], launch=raw["launch"], status=raw["status"],
-                 change=change, applied_commit=raw.get("applied_commit"),
-                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim)
+    cell = raw.get("cell")
+    return Entry(digest=raw["digest"], source=source, launch=raw["launch"], status=raw["status"],
+                 change=raw["change"], previous=raw.get("previous"), applied_commit=raw.get("applied_commit"),
+                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim,
+                 marker=raw.get("marker"), kind=str(raw.get("kind") or "change"),
+                 cell=cell if isinstance(cell, dict) else None,
+                 extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS})
 
 
-def _claim_ok(claim: Any) -> bool:
+def _optional_strings(raw: Mapping[str, Any], where: str, fix: str) -> None:
+    for key in ("previous", "marker", "error", "applied_commit"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise LedgerError(f"{where}.{key} must be a string; {fix}")
+
+
+def claim_ok(claim: Any) -> bool:
     """The shape lock.claim writes; lock.claimed_elsewhere compares its time with an aware now."""
     if not isinstance(claim, dict) or not all(isinstance(claim.get(k), str) for k in ("host", "machine", "at")):
         return False
@@ -280,131 +402,153 @@ def _claim_ok(claim: Any) -> bool:
         return False
 
 
-def read(path: Path, name: str, to_update: bool = False) -> Ledger:
-    """The ledger at `path`; an empty one when the file does not exist yet. `to_update`: it will be
-    written back, so when launchops wrote exactly this text each entry carries its text along."""
+# ---- the seal: did launchops write exactly this shard? ------------------------------------------
+# A shard records the hash of its own text without the seal line. A hand edit (or a merge, or a
+# pull request) that changes any other byte breaks it: that shard is checked in full and its spec
+# loaded (reconciler.cost). It is no defence against someone who means harm, only against mistakes.
+_SEAL = re.compile(r'^  "seal": "([0-9a-f]{64})",?\n', re.M)
+
+
+def _sealed_text(text: str) -> str:
+    return _SEAL.sub("", text, count=1)
+
+
+def seal_holds(text: str) -> bool:
+    found = _SEAL.search(text)
+    return bool(found) and found.group(1) == hashlib.sha256(_sealed_text(text).encode("utf-8")).hexdigest()
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def shard_text(source: str, entries: Mapping[str, Entry], made_from: Mapping[str, Any] | None) -> str:
+    data: dict[str, Any] = {"version": VERSION, "source": source,
+                            "specs": {k: e.to_json() for k, e in sorted(entries.items())}}
+    if made_from:
+        data["made_from"] = dict(made_from)
+    bare = dumps(data)
+    data["seal"] = hashlib.sha256(bare.encode("utf-8")).hexdigest()
+    return dumps(data)
+
+
+def meta_text(ledger: Ledger) -> str:
+    data: dict[str, Any] = {"version": VERSION, "repository": ledger.repository}
+    if ledger.remote:
+        data["remote"] = ledger.remote
+    if ledger.forgotten:
+        data["forgotten"] = dict(sorted(ledger.forgotten.items()))
+    return dumps(data)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One shard as read: its text, whether launchops wrote exactly it, and what it holds."""
+
+    name: str  # relative to the ledger folder
+    source: str
+    entries: Mapping[str, Entry]
+    made_from: Mapping[str, Any] | None
+    sealed: bool
+
+
+def read_shard(path: Path, name: str, shown: str) -> Shard:
     try:
         text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"{shown}: cannot be read: {exc}") from None
+    return parse_shard_text(text, name, shown)
+
+
+def parse_shard_text(text: str, name: str, shown: str) -> Shard:
+    sealed = seal_holds(text)
+    source, entries, made = parse_shard(decode(text, shown, sealed), shown, sealed)
+    return Shard(name, source, entries, made, sealed)
+
+
+def shard_files(folder: Path) -> list[str]:
+    """Every shard under the ledger folder, relative to it, sorted."""
+    out: list[str] = []
+    for here, dirs, names in os.walk(folder):
+        dirs.sort()
+        rel = os.path.relpath(here, folder)
+        for name in sorted(names):
+            if name.endswith(SUFFIX) and not (rel == "." and name == META) and not name.startswith("."):
+                out.append(name if rel == "." else f"{Path(rel).as_posix()}/{name}")
+    return out
+
+
+def assemble(meta: Ledger, shards: Sequence[Shard], shown: str) -> Ledger:
+    """The ledger of these shards; an id in two shards is refused (each id lives in one)."""
+    specs: dict[str, Entry] = {}
+    where: dict[str, str] = {}
+    made: dict[str, Mapping[str, Any]] = {}
+    for shard in shards:
+        for spec_id, entry in shard.entries.items():
+            if spec_id in specs:
+                raise LedgerError(f"{shown}/{shard.name}: id {spec_id!r} is also in {shown}/{where[spec_id]}; each "
+                                  "id lives in the shard of the file that declares it: remove the stale one "
+                                  "(git log -p shows which)")
+            specs[spec_id], where[spec_id] = entry, shard.name
+        if shard.made_from is not None and shard.sealed:
+            made[shard.source] = shard.made_from
+    unsealed = tuple(f"{shown}/{s.name}" for s in shards if not s.sealed)
+    return replace(meta, specs=specs, made_from=made, unsealed=unsealed)
+
+
+def read_folder(folder: Path, shown: str) -> Ledger:
+    """The version 2 ledger in `folder` (which holds `_ledger.json`)."""
+    meta_path = folder / META
+    try:
+        meta = parse_meta(decode(meta_path.read_text(encoding="utf-8"), f"{shown}/{META}"), f"{shown}/{META}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"{shown}/{META}: cannot be read: {exc}") from None
+    return assemble(meta, [read_shard(folder / n, n, f"{shown}/{n}") for n in shard_files(folder)], shown)
+
+
+def tombstone(folder_rel: str) -> str:
+    return dumps({"version": VERSION, "moved_to": folder_rel.rstrip("/") + "/"})
+
+
+def read(folder: Path, legacy: Path, shown: str, legacy_shown: str,
+         v1_events: Sequence[tuple[str, str, int, Mapping[str, Any]]] = ()) -> Ledger:
+    """The ledger: version 2 in `folder`, else version 1 in `legacy` (with `v1_events`, an
+    interrupted version 1 apply's journal, folded in), else an empty one."""
+    if (folder / META).exists():
+        return read_folder(folder, shown)
+    try:
+        text = legacy.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if folder.is_dir() and shard_files(folder):
+            raise LedgerError(f"{shown}/{META} is missing beside the shards; restore it from git "
+                              f"(git checkout -- {shown}/{META})") from None
         return Ledger()
     except (OSError, UnicodeDecodeError) as exc:
-        raise LedgerError(f"{name}: cannot be read: {exc}") from None
-    from reconciler import cache  # an earlier clean parse of exactly this text spares the checks
+        raise LedgerError(f"{legacy_shown}: cannot be read: {exc}") from None
+    from reconciler import ledger_v1
 
-    key = cache.ledger_key(text)
-    trusted = cache.ledger_verified(path, key)
-    ledger = parse(text, name, trusted)
-    if not trusted or cache.ledger_index(path, key, decode=False) is None:
-        cache.remember_ledger(path, key, {k: [e.digest, e.status, e.change] for k, e in ledger.specs.items()})
-    layout = cache.ledger_layout(path, key) if to_update else None
-    if layout and layout[0]:  # launchops wrote exactly this text: unchanged entries are copied back
-        try:
-            read_as = {k: (e, text[layout[1][k][0]:layout[1][k][1]]) for k, e in ledger.specs.items()}
-        except (KeyError, IndexError, TypeError):
-            read_as = {}
-        if all(body[:1] == "{" and body[-1:] == "}" for _, body in read_as.values()):
-            ledger = replace(ledger, read_as=read_as)
-    return ledger
+    data = ledger_v1.decode(text, legacy_shown)
+    version = check_version(data, legacy_shown)
+    if version == VERSION:
+        moved = data.get("moved_to") if isinstance(data, dict) else None
+        raise LedgerError(f"{legacy_shown}: the ledger moved to {moved or shown + '/'}, which is missing; restore it "
+                          f"from git (git checkout -- {shown})")
+    old = ledger_v1.fold(ledger_v1.parse(data, legacy_shown), v1_events)
+    return Ledger({k: ledger_v1.to_v2(k, e) for k, e in old.items()}, legacy=True)
 
 
-def read_index(path: Path) -> dict[str, tuple[str, str, int]] | None:
-    """id -> (digest, status, change) of the ledger at `path` when exactly its text passed every
-    check before and was indexed (reconciler.cache); None: read the ledger itself."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None  # `read` says what is wrong, or that there is no ledger yet
-    from reconciler import cache
+# ---- writing -------------------------------------------------------------------------------------
 
-    index = cache.ledger_index(path, cache.ledger_key(text))
-    if index is None:
-        return None
-    try:
-        return {k: (v[0], v[1], v[2]) for k, v in index.items()}
-    except (TypeError, IndexError, KeyError):
-        return None
-
-
-def read_entries(path: Path, ids: Iterable[str]) -> Ledger | None:
-    """The ledger at `path` with only the entries of `ids`, each decoded on its own from where the
-    index says it lies: exactly this text passed every check before. None: read the whole ledger.
-
-    A plan after a few edits needs a few entries; decoding all of them (19 MB for 10,000 specs)
-    was half of it (profile). Where each entry lies is found once per ledger text, by json's own
-    decoder, and kept in the index."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    from reconciler import cache
-
-    key = cache.ledger_key(text)
-    index = cache.ledger_index(path, key)
-    if index is None:
-        return None
-    try:
-        layout = cache.ledger_layout(path, key)
-        if layout is None:
-            spans: dict[str, Any] = dict(_entry_spans(text))
-            cache.remember_layout(path, key, False, spans)
-        else:
-            spans = layout[1]
-        entries = {k: _entry(json.loads(text[spans[k][0]:spans[k][1]]), k, "", True) for k in ids if k in index}
-    except (ValueError, TypeError, IndexError, KeyError, LedgerError):
-        return None  # a layout from elsewhere: the whole ledger says what is wrong, if anything
-    if any([e.digest, e.status, e.change] != index[k] for k, e in entries.items()):
-        return None  # not the entry the index describes
-    return Ledger(entries, VERSION)
-
-
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _entry_spans(text: str) -> dict[str, tuple[int, int]]:
-    """Where each entry of "specs" lies in a ledger text that parsed cleanly: (start, end)."""
-    decode = json.JSONDecoder().raw_decode
-
-    def skip(at: int) -> int:
-        return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # the pattern matches the empty string
-
-    spans: dict[str, tuple[int, int]] = {}
-    i = skip(skip(0) + 1)  # past the top-level {
-    while text[i] != "}":
-        key, i = decode(text, i)
-        i = skip(skip(i) + 1)  # past :
-        if key != "specs":
-            _, i = decode(text, i)
-        else:
-            i = skip(i + 1)  # past {
-            while text[i] != "}":
-                spec_id, i = decode(text, i)
-                start = skip(skip(i) + 1)
-                _, i = decode(text, start)
-                spans[spec_id] = (start, i)
-                i = skip(i)
-                i = skip(i + 1) if text[i] == "," else i
-            i += 1
-        i = skip(i)
-        i = skip(i + 1) if text[i] == "," else i
-    return spans
-
-
-def write(path: Path, ledger: Ledger) -> bool:
-    """Write atomically (temp file, fsync, rename); False when the file already says the same."""
+def _write_text(path: Path, text: str) -> None:
+    """Atomically (temp file, fsync, rename), with the mode a new file gets under the user's umask."""
     import tempfile  # only a run that writes pays for its import
 
-    from reconciler import cache
-
-    text, spans = ledger.layout()
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            cache.remember_layout(path, cache.ledger_key(text), True, spans)
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600: a ledger is as readable as any file the user makes
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -413,10 +557,127 @@ def write(path: Path, ledger: Ledger) -> bool:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    cache.remember_layout(path, cache.ledger_key(text), True, spans)  # after the rename: it names this text
-    return True
+
+
+def _by_source(ledger: Ledger) -> dict[str, dict[str, Entry]]:
+    out: dict[str, dict[str, Entry]] = {}
+    for spec_id, entry in ledger.specs.items():
+        out.setdefault(entry.source, {})[spec_id] = entry
+    return out
+
+
+def _digests(entries: Mapping[str, Entry]) -> dict[str, str]:
+    return {k: e.digest for k, e in entries.items() if e.status != "removed"}
+
+
+def _records(ledger: Ledger, changed: Sequence[str], made: Mapping[str, Mapping[str, Any] | None],
+             mine: Mapping[str, Mapping[str, Entry]],
+             theirs: Mapping[str, Mapping[str, Entry]] | None) -> dict[str, Mapping[str, Any]]:
+    """What each shard is made from after a write: new records for the rewritten shards, an old
+    one kept only while its shard's digests are the same."""
+    records = dict(ledger.made_from)
+    for source in changed:
+        if source in made:
+            new = made[source]
+        elif theirs is not None and source in theirs and _digests(theirs[source]) == _digests(mine[source]):
+            new = ledger.made_from.get(source)
+        else:
+            new = None
+        if new is None:
+            records.pop(source, None)
+        else:
+            records[source] = new
+    return records
+
+
+Inputs = Callable[[Ledger, Sequence[str]], Mapping[str, Mapping[str, Any] | None]]
+
+
+def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = None,
+          base: Ledger | None = None) -> tuple[list[str], Ledger]:
+    """Write the shards whose entries differ from `base` (what is on disk; None: every shard) and
+    remove those of sources with no entry left; returns the names written or removed (relative to
+    the folder) and the ledger as written (with what each shard is made from). `inputs` says what
+    the rewritten shards' files are made from now; without it a shard keeps its record only while
+    its digests are the same (a record must never vouch for entries its file did not load to)."""
+    mine = _by_source(ledger)
+    theirs = _by_source(base) if base is not None and not base.legacy else None
+    if theirs is None:
+        changed = sorted(mine)
+    else:
+        changed = sorted(s for s, entries in mine.items() if s not in theirs or len(theirs[s]) != len(entries)
+                         or any(theirs[s].get(k) is not e for k, e in entries.items()))
+    records = _records(ledger, changed, dict(inputs(ledger, changed)) if inputs else {}, mine, theirs)
+    wanted = {META: meta_text(ledger)}
+    for source in changed:
+        wanted[shard_name(source, specs_dir)] = shard_text(source, mine[source], records.get(source))
+    gone = [shard_name(s, specs_dir) for s in (theirs or {}) if s not in mine]
+    written: list[str] = []
+    for name, text in sorted(wanted.items()):
+        path = folder / name
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                continue
+        except (OSError, UnicodeDecodeError):
+            pass
+        _write_text(path, text)
+        written.append(name)
+    if theirs is None and folder.is_dir():
+        names = set(wanted) | {shard_name(s, specs_dir) for s in mine}
+        gone = [n for n in shard_files(folder) if n not in names]
+    for name in gone:
+        (folder / name).unlink(missing_ok=True)
+        written.append(name)
+    if written:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return written, replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
+
+
+def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:
+    """Runs of earlier changes that are settled (not pending or unknown on the queue, not of an
+    uncertain change) leave the shard; git history keeps them, and the commit message lists them
+    (id, QueuedRun ID). Runs without a recorded change (from version 1) stay."""
+    specs: dict[str, Entry] = {}
+    dropped: list[tuple[str, str]] = []
+    for spec_id, entry in ledger.specs.items():
+        keep = [r for r in entry.queued_runs
+                if not r.get("change") or r.get("change") == entry.change or r.get("state") in UNCERTAIN
+                or r.get("state") is None]
+        if len(keep) == len(entry.queued_runs):
+            specs[spec_id] = entry
+            continue
+        dropped.extend((spec_id, str(r.get("id"))) for r in entry.queued_runs if r not in keep)
+        specs[spec_id] = replace(entry, queued_runs=tuple(keep))
+    return replace(ledger, specs=specs), dropped
+
+
+def load(settings: Settings, v1_events: Sequence[tuple[str, str, int, Mapping[str, Any]]] = ()) -> Ledger:
+    """The repository's ledger as the settings place it (version 1 read and converted, not written)."""
+    return read(settings.ledger_path, settings.legacy_path, settings.ledger_dir, settings.legacy_ledger, v1_events)
+
+
+def from_texts(files: Mapping[str, str], settings: Settings, where: str) -> Ledger | None:
+    """The ledger in `files` (repository-relative path -> text: a commit's ledger folder and
+    version 1 file); None when there is none. `where` names the commit in messages."""
+    prefix = settings.ledger_dir + "/"
+    meta = files.get(prefix + META)
+    if meta is not None:
+        shown = f"{where}:{settings.ledger_dir}"
+        base = parse_meta(decode(meta, f"{shown}/{META}"), f"{shown}/{META}")
+        shards = [parse_shard_text(text, rel[len(prefix):], f"{where}:{rel}") for rel, text in sorted(files.items())
+                  if rel.startswith(prefix) and rel.endswith(SUFFIX) and rel != prefix + META]
+        return assemble(base, shards, shown)
+    legacy = files.get(settings.legacy_ledger)
+    if legacy is None:
+        return None
+    from reconciler import ledger_v1
+
+    name = f"{where}:{settings.legacy_ledger}"
+    data = ledger_v1.decode(legacy, name)
+    if check_version(data, name) == VERSION:
+        return None  # a tombstone without its folder
+    return Ledger({k: ledger_v1.to_v2(k, e) for k, e in ledger_v1.parse(data, name).items()}, legacy=True)

@@ -5,12 +5,12 @@ then compared by digest, then classified. Field diffs explain an update; they ne
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from reconciler.ledger import RETRYABLE, Ledger
+from reconciler.ledger import RETRYABLE, Ledger, identity
 from reconciler.problems import dotted
 
 if TYPE_CHECKING:
@@ -45,11 +45,13 @@ class Change:
     action: Action
     source: str
     digest: str
-    change: int  # which change of this id this is; with id and digest it makes the enqueue marker
+    change: str  # the change's identity (ledger.identity); with the repository id it makes the marker
     launch: Mapping[str, Any]
     diff: tuple[FieldDiff, ...] = ()
     prior_status: str | None = None  # the ledger status a retry or update starts from
     reason: str = ""  # an explanation for people, never used to decide anything
+    previous: str | None = None  # the identity this change follows from
+    marker: str | None = None  # a marker kept from before (version 1): a retry looks up and sends with it
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Plan:
     changes: tuple[Change, ...]
     unchanged: int
     specs: Mapping[str, Spec] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # said with the plan (a migration it implies, shards checked in full)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -100,7 +103,12 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ == "NotPresent"
 
 
-def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
+MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrate) writes version 2 in one "
+                  "ledger commit that enqueues nothing")
+
+
+def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = ()) -> Plan:
+    """Pair desired specs with ledger entries by id, then compare digests, then classify."""
     changes: list[Change] = []
     unchanged = 0
     for spec_id in sorted(set(specs) | set(ledger.specs)):
@@ -108,61 +116,27 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger) -> Plan:
         if spec is None:
             if entry is not None and entry.status != "removed":
                 changes.append(Change(spec_id, Action.REMOVE, entry.source, entry.digest, entry.change, entry.launch,
-                                      prior_status=entry.status, reason="its spec file is gone"))
+                                      prior_status=entry.status, reason="its spec file is gone",
+                                      previous=entry.previous, marker=entry.marker))
             continue
         if entry is None or entry.status == "removed":
-            number = entry.change + 1 if entry else 1
-            changes.append(Change(spec_id, Action.CREATE, spec.source, spec.digest, number, spec.launch,
-                                  diff=added_fields(spec.launch),
+            basis = ledger.basis(spec_id)
+            changes.append(Change(spec_id, Action.CREATE, spec.source, spec.digest,
+                                  identity("change", spec_id, basis, spec.digest), spec.launch,
+                                  diff=added_fields(spec.launch), previous=basis,
                                   reason="new spec" if entry is None else "spec added again after removal"))
         elif entry.digest != spec.digest:
-            changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest, entry.change + 1, spec.launch,
+            changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest,
+                                  identity("change", spec_id, entry.basis, spec.digest), spec.launch,
                                   diff=field_diff(entry.launch, spec.launch), prior_status=entry.status,
-                                  reason="launch arguments changed"))
+                                  reason="launch arguments changed", previous=entry.basis))
         elif entry.status in RETRYABLE:
             changes.append(Change(spec_id, Action.RETRY, spec.source, spec.digest, entry.change, spec.launch,
                                   prior_status=entry.status, reason=f"last attempt is {entry.status}"
-                                  + (f": {entry.error}" if entry.error else "")))
+                                  + (f": {entry.error}" if entry.error else ""), previous=entry.previous,
+                                  marker=entry.marker))
         else:
             unchanged += 1
-    return Plan(tuple(changes), unchanged, specs)
-
-
-def touched(kept: Mapping[str, Sequence[str]], changed: Iterable[str], specs: Mapping[str, Spec]) -> set[str]:
-    """The ids changed files declared when `kept` was made, and those they declare now."""
-    return {spec_id for rel in changed for spec_id in kept.get(rel, ())} | set(specs)
-
-
-def plan_since(kept: Mapping[str, Sequence[str]], changed: Iterable[str], specs: Mapping[str, Spec],
-               ledger: Ledger) -> Plan | None:
-    """The plan when every spec file in `kept` (file -> ids) made a no-op plan against this same
-    ledger, and only the files in `changed` differ since: their specs now are `specs`. Files that
-    did not change still plan to nothing, so only the `touched` ids are paired (`ledger` needs no
-    other entries). None: an id is now declared in a changed and in an unchanged file (the full
-    load reports where)."""
-    changed = set(changed)
-    others = {spec_id for rel, ids in kept.items() if rel not in changed for spec_id in ids}
-    if others & set(specs):
-        return None
-    wanted = touched(kept, changed, specs)
-    sub = make_plan(specs, Ledger({k: e for k, e in ledger.specs.items() if k in wanted}, ledger.version))
-    return Plan(sub.changes, len(others) + sub.unchanged, specs)
-
-
-def noop_plan(specs: Mapping[str, Spec], recorded: Mapping[str, tuple[str, str, int]]) -> Plan | None:
-    """The plan when the ledger's index alone settles it: every spec recorded with its digest and a
-    settled status, and no live entry without a spec. None: there is something to show, and
-    `make_plan` needs the full ledger (an update's diff needs the old launch)."""
-    live = 0
-    for spec_id, (digest, status, _) in recorded.items():
-        spec = specs.get(spec_id)
-        if status == "removed":
-            if spec is not None:
-                return None  # added again
-            continue
-        if spec is None or spec.digest != digest or status in RETRYABLE:
-            return None
-        live += 1
-    if live != len(specs):
-        return None  # a spec the ledger does not know: a create
-    return Plan((), len(specs), specs)
+    if ledger.legacy:
+        notes = (MIGRATION_NOTE, *notes)
+    return Plan(tuple(changes), unchanged, specs, notes)

@@ -22,7 +22,7 @@ BACKENDS = ("local", "wandb")
 class Settings:
     root: Path
     specs_dir: str = "launches"
-    ledger: str = ".launchops/ledger.json"
+    ledger: str = ".launchops/ledger"  # a folder; the version 1 file (`….json`) is still read and migrated
     backend: str = "local"
     entity: str | None = None
     project: str | None = None
@@ -38,12 +38,28 @@ class Settings:
         return self.root / self.specs_dir
 
     @property
+    def ledger_dir(self) -> str:
+        """The ledger folder, repository-relative; the version 1 setting named the file, `<folder>.json`."""
+        name = self.ledger.rstrip("/")
+        return name[: -len(".json")] if name.endswith(".json") else name
+
+    @property
     def ledger_path(self) -> Path:
-        return self.root / self.ledger
+        """The ledger folder (version 2)."""
+        return self.root / self.ledger_dir
+
+    @property
+    def legacy_ledger(self) -> str:
+        """Where version 1 kept the whole ledger; after migration, the tombstone."""
+        return self.ledger_dir + ".json"
+
+    @property
+    def legacy_path(self) -> Path:
+        return self.root / self.legacy_ledger
 
     @property
     def state_dir(self) -> Path:
-        """Where the ledger lives; the journal, lock, cache and local queue live beside it."""
+        """Where the ledger folder lives; the journal, lock, cache and local queue live beside it."""
         return self.ledger_path.parent
 
     @property
@@ -153,7 +169,7 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
     problem = _state_dir_problem(settings)
     if problem:
         raise SettingsError(f"{origin.get('ledger', 'settings')}: ledger {settings.ledger!r} {problem}; give the "
-                            "ledger a folder of its own, such as the default '.launchops/ledger.json'")
+                            "ledger a folder of its own, such as the default '.launchops/ledger'")
     return settings
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler import cache as spec_cache, checks, secrets
+from reconciler import checks, secrets
 from reconciler.problems import Problem, dotted
 from reconciler.settings import Settings
 from reconciler.yamlload import Document, load_documents, locate, read_text
@@ -410,34 +410,34 @@ def _scope(loader: _Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
 
 
 def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend: str | None = None,
-               cache: bool = True, only: Sequence[Path] | None = None) -> SpecSet:
+               known: Mapping[str, Sequence[Spec]] | None = None) -> SpecSet:
     """Load and check every spec; with `paths`, report only on those files and folders.
 
-    Everything is loaded either way: ids must be unique across all of specs_dir, and a spec's
-    folder defaults are part of it. `only` loads just those spec files (found by `spec_files_among`)
-    with their defaults; their ids are unique among them, the caller checks them against the rest."""
+    Everything is checked either way: ids must be unique across all of specs_dir, and a spec's
+    folder defaults are part of it. `known`: repository-relative spec file -> its specs, for files
+    whose every input is what the ledger recorded them from (reconciler.cost): those are not read,
+    and the result is what reading them would give (a file whose id another file also declares is
+    read after all, so the duplicate is reported with its line)."""
+    known = known or {}
+    paths = list(paths) if paths is not None else None
     loader = _Loader(settings, backend or settings.backend)
-    # Unchanged files are answered from .launchops/cache/ (reconciler.cache): same specs, same problems.
-    # Without .launchops/ there is no cache to read or write, so no file is hashed for one.
-    store = spec_cache.SpecCache(settings, loader, Spec) if cache and settings.state_dir.is_dir() else None
-    files, problems = (sorted(only), []) if only is not None else discover(settings)
+    files, problems = discover(settings)
     loader.problems.extend(problems)
     extra = len(loader.problems)
     relevant = _scope(loader, paths) if paths is not None else None
     extra_problems = loader.problems[extra:]
     declared: dict[str, list[tuple[Spec, tuple[int, int]]]] = {}
-    if store:
-        loaded = store.load_files(files)
-    else:
-        loaded = []
-        for found, file_problems in loader.load_files(files):
-            loader.problems.extend(file_problems)
-            loaded.append(found)
-    for found in loaded:
+    to_load = [f for f in files if loader.rel(f) not in known]
+    for spec_list in (known[loader.rel(f)] for f in files if loader.rel(f) in known):
+        for spec in spec_list:
+            declared.setdefault(spec.id, []).append((spec, (0, 0)))
+    for found, file_problems in loader.load_files(to_load):
+        loader.problems.extend(file_problems)
         for spec, where in found:
             declared.setdefault(spec.id, []).append((spec, where))
-    if store:
-        store.save(complete=paths is None and only is None)
+    unread = {spec.source for found in declared.values() if len(found) > 1 for spec, _ in found} & set(known)
+    if unread:
+        return load_specs(settings, paths, backend, {k: v for k, v in known.items() if k not in unread})
     specs: dict[str, Spec] = {}
     for spec_id, found in declared.items():
         if len(found) == 1:

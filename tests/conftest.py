@@ -66,8 +66,43 @@ def cli_subprocess(repo: Path, *args: str, env: dict[str, str] | None = None,
                           text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def read_ledger(repo: Path) -> dict[str, Any]:
-    return json.loads((repo / ".launchops" / "ledger.json").read_text(encoding="utf-8"))
+LEDGER_DIR = ".launchops/ledger"
+
+
+def ledger_files(repo: Path, rev: str | None = None, folder: str = LEDGER_DIR) -> dict[str, str]:
+    """name (relative to the ledger folder) -> text of every ledger file, on disk or at `rev`."""
+    if rev is None:
+        base = repo / folder
+        return {p.relative_to(base).as_posix(): p.read_text(encoding="utf-8")
+                for p in sorted(base.rglob("*.json")) if p.is_file()} if base.is_dir() else {}
+    listed = git(repo, "ls-tree", "-r", "--name-only", "-z", rev, "--", folder)
+    return {p[len(folder) + 1:]: git(repo, "show", f"{rev}:{p}") for p in listed.split("\0") if p}
+
+
+def read_ledger(repo: Path, rev: str | None = None, folder: str = LEDGER_DIR) -> dict[str, Any]:
+    """The ledger as one document: `_ledger.json`'s keys, and "specs": every shard's entries, each
+    with its shard's "source" (as version 1 had it), on disk or at `rev`."""
+    files = ledger_files(repo, rev, folder)
+    out: dict[str, Any] = {"specs": {}}
+    for name, text in files.items():
+        data = json.loads(text)
+        if name == "_ledger.json":
+            out.update(data)
+            continue
+        for spec_id, entry in data["specs"].items():
+            out["specs"][spec_id] = {**entry, "source": data["source"]}
+    return out
+
+
+def edit_entries(repo: Path, change: Any, folder: str = LEDGER_DIR) -> None:
+    """Edit every ledger entry on disk by hand: `change(spec_id, entry)` edits it in place."""
+    for path in sorted((repo / folder).rglob("*.json")):
+        if path.name == "_ledger.json":
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for spec_id, entry in data["specs"].items():
+            change(spec_id, entry)
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def queue_items(repo: Path) -> list[dict[str, Any]]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from conftest import ledger_files, read_ledger
 from reconciler.cli import main
-from reconciler.ledger import marker
+from reconciler.ledger import identity, marker
 from reconciler.specs import digest_of
 
 STEPS = ("after-intent", "before-enqueue", "after-enqueue", "after-record", "before-ledger-write",
@@ -48,9 +49,12 @@ class Model:
     repo: Path
     files: dict[str, int] = field(default_factory=dict)  # id -> value in its file now
     applied: dict[str, str | None] = field(default_factory=dict)  # id -> digest at the last full apply
-    numbers: Counter[str] = field(default_factory=Counter)  # id -> changes so far
+    last: dict[str, str] = field(default_factory=dict)  # id -> identity of its last change
     changes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (id, digest) -> times
-    markers: Counter[str] = field(default_factory=Counter)
+    identities: Counter[str] = field(default_factory=Counter)
+
+    def markers(self, repository: str) -> Counter[str]:
+        return Counter({marker(repository, i): n for i, n in self.identities.items()})
 
     def set(self, spec_id: str, value: int) -> None:
         (self.repo / "launches" / f"{spec_id}.yaml").write_text(spec_text(value), encoding="utf-8")
@@ -69,9 +73,9 @@ class Model:
         for spec_id in set(self.applied) | set(self.files):
             digest = digest_of(launch_of(self.files[spec_id])) if spec_id in self.files else None
             if digest is not None and self.applied.get(spec_id) != digest:
-                self.numbers[spec_id] += 1
+                self.last[spec_id] = identity("change", spec_id, self.last.get(spec_id), digest)
                 self.changes[(spec_id, digest)] += 1
-                self.markers[marker(spec_id, digest, self.numbers[spec_id])] += 1
+                self.identities[self.last[spec_id]] += 1
             self.applied[spec_id] = digest
 
 
@@ -117,11 +121,11 @@ def ledger_ids(ledger: Mapping[str, Any]) -> list[str]:
 def check_ledger(model: Model, remote: Path | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The ledger is valid JSON, committed (and on the remote), every entry settled, plan empty."""
     repo = model.repo
-    text = (repo / ".launchops" / "ledger.json").read_text(encoding="utf-8")
-    ledger = json.loads(text)
-    assert git(repo, "show", "HEAD:.launchops/ledger.json") == text, "the ledger on disk is not the committed one"
+    files = ledger_files(repo)
+    ledger = read_ledger(repo)
+    assert ledger_files(repo, "HEAD") == files, "the ledger on disk is not the committed one"
     if remote is not None:
-        assert git(remote, "show", "main:.launchops/ledger.json") == text, "the remote's ledger differs"
+        assert ledger_files(remote, "main") == files, "the remote's ledger differs"
     for spec_id, entry in ledger["specs"].items():
         assert entry["status"] == ("applied" if spec_id in model.files else "removed"), (spec_id, entry)
         if spec_id in model.files:
@@ -138,8 +142,8 @@ def check_local(model: Model, remote: Path | None = None, env: Mapping[str, str]
     ledger = check_ledger(model, remote, env)
     items = local_items(model.repo, env)
     assert Counter((i["spec_id"], digest_of(i["launch"])) for i in items) == model.changes
-    assert Counter(i["marker"] for i in items) == model.markers
-    assert sends(items) == model.markers, "a change was sent to the queue more than once"
+    assert Counter(i["marker"] for i in items) == model.markers(ledger["repository"])
+    assert sends(items) == model.markers(ledger["repository"]), "a change was sent to the queue more than once"
     assert sorted(i["id"] for i in items) == sorted(ledger_ids(ledger))
 
 

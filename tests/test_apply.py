@@ -20,6 +20,10 @@ def edit(repo: Path, rel: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+FIRST_COMMIT = [".launchops/.gitignore", ".launchops/ledger/_ledger.json", ".launchops/ledger/team-a/nightly-eval.yaml.json",
+            ".launchops/ledger/team-b/tokenizer-smoke.yaml.json", ".launchops/ledger/team-b/train-7b.yaml.json"]
+
+
 def test_first_apply_enqueues_every_spec_and_commits_only_the_ledger(repo: Path) -> None:
     result = cli(repo, "apply", "--yes")
     assert result.exit_code == 0, result.output
@@ -27,13 +31,13 @@ def test_first_apply_enqueues_every_spec_and_commits_only_the_ledger(repo: Path)
     items = queue_items(repo)
     assert sorted(i["spec_id"] for i in items) == ["team-a/nightly-eval", "team-b/tokenizer-smoke", "team-b/train-7b"]
     ledger = read_ledger(repo)
-    assert ledger["version"] == 1
+    assert ledger["version"] == 2 and len(ledger["repository"]) == 32
     for item in items:
         entry = ledger["specs"][item["spec_id"]]
         assert entry["status"] == "applied"
         assert [r["id"] for r in entry["queued_runs"]] == [item["id"]]
     files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
-    assert files == [".launchops/.gitignore", ".launchops/ledger.json"]
+    assert files == FIRST_COMMIT
     message = git(repo, "log", "-1", "--format=%B")
     for item in items:
         assert f"{item['spec_id']} -> {item['id']}" in message
@@ -144,7 +148,8 @@ def test_revert_to_an_earlier_digest_is_a_new_change(repo: Path) -> None:
     commit_all(repo)
     assert cli(repo, "apply", "--yes").exit_code == 0
     entry = read_ledger(repo)["specs"]["team-b/train-7b"]
-    assert entry["change"] == 3
+    # three changes, three identities: the third is not the first although its digest is
+    assert len({r["change"] for r in entry["queued_runs"]}) == 3 and entry["change"] == entry["queued_runs"][-1]["change"]
     assert len(entry["queued_runs"]) == 3
     assert len({r["id"] for r in entry["queued_runs"]}) == 3
     assert len(queue_items(repo)) == 5
@@ -157,7 +162,7 @@ def test_apply_refuses_dirty_spec_files_unless_allowed(repo: Path) -> None:
     assert out.exit_code == 1
     assert "spec files differ from HEAD" in out.output and "launches/new.yaml" in out.output
     assert queue_items(repo) == []
-    assert not (repo / ".launchops/ledger.json").exists()
+    assert not (repo / ".launchops/ledger").exists()
     ok = cli(repo, "apply", "--yes", "--allow-dirty")
     assert ok.exit_code == 0 and len(queue_items(repo)) == 4
 
@@ -172,7 +177,7 @@ def _refused_as_dirty(repo: Path, *names: str) -> None:
     listed = out.output.split("differ from HEAD: ", 1)[1].split(";", 1)[0]
     assert [shown.split(" (")[0] for shown in listed.split(", ")] == list(names), out.output
     assert queue_items(repo) == []
-    assert not (repo / ".launchops/ledger.json").exists()
+    assert not (repo / ".launchops/ledger").exists()
 
 
 def test_apply_refuses_settings_that_differ_from_head(empty_repo: Path) -> None:
@@ -201,8 +206,7 @@ def test_ledger_commit_leaves_other_staged_and_unstaged_work_alone(repo: Path) -
     write(repo, "scratch.txt", "untracked\n")
     write(repo, "README", "unstaged\n")
     assert cli(repo, "apply", "--yes").exit_code == 0
-    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
-        ".launchops/.gitignore", ".launchops/ledger.json"]
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == FIRST_COMMIT
     status = git(repo, "status", "--porcelain")
     assert "A  notes.txt" in status and "?? scratch.txt" in status and "?? README" in status
 
@@ -233,8 +237,8 @@ def test_no_commit_writes_the_ledger_only(repo: Path) -> None:
     assert git(repo, "rev-parse", "HEAD") == head
     assert len(read_ledger(repo)["specs"]) == 3
     # the first ledger is new: exactly it and its .gitignore are left for the user to commit
-    assert git(repo, "status", "--porcelain", "--untracked-files=all") == (
-        "?? .launchops/.gitignore\n?? .launchops/ledger.json\n")
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").splitlines() == [
+        f"?? {name}" for name in FIRST_COMMIT]
     assert "No changes" in cli(repo, "apply", "--yes").stdout
     commit_all(repo, "the ledger, by hand")
     edit(repo, TRAIN, "lr: 0.0003", "lr: 0.0001")
@@ -242,7 +246,8 @@ def test_no_commit_writes_the_ledger_only(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
     assert cli(repo, "apply", "--yes", "--no-commit").exit_code == 0
     assert git(repo, "rev-parse", "HEAD") == head
-    assert git(repo, "status", "--porcelain", "--untracked-files=all") == " M .launchops/ledger.json\n"
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == (
+        " M .launchops/ledger/team-b/train-7b.yaml.json\n")  # only the shard of the spec that changed
 
 
 def test_apply_without_a_terminal_needs_yes(repo: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_repo  # noqa: E402
+from conftest import edit_entries, make_repo, read_ledger  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from crash_kit import (  # noqa: E402
     Model,
@@ -194,7 +194,7 @@ def _clones(tmp_path: Path, n: int = 2) -> tuple[Model, Path, list[Path]]:
 
 
 def _remote_ledger(remote: Path) -> dict[str, Any]:
-    return json.loads(git(remote, "show", "main:.launchops/ledger.json"))
+    return read_ledger(remote, "main")
 
 
 def test_two_clones_push_concurrently_sharing_one_queue(tmp_path: Path) -> None:
@@ -223,11 +223,11 @@ def test_two_clones_push_concurrently_sharing_one_queue(tmp_path: Path) -> None:
         author.applied_all()
         # Counted before the messages: with the claim ignored both runs send, and the queue's unique
         # marker keeps one item, so only the sends show it.
-        assert sends(local_items(clones[0], env)) == author.markers, (text, behind.stdout)
+        assert sends(local_items(clones[0], env)) == author.markers(_remote_ledger(remote)["repository"]), (text, behind.stdout)
         assert "in progress elsewhere: claimed by pid" in behind.stdout, behind.stdout
     items = local_items(clones[0], env)
-    assert Counter(i["marker"] for i in items) == author.markers  # one item per change, none missing
-    assert sends(items) == author.markers  # and each sent once
+    assert Counter(i["marker"] for i in items) == author.markers(_remote_ledger(remote)["repository"])  # one item per change, none missing
+    assert sends(items) == author.markers(_remote_ledger(remote)["repository"])  # and each sent once
     ledger = _remote_ledger(remote)
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in items)  # the remote's ledger holds every ID
     assert git(remote, "rev-list", "--merges", "main") == ""  # linear history: fast-forwards only
@@ -263,11 +263,11 @@ def test_a_pending_intent_of_a_live_run_is_left_to_it(tmp_path: Path, wandb_serv
     code, text = _finish(run_a)
     assert code == 0, text
     author.applied_all()
-    assert _wandb_markers(wandb_server) == author.markers  # without the claim: every spec twice
+    assert _wandb_markers(wandb_server) == author.markers(_remote_ledger(remote)["repository"])  # without the claim: every spec twice
     ledger = _remote_ledger(remote)
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
     assert launchops(clone_b, "apply", "--yes", "--push", env=env).returncode == 0
-    assert _wandb_markers(wandb_server) == author.markers
+    assert _wandb_markers(wandb_server) == author.markers(_remote_ledger(remote)["repository"])
 
 
 def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, wandb_server: WandbServer) -> None:
@@ -285,7 +285,7 @@ def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, 
 
     assert "adopted" in runs[-1].stdout, runs[-1].stdout
     author.applied_all()
-    assert _wandb_markers(wandb_server) == author.markers
+    assert _wandb_markers(wandb_server) == author.markers(_remote_ledger(remote)["repository"])
     ledger = _remote_ledger(remote)
     assert sorted(ledger_ids(ledger)) == sorted(i["id"] for i in wandb_server.state.items)
     model = Model(clone, files=dict(author.files))
@@ -298,13 +298,12 @@ def test_a_claim_from_another_machine_is_honoured_for_its_lease(tmp_path: Path) 
     shutil.rmtree(clone)
     subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True)
     # As if a runner on another machine had pushed these intents a moment ago.
-    path = clone / ".launchops" / "ledger.json"
-    ledger = json.loads(path.read_text())
     a_minute_ago = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
-    for entry in ledger["specs"].values():
+
+    def elsewhere(_: str, entry: dict[str, Any]) -> None:
         assert entry["status"] == "pending"
         entry["claim"].update(host="runner-7", machine="another-machine", at=a_minute_ago)
-    path.write_text(json.dumps(ledger, indent=2, sort_keys=True) + "\n")
+    edit_entries(clone, elsewhere)
     git(clone, "commit", "-qam", "intents of a runner elsewhere")
 
     left = launchops(clone, "apply", "--yes")
@@ -315,4 +314,5 @@ def test_a_claim_from_another_machine_is_honoured_for_its_lease(tmp_path: Path) 
     taken = launchops(clone, "apply", "--yes", env={"LAUNCHOPS_CLAIM_LEASE": "30"})  # the lease has run out
     assert taken.returncode == 0 and "elsewhere" not in taken.stdout, taken.stdout
     author.applied_all()
-    check_local(Model(clone, files=dict(author.files), markers=author.markers, changes=author.changes))
+    check_local(Model(clone, files=dict(author.files), last=author.last, identities=author.identities,
+                      changes=author.changes))

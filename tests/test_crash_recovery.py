@@ -129,7 +129,8 @@ def test_wandb_kill_points_adopt_by_marker(tmp_path: Path, wandb_server: WandbSe
     runs = apply_until_done(model.repo, env=env, die_at=point)
     model.applied_all()
     ledger = check_ledger(model, env=env)
-    assert _wandb_items(wandb_server) == model.markers  # server-side items == changes, no duplicate
+    # server-side items == changes, no duplicate
+    assert _wandb_items(wandb_server) == model.markers(ledger["repository"])
     with wandb_server.state.lock:
         assert sorted(i["id"] for i in wandb_server.state.items) == sorted(ledger_ids(ledger))
     if point.startswith("after-enqueue"):
@@ -152,7 +153,7 @@ def test_wandb_edit_after_a_kill_keeps_the_landed_id(tmp_path: Path, wandb_serve
 
     model.applied_all()
     ledger = check_ledger(model, env=env)
-    assert _wandb_items(wandb_server) == model.markers
+    assert _wandb_items(wandb_server) == model.markers(ledger["repository"])
     with wandb_server.state.lock:
         assert sorted(i["id"] for i in wandb_server.state.items) == sorted(ledger_ids(ledger))
 

@@ -14,11 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import cli, commit_all, git, make_repo, write
+from conftest import cli, commit_all, git, make_repo, read_ledger, write
 from reconciler import journal
-
-LEDGER = ".launchops/ledger.json"
-
 
 def _spec(name: str) -> str:
     return f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'registry.example/{name}:1'}}\n"
@@ -32,7 +29,7 @@ def _clone(remote: Path, path: Path) -> Path:
 
 
 def _remote_ledger(remote: Path) -> dict[str, Any]:
-    specs: dict[str, Any] = json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]
+    specs: dict[str, Any] = read_ledger(remote, "main")["specs"]
     return specs
 
 
@@ -58,8 +55,8 @@ def test_ids_of_an_unpushed_ledger_commit_are_folded_onto_the_remotes_ledger(tmp
     local = cli(a, "apply", "--yes", env=env)  # s1, recorded only in a commit A does not push
     assert local.exit_code == 0, local.output
     a_commit = git(a, "rev-parse", "HEAD").strip()
-    s1_run = json.loads((a / LEDGER).read_text())["specs"]["s1"]["queued_runs"][0]["id"]
-    assert journal.peek(a / ".launchops" / "journal.db") == []  # the commit is the only record of s1_run
+    s1_run = read_ledger(a)["specs"]["s1"]["queued_runs"][0]["id"]
+    assert journal.peek(a / ".launchops" / "journal.db") == ([], [])  # the commit is the only record of s1_run
 
     db = sqlite3.connect(tmp_path / "shared-queue.db")  # an agent takes s0's item ...
     db.execute("UPDATE items SET state = 'claimed' WHERE spec_id = 's0'")

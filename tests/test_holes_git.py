@@ -14,12 +14,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import cli, commit_all, git, make_repo, queue_items, write  # noqa: E402
+from conftest import cli, commit_all, git, ledger_files, make_repo, queue_items, read_ledger, write  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from wandb_server import WandbServer  # noqa: E402
 
 SPEC = "apiVersion: launchops/v1\nlaunch:\n  job: acme/evals/eval-job:{version}\n  queue_name: gpu-a100\n"
-LEDGER = ".launchops/ledger.json"
+LEDGER = ".launchops/ledger"
 
 
 def spec(version: str = "v1") -> str:
@@ -39,9 +39,8 @@ def applied(tmp_path: Path) -> Path:
 
 def snapshot(repo: Path) -> tuple[str, str, bytes, list[dict[str, object]]]:
     """HEAD, git status, the ledger's bytes and the queue: what a refused command must leave alone."""
-    ledger = repo / LEDGER
     return (git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain", "--ignored"),
-            ledger.read_bytes() if ledger.exists() else b"", queue_items(repo))
+            repr(ledger_files(repo)).encode(), queue_items(repo))
 
 
 # ---- files git does not show ----------------------------------------------------------------------
@@ -215,8 +214,8 @@ def test_a_push_the_remote_refuses_is_not_retried_as_a_race(tmp_path: Path, reje
     assert "rejected 5 times" not in out.stderr and "does not retry" in out.stderr, out.stderr
     assert int((remote / "pushes").read_text()) == reject_from  # tried once, not five times
     items = queue_items(repo)
-    ledger = json.loads((repo / LEDGER).read_text(encoding="utf-8"))
-    committed = json.loads(git(repo, "show", f"HEAD:{LEDGER}"))
+    ledger = read_ledger(repo)
+    committed = read_ledger(repo, "HEAD")
     assert ledger == committed  # what happened is in a local ledger commit
     if reject_from == 1:
         assert items == [] and "nothing was enqueued" in out.stderr.lower()
@@ -227,13 +226,13 @@ def test_a_push_the_remote_refuses_is_not_retried_as_a_race(tmp_path: Path, reje
         assert committed["specs"]["base"]["queued_runs"][0]["id"] == item["id"]
         head = git(repo, "rev-parse", "HEAD").strip()
         assert head[:12] in out.stderr and item["id"] in git(repo, "show", "-s", head)  # where the ID is kept
-        assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["base"]["status"] == "pending"
+        assert read_ledger(remote, "main")["specs"]["base"]["status"] == "pending"
 
     hook.unlink()  # the protection is lifted: the next apply publishes, and sends nothing again
     again = cli(repo, "apply", "--yes", "--push")
     assert again.exit_code == 0, again.output
     assert len(queue_items(repo)) == 1
-    assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["base"]["status"] == "applied"
+    assert read_ledger(remote, "main")["specs"]["base"]["status"] == "applied"
 
 
 # ---- W&B applies that other clones cannot see -----------------------------------------------------
@@ -264,7 +263,7 @@ def test_wandb_apply_in_a_clone_with_a_remote_needs_push_or_local(tmp_path: Path
     pushed = apply("--push")
     assert pushed.returncode == 0, pushed.stderr
     assert len(wandb_server.state.items) == 2
-    assert json.loads(git(remote, "show", f"main:{LEDGER}"))["specs"]["other"]["status"] == "applied"
+    assert read_ledger(remote, "main")["specs"]["other"]["status"] == "applied"
 
 
 def test_wandb_apply_without_a_remote_needs_neither(tmp_path: Path, wandb_server: WandbServer) -> None:

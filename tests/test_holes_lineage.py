@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import commit_all, make_repo, write  # noqa: E402
+from conftest import commit_all, ledger_files, make_repo, read_ledger, write  # noqa: E402
 from crash_kit import KILLED, bare_remote, git, launch_of, launchops, ledger_ids, local_items, spec_text  # noqa: E402
 from reconciler.lock import machine, pid_start  # noqa: E402
 from reconciler.specs import digest_of  # noqa: E402
@@ -43,7 +43,7 @@ def _results(document: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _ledger(repo: Path, rev: str = "HEAD") -> dict[str, Any]:
-    return json.loads(git(repo, "show", f"{rev}:.launchops/ledger.json"))
+    return read_ledger(repo, rev)
 
 
 def _sends(repo: Path, env: Mapping[str, str] | None = None) -> Counter[str]:
@@ -187,7 +187,7 @@ def _wait_until(moment: float) -> None:
 
 
 def _claim_time(remote: Path) -> float:
-    ledger = json.loads(git(remote, "show", "main:.launchops/ledger.json"))
+    ledger = read_ledger(remote, "main")
     at = {e["claim"]["at"] for e in ledger["specs"].values() if e.get("claim")}
     assert len(at) == 1, ledger
     import datetime
@@ -253,4 +253,4 @@ def test_a_claimant_that_cannot_renew_stops_sending(tmp_path: Path) -> None:
         assert launchops(clone, "apply", "--yes", "--push", env=shared).returncode == 0
     git(first, "pull", "-q", "--ff-only")
     ids = sorted(i["id"] for i in local_items(first, shared))
-    assert sorted(ledger_ids(json.loads(git(remote, "show", "main:.launchops/ledger.json")))) == ids
+    assert sorted(ledger_ids(read_ledger(remote, "main"))) == ids

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, commit_all, make_repo, queue_items, write
+from conftest import cli, commit_all, make_repo, queue_items, read_ledger, write
 
 CORPUS = Path(__file__).parent / "hostile"
-LEDGER = ".launchops/ledger.json"
+LEDGER = ".launchops/ledger/baseline.yaml.json"  # the shard of the applied spec
 BASELINE = "apiVersion: launchops/v1\nlaunch:\n  job: acme/evals/eval-job:v3\n  queue_name: gpu-a100\n"
 
 
@@ -68,6 +68,13 @@ def applied(applied_template: Path, tmp_path: Path) -> Path:
     return repo
 
 
+def _ledger_bytes(repo: Path) -> bytes:
+    """Every ledger file, named: what must stay byte for byte as it was."""
+    folder = repo / ".launchops" / "ledger"
+    return b"".join(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes()
+                    for p in sorted(folder.rglob("*")) if p.is_file())
+
+
 def error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("launches/")]
 
@@ -88,7 +95,7 @@ def assert_nothing_happens(repo: Path, ledger_before: bytes, items_before: list[
         assert out.exit_code == 1, (args, out.output)
         assert said in out.output
         outputs.append(out.output)
-    assert (repo / LEDGER).read_bytes() == ledger_before
+    assert _ledger_bytes(repo) == ledger_before
     assert queue_items(repo) == items_before
     return outputs
 
@@ -97,7 +104,7 @@ def assert_nothing_happens(repo: Path, ledger_before: bytes, items_before: list[
 def test_hostile_spec(applied: Path, case: str) -> None:
     expected, never = read_expect(CORPUS / "specs" / f"{case}.expect")
     assert expected, "a hostile case names at least one problem"
-    ledger_before = (applied / LEDGER).read_bytes()
+    ledger_before = _ledger_bytes(applied)
     items_before = queue_items(applied)
     install(applied, case)
     commit_all(applied, f"hostile: {case}")
@@ -128,7 +135,7 @@ def test_every_hostile_file_reported_in_one_run(applied: Path) -> None:
     for case in spec_cases():
         install(applied, case)
         expected.extend(read_expect(CORPUS / "specs" / f"{case}.expect")[0])
-    ledger_before = (applied / LEDGER).read_bytes()
+    ledger_before = _ledger_bytes(applied)
     items_before = queue_items(applied)
     commit_all(applied, "every hostile file at once")
     out = cli(applied, "validate")
@@ -188,7 +195,7 @@ def test_quoted_yaml11_words_stay_strings(applied: Path) -> None:
 # ---- size ---------------------------------------------------------------------------------------
 
 def test_file_over_the_default_size_limit(applied: Path) -> None:
-    ledger_before, items_before = (applied / LEDGER).read_bytes(), queue_items(applied)
+    ledger_before, items_before = _ledger_bytes(applied), queue_items(applied)
     write(applied, "launches/huge.yaml", BASELINE + "# padding\n" * 110_000)
     size = (applied / "launches/huge.yaml").stat().st_size
     commit_all(applied)
@@ -225,7 +232,7 @@ def outside(tmp_path: Path) -> Path:
 
 
 def _refused(repo: Path, expected_lines: list[str], *paths: str) -> None:
-    ledger_before, items_before = (repo / LEDGER).read_bytes(), queue_items(repo)
+    ledger_before, items_before = _ledger_bytes(repo), queue_items(repo)
     commit_all(repo)
     out = cli(repo, "validate", *paths)
     assert out.exit_code == 1
@@ -277,7 +284,7 @@ def test_file_names_with_spaces_and_unicode(applied: Path) -> None:
     assert out.exit_code == 0, out.output
     ids = {item["spec_id"] for item in queue_items(applied)}
     assert ids == {"baseline", "nightly eval", "équipe-ü/données 2026"}
-    ledger = json.loads((applied / LEDGER).read_text(encoding="utf-8"))
+    ledger = read_ledger(applied)
     assert ledger["specs"]["équipe-ü/données 2026"]["source"] == "launches/équipe-ü/données 2026.yml"
     assert cli(applied, "plan", "--detailed-exitcode").exit_code == 0
 
@@ -294,7 +301,7 @@ def test_unreadable_ledger(applied: Path, case: str) -> None:
     shutil.copyfile(CORPUS / "ledger" / f"{case}.json", applied / LEDGER)
     write(applied, "launches/new.yaml", BASELINE.replace("v3", "v8"))  # a change apply would enqueue
     commit_all(applied, f"ledger: {case}")
-    before = (applied / LEDGER).read_bytes()
+    before = _ledger_bytes(applied)
     items_before = queue_items(applied)
     for args in (("plan",), ("apply", "--yes"), ("status",), ("status", "--format", "json")):
         out = cli(applied, *args)
@@ -304,7 +311,7 @@ def test_unreadable_ledger(applied: Path, case: str) -> None:
         # the fix is named: restore from git, resolve the conflict, or upgrade launchops
         assert any(fix in out.stderr for fix in ("git checkout --", "resolve the conflict", "upgrade launchops"))
         assert out.stdout == ""
-        assert (applied / LEDGER).read_bytes() == before
+        assert _ledger_bytes(applied) == before
     assert queue_items(applied) == items_before
 
 
@@ -442,7 +449,7 @@ def test_everything_below_a_secret_named_key_is_masked(applied: Path) -> None:
 def test_credential_under_a_secret_key_refused_without_printing_it(applied: Path) -> None:
     credential = "3f786850e387550fdab836ed7e6dc881de23001b"
     write(applied, "launches/leak.yaml", SECRET_SPEC.format(**{**VALUES, "token": credential}))
-    ledger_before, items_before = (applied / LEDGER).read_bytes(), queue_items(applied)
+    ledger_before, items_before = _ledger_bytes(applied), queue_items(applied)
     commit_all(applied)
     outputs = []
     for fmt in ("text", "json", "github"):

@@ -22,7 +22,7 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
-from conftest import cli, commit_all, git, make_repo, write
+from conftest import cli, commit_all, edit_entries, git, make_repo, write
 from reconciler.render import escape, github, markdown, text
 
 # What a pull request may put in a string; each also rides inside a longer string below.
@@ -242,11 +242,9 @@ def test_cli_outputs_of_a_hostile_repository_are_inert(tmp_path: Path) -> None:
     assert code == 0, out + err
     assert_no_workflow_command(out + err)
     # the ledger is the pull request's too: a hostile `error` on a failed entry
-    ledger_path = repo / ".launchops" / "ledger.json"
-    ledger = json.loads(ledger_path.read_text(encoding="utf-8"))
-    for entry in ledger["specs"].values():
+    def hostile_error(_: str, entry: dict[str, object]) -> None:
         entry["status"], entry["error"] = "failed", " ".join(HOSTILE)
-    ledger_path.write_text(json.dumps(ledger, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    edit_entries(repo, hostile_error)
     for command in (["plan"], ["status"]):
         for fmt in ("text", "json", "markdown"):
             code, out, err = _run(repo, *command, "--format", fmt, env=env)
@@ -284,7 +282,7 @@ def test_cli_messages_are_inert(tmp_path: Path) -> None:
     assert_no_workflow_command(out + err)
     # a ledger that cannot be read names what it found
     (repo / "launchops.toml").unlink()
-    write(repo, ".launchops/ledger.json", json.dumps({"version": HOSTILE[0], "specs": {}}))
+    write(repo, ".launchops/ledger/_ledger.json", json.dumps({"version": HOSTILE[0]}))
     code, out, err = _run(repo, "status")
     assert code == 1, out + err
     assert_no_workflow_command(out + err)

@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import commit_all, make_repo, write  # noqa: E402
+from conftest import commit_all, ledger_files, make_repo, read_ledger, write  # noqa: E402
 from crash_kit import git, launchops, ledger_ids, local_items, spec_text  # noqa: E402
 
 SPECS = 12
@@ -55,15 +55,14 @@ def test_a_signal_stops_the_sending_and_commits_what_was_sent(tmp_path: Path, si
     items = local_items(repo)
     assert 1 <= len(items) < SPECS, "nothing in flight, or nothing was stopped"
     assert all(i["sends"] == 1 for i in items)
-    text = (repo / ".launchops" / "ledger.json").read_text(encoding="utf-8")
-    assert git(repo, "show", "HEAD:.launchops/ledger.json") == text, "the ledger was not committed"
-    assert sorted(ledger_ids(json.loads(text))) == sorted(i["id"] for i in items)
+    assert ledger_files(repo) == ledger_files(repo, "HEAD"), "the ledger was not committed"
+    assert sorted(ledger_ids(read_ledger(repo))) == sorted(i["id"] for i in items)
 
     rerun = launchops(repo, "apply", "--yes")  # sends the rest, once
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     items = local_items(repo)
     assert len(items) == SPECS and all(i["sends"] == 1 for i in items)
-    assert sorted(ledger_ids(json.loads(git(repo, "show", "HEAD:.launchops/ledger.json")))) == sorted(
+    assert sorted(ledger_ids(read_ledger(repo, "HEAD"))) == sorted(
         i["id"] for i in items)
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,6 +74,7 @@ SPECS = ("a", "b", "c")
 CLONES = (0, 1)
 POLLS = 3000  # SIGINT waits at most this many 0.02 s polls for its moment
 SETTLE_ROUNDS = 3
+NOTED: Counter[str] = Counter()  # scenarios reached, over every walk of the run
 
 
 def code(spec_id: str, value: int) -> int:
@@ -163,12 +164,21 @@ class Walk(RuleBasedStateMachine):
         self.on = {c: "main" for c in CLONES}  # the branch each clone has checked out
         self.touched: set[tuple[int, str]] = set()  # feature branches a settle must apply again
         self.moved = False  # something happened since the last settle
+        try:
+            self._build()
+        except BaseException:
+            self.server.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def _build(self) -> None:
+        """The author's copy with two specs, the remote, two clones; the specs applied once."""
         self.author = Model(make_repo(self.tmp / "author", examples=False))
         self.author.set("a", code("a", 1))
         self.author.set("b", code("b", 1))
         self.author.commit("two specs")
         self.remote = bare_remote(self.tmp / "remote.git", self.author.repo)
-        self.clones = []
+        self.clones: list[Path] = []
         for c in CLONES:
             path = self.tmp / f"clone{c}"
             subprocess.run(["git", "clone", "-q", str(self.remote), str(path)], check=True)
@@ -183,6 +193,11 @@ class Walk(RuleBasedStateMachine):
             self.seen[self._lineage(c)] = dict(self.seen["main"])
 
     # ---- the model --------------------------------------------------------------------------------
+    def _note(self, what: str) -> None:
+        """Count a scenario the walk reached (`-s` prints the totals), so a rule that never fires shows."""
+        event(what)
+        NOTED[what] += 1
+
     def branch(self, c: int) -> str:
         return self.on[c]
 
@@ -228,10 +243,11 @@ class Walk(RuleBasedStateMachine):
                                  *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
 
-    def _finish(self, c: int, what: str, proc: subprocess.Popen[str]) -> int:
+    def _finish(self, c: int, what: str, proc: subprocess.Popen[str], kind: str) -> int:
         out, err = proc.communicate(timeout=180)
         self.clean[c] = proc.returncode == 0
         self.touched.add((c, self.branch(c)))
+        self._note(f"{kind} on {self.branch(c)}: exit {proc.returncode}")
         self.log.append(f"--- {what} in clone {c} on {self.branch(c)}: exit {proc.returncode}\n"
                         f"{(out + err)[-1500:]}")
         return proc.returncode
@@ -292,8 +308,10 @@ class Walk(RuleBasedStateMachine):
     @rule(c=st.sampled_from(CLONES))
     @step
     def switch(self, c: int) -> None:
-        if not self.clean[c] and "switch-after-interrupt" in OPEN:
-            return
+        if not self.clean[c]:
+            if "switch-after-interrupt" in OPEN:
+                return
+            self._note("switch: after an interrupted apply")
         self.checkout(c, "feature" if self.branch(c) == "main" else "main")
 
     @rule(c=st.sampled_from(CLONES), fresh=st.booleans(), push=st.booleans(), die_at=kill_point(push=True))
@@ -304,7 +322,8 @@ class Walk(RuleBasedStateMachine):
             self._pull(c)
         args = self._args(c, push)
         self._observe(c, "--push" in args)
-        self._finish(c, f"apply {' '.join(args)} dying at {die_at}", self._start(c, args, die_at))
+        self._finish(c, f"apply {' '.join(args)} dying at {die_at}", self._start(c, args, die_at),
+                     f"apply {'--push' if '--push' in args else 'without --push'}{' armed' if die_at else ''}")
 
     @rule(c=st.sampled_from(CLONES), push=st.booleans(), requests=st.integers(0, 12), parallel=st.sampled_from([1, 4]))
     @step
@@ -325,7 +344,8 @@ class Walk(RuleBasedStateMachine):
             time.sleep(0.02)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        self._finish(c, f"apply {' '.join(args)} interrupted after {requests} requests", proc)
+            self._note(f"SIGINT sent, --parallel {parallel}")
+        self._finish(c, f"apply {' '.join(args)} interrupted after {requests} requests", proc, "interrupt")
 
     @rule(push=st.tuples(st.booleans(), st.booleans()), die_at=kill_point(push=True))
     @step
@@ -336,7 +356,8 @@ class Walk(RuleBasedStateMachine):
             self._observe(c, "--push" in args[c])
         procs = [self._start(c, args[c], die_at if c == 0 else None) for c in CLONES]
         for c in CLONES:
-            self._finish(c, f"racing apply {' '.join(args[c])} dying at {die_at if c == 0 else None}", procs[c])
+            self._finish(c, f"racing apply {' '.join(args[c])} dying at {die_at if c == 0 else None}", procs[c],
+                         "race")
 
     @precondition(lambda self: "ledger-revert" not in OPEN)
     @rule(c=st.sampled_from(CLONES), back=st.integers(0, 2))
@@ -352,6 +373,7 @@ class Walk(RuleBasedStateMachine):
         self.touched.add((c, self.branch(c)))
         if done.returncode != 0:
             subprocess.run(["git", "revert", "--abort"], cwd=repo, capture_output=True)
+        self._note(f"revert of a ledger commit: {'done' if done.returncode == 0 else 'conflict'}")
 
     @precondition(lambda self: self.moved)
     @rule()
@@ -449,4 +471,6 @@ WALK = settings(
 
 
 def test_random_walk_keeps_every_change_exactly_once() -> None:
+    NOTED.clear()
     run_state_machine_as_test(Walk, settings=WALK)
+    print("scenarios reached:", ", ".join(f"{k}: {n}" for k, n in sorted(NOTED.items())))

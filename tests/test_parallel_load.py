@@ -1,5 +1,5 @@
 """A cold load spread over forked workers gives exactly what one process gives: the same specs,
-problems (with their lines), duplicate-id reports and file count, cached or not."""
+problems (with their lines), duplicate-id reports and file count."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,12 +23,11 @@ BAD = {
 }
 
 
-def _load(repo: Path, cache: bool):  # type: ignore[no-untyped-def]
-    return load_specs(load_settings(repo), cache=cache)
+def _load(repo: Path):  # type: ignore[no-untyped-def]
+    return load_specs(load_settings(repo))
 
 
-@pytest.mark.parametrize("cache", [False, True])
-def test_forked_load_equals_serial_load(repo: Path, monkeypatch: pytest.MonkeyPatch, cache: bool) -> None:
+def test_forked_load_equals_serial_load(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (repo / ".launchops").mkdir(exist_ok=True)
     for rel, text in BAD.items():
         write(repo, rel, text)
@@ -36,14 +35,14 @@ def test_forked_load_equals_serial_load(repo: Path, monkeypatch: pytest.MonkeyPa
         write(repo, f"launches/many/s{i:02d}.yaml", f"apiVersion: launchops/v1\nlaunch:\n  docker_image: x:{i}\n"
                                                     f"  config: {{n: {i}}}\n")
     monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 10**9)
-    serial = _load(repo, cache=False)
+    serial = _load(repo)
     monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
     monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 1)  # a test runner may keep threads
     calls: list[int] = []
     real = specs_mod._load_forked
     monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: calls.append(1) or real(*a))
-    forked = _load(repo, cache)
+    forked = _load(repo)
     assert calls, "the load did not go through the forked workers"
     assert forked.specs == serial.specs
     assert forked.problems == serial.problems
@@ -61,4 +60,4 @@ def test_no_fork_while_other_threads_run(repo: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
     monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 2)
     monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: pytest.fail("forked beside other threads"))
-    assert len(_load(repo, cache=False).specs) == 43
+    assert len(_load(repo).specs) == 43

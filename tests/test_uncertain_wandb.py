@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_repo  # noqa: E402
+from conftest import make_repo, read_ledger  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from crash_kit import Model, check_ledger, launchops  # noqa: E402
 from wandb_server import WandbServer  # noqa: E402
@@ -61,7 +61,7 @@ def test_push_that_times_out_but_lands_is_unknown_then_adopted(tmp_path: Path, w
     first = launchops(model.repo, "apply", "--yes", env=env)
 
     assert first.returncode == 1, first.stdout + first.stderr
-    ledger = json.loads((model.repo / ".launchops" / "ledger.json").read_text())
+    ledger = read_ledger(model.repo)
     assert ledger["specs"]["a"]["status"] == "unknown" and ledger["specs"]["a"]["queued_runs"] == []
     status = launchops(model.repo, "status", env=env)
     assert "unknown (uncertain: next apply looks it up)" in status.stdout, status.stdout

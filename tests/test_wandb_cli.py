@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from conftest import read_ledger  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from wandb_server import DUMMY_API_KEY, WandbServer  # noqa: E402
 
@@ -40,7 +41,7 @@ def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tm
     applied = cli("apply", "--backend", "wandb", "--yes")
     assert applied.returncode == 0, applied.stderr
     items = wandb_server.state.items
-    ledger = json.loads((repo / ".launchops" / "ledger.json").read_text())
+    ledger = read_ledger(repo)
     assert len(items) == len(ledger["specs"]) > 0
     by_id = {i["id"]: i for i in items}
     for entry in ledger["specs"].values():
@@ -58,7 +59,7 @@ def test_apply_then_status_refresh_through_the_cli(wandb_server: WandbServer, tm
     wandb_server.state.set_state(first, "CLAIMED", "run-abc")
     refreshed = cli("status", "--refresh", "--backend", "wandb", "--format", "json")
     assert refreshed.returncode == 0, refreshed.stderr
-    ledger = json.loads((repo / ".launchops" / "ledger.json").read_text())
+    ledger = read_ledger(repo)
     runs = {r["id"]: r for e in ledger["specs"].values() for r in e["queued_runs"]}
     assert runs[first]["state"] == "claimed" and runs[first]["run_id"] == "run-abc"
     assert "refresh" in _git(repo, "log", "-1", "--format=%s")

@@ -30,7 +30,7 @@ def plan(plan: Plan) -> dict[str, Any]:
             "diff": [_diff(d) for d in change.diff],
         })
     return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,
-            "changes": changes}
+            "changes": changes, "notes": list(plan.notes)}
 
 
 def invalid_plan(specs: SpecSet) -> dict[str, Any]:

@@ -51,7 +51,8 @@ def plan(doc: dict[str, Any]) -> str:
                 lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
     # plan compares the specs with the ledger; it never asks the queue
     head = "No changes: the ledger matches the specs." if not doc["changes"] else "launchops will:"
-    return "\n".join([head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
+    notes = [f"note: {esc(n)}" for n in doc.get("notes", [])]
+    return "\n".join([*notes, head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
 
 
 def validate(doc: dict[str, Any]) -> str:

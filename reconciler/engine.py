@@ -1,0 +1,166 @@
+"""The engine composes the concerns: desired state (specs) -> plan (against the ledger) -> apply.
+
+gitops-engine's `pkg/engine` is the model: each concern answers to this module, and the CLI only
+parses flags, calls one function here, renders what it returns and exits. Nothing here prints;
+expected failures are `EngineError`s whose message says what to do, raised before anything is
+written where that is possible. `say` callbacks carry notes meant for a person while a run goes on
+(a lock taken over); results carry the rest.
+
+  ledger(settings)            the committed ledger with an interrupted apply's events folded in
+  plan(settings)              the specs and the plan (loading only what changed: reconciler.cost)
+  session(settings, ...)      git, the lock, the journal, the backend: an Applier to run
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reconciler.settings import Settings
+
+if TYPE_CHECKING:
+    from reconciler.apply import Applier, Options
+    from reconciler.gitrepo import Repo
+    from reconciler.ledger import Ledger
+    from reconciler.plan import Plan
+    from reconciler.specs import SpecSet
+
+
+class EngineError(Exception):
+    """An expected failure; the message names what is wrong and what to do."""
+
+
+def ledger(settings: Settings) -> Ledger:
+    """The ledger as the next apply would start from it: committed, plus what an interrupted
+    apply left in the journal on this history (read without writing)."""
+    from reconciler import journal, ledger as ledger_mod
+
+    try:
+        events, v1_events = journal.peek(settings.journal_path, journal.Lineage(settings.root))
+        return ledger_mod.fold(ledger_mod.load(settings, v1_events), events)
+    except (journal.JournalError, ledger_mod.LedgerError) as exc:
+        raise EngineError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Planned:
+    specs: SpecSet  # when invalid there is no plan
+    plan: Plan | None
+
+
+def specs(settings: Settings, current: Ledger | None = None) -> SpecSet:
+    """Every spec, reading only the files whose inputs differ from what their shard recorded
+    (reconciler.cost): the same result as reading them all."""
+    from reconciler import cost
+    from reconciler.specs import load_specs
+
+    return load_specs(settings, known=cost.known_specs(settings, current or ledger(settings)))
+
+
+def plan(settings: Settings) -> Planned:
+    """The specs and, when they are valid, the plan."""
+    from reconciler.plan import make_plan
+
+    current = ledger(settings)
+    loaded = specs(settings, current)
+    notes = tuple(f"{name} is not as launchops wrote it (edited by hand?): checked in full, and its spec file "
+                  "loaded" for name in current.unsealed)
+    return Planned(loaded, make_plan(loaded.specs, current, notes) if loaded.valid else None)
+
+
+def _unwritable(settings: Settings, exc: OSError) -> str:
+    where = settings.state_dir.relative_to(settings.root).as_posix()
+    return (f"cannot write launchops' local state in {where}/ ({exc.strerror}: {exc.filename}); apply records "
+            f"its intents there before it enqueues anything: make {where}/ writable by this user (or free disk "
+            "space), then run apply again; nothing was enqueued")
+
+
+@contextmanager
+def session(settings: Settings, options: Options, command: str, lock_timeout: float = 0, parallel: int = 1,
+            allow_dirty: bool = True, say: Callable[[str], None] = lambda _: None) -> Iterator[Applier]:
+    """What apply, migrate and status --refresh share: git, the lock, the journal, the backend, in
+    that order.
+
+    The ledger is read before anything is written, so an unreadable one leaves the repository as it
+    was; every expected failure inside becomes one EngineError."""
+    from reconciler import journal, ledger as ledger_mod
+    from reconciler.apply import Applier, ApplyAborted, ensure_gitignore
+    from reconciler.backends import BackendError, LazyBackend, get_backend
+    from reconciler.gitrepo import GitError, Repo
+    from reconciler.lock import ApplyLock, LockError
+    from reconciler.specs import load_specs
+
+    try:
+        repo = Repo(settings.root) if options.commit or command == "apply" else None
+        if repo is not None and not allow_dirty:
+            refuse_dirty(settings, repo)
+        ledger(settings)  # readable, before anything is written
+        lock = ApplyLock(settings.lock_path, command).acquire(lock_timeout)
+    except (GitError, LockError) as exc:
+        raise EngineError(str(exc)) from None
+    except OSError as exc:
+        raise EngineError(_unwritable(settings, exc)) from None
+    with lock:
+        if lock.stale:
+            say(f"note: took over the lock of an apply that is no longer running (pid {lock.stale.get('pid')} on "
+                f"{lock.stale.get('host')}, started {lock.stale.get('started')})")
+        try:
+            ensure_gitignore(settings)
+        except OSError as exc:
+            raise EngineError(_unwritable(settings, exc)) from None
+        try:
+            events = journal.Journal(settings.journal_path, journal.Lineage(settings.root) if repo else None)
+        except journal.JournalError as exc:
+            raise EngineError(f"{exc}; nothing was enqueued") from None
+        backend = LazyBackend(lambda: get_backend(settings, parallel=parallel))
+        try:
+            applier = Applier(settings, repo, backend, events, options, reload_specs=lambda: load_specs(settings))
+            yield applier
+        except (ledger_mod.LedgerError, BackendError, GitError, ApplyAborted) as exc:
+            raise EngineError(str(exc)) from None
+        finally:
+            backend.close()
+            events.close()
+
+
+def refuse_dirty(settings: Settings, repo: Repo) -> None:
+    """Stop when a file apply reads is not exactly HEAD's: what git status reports, and by content
+    what it does not (ignored files, files marked skip-worktree or assume-unchanged)."""
+    from reconciler.specs import input_files, is_input
+
+    if repo.head() is None:
+        raise EngineError("this repository has no commits yet: commit the specs first (the ledger names the commit "
+                          "it applied), or pass --allow-dirty")
+    settings_files = ["launchops.toml", "pyproject.toml"]
+    status = set(repo.dirty([settings.specs_dir] + [n for n in settings_files if (settings.root / n).exists()]))
+    on_disk = input_files(settings) + [n for n in settings_files if (settings.root / n).is_file()]
+    unlike = repo.unlike_head(on_disk, [settings.specs_dir, *settings_files],
+                              lambda rel: rel in settings_files or is_input(settings, rel))
+    dirty = {**{rel: "" for rel in status}, **unlike}
+    if not dirty:
+        return
+    shown = [f"{rel} ({how})" if how else rel for rel, how in sorted(dirty.items())]
+    unseen = len(set(unlike) - status)
+    hint = (f"; git does not show {unseen} of them (ignored, or marked skip-worktree or assume-unchanged), "
+            "but launchops reads them: `git update-index --no-skip-worktree --no-assume-unchanged FILE` "
+            "lets git see an edit, `git check-ignore -v FILE` says which rule ignores a file") if unseen else ""
+    raise EngineError("spec files differ from HEAD: " + ", ".join(shown[:10]) + (" …" if len(shown) > 10 else "")
+                      + "; commit them first (the ledger names the commit it applied), or pass --allow-dirty"
+                      + hint)
+
+
+def migrate(settings: Settings, options: Options, new_repository_id: bool, lock_timeout: float = 0,
+            say: Callable[[str], None] = lambda _: None) -> list[str]:
+    """`launchops migrate`: version 1 -> 2 (or a repository id of its own); notes of what was done."""
+    notes: list[str] = []
+    with session(settings, options, "migrate", lock_timeout, say=say) as runner:
+        current = runner.current_ledger()
+        if not current.legacy and not new_repository_id:
+            if current.repository is None:
+                raise EngineError("there is no ledger to migrate yet: the first apply writes version 2")
+            return ["the ledger is version 2 already; nothing to do"]
+        if current.repository is None and not current.legacy:
+            raise EngineError("there is no ledger yet: the first apply gives it a repository id")
+        runner.migrate(notes, new_id=new_repository_id)
+    return notes

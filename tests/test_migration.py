@@ -1,0 +1,117 @@
+"""Migration from ledger version 1, on ledgers written by the version 1 code itself.
+
+The version 1 launchops is this repository's source at a commit before version 2 (`git archive`
+into a temp folder, run with PYTHONPATH): it applies, is killed half-way, leaves a journal; then
+this launchops migrates, and the version 1 launchops is shown to refuse the migrated repository.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cli, commit_all, git, make_repo, read_ledger, write
+from crash_kit import local_items, sends, spec_text
+
+V1_COMMIT = "ec58883c4c69174e8dcee6b105c8834d38ca3480"  # the last commit whose launchops wrote version 1
+
+
+@pytest.fixture(scope="module")
+def v1_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("v1")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", V1_COMMIT, "reconciler"],
+                             capture_output=True, check=False)
+    if archive.returncode:
+        pytest.skip("the version 1 source is not in this clone's history (a shallow clone?)")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def v1(code: Path, repo: Path, *args: str, die_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    env.pop("LAUNCHOPS_DIE_AT", None)
+    if die_at:
+        env["LAUNCHOPS_DIE_AT"] = die_at
+    return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), *args], capture_output=True,
+                          text=True, env=env, timeout=120, stdin=subprocess.DEVNULL, cwd=code)
+
+
+def _v1_world(code: Path, tmp_path: Path) -> Path:
+    """A repository applied by version 1: `a` edited and its apply killed after the enqueue (the
+    item is on the queue, its ID only... nowhere: a pending intent in the journal), `b` applied,
+    `c` removed."""
+    repo = make_repo(tmp_path / "repo", examples=False)
+    for name in "abc":
+        write(repo, f"launches/{name}.yaml", spec_text(1))
+    commit_all(repo)
+    assert v1(code, repo, "apply", "--yes").returncode == 0
+    (repo / "launches/c.yaml").unlink()
+    commit_all(repo, "remove c")
+    assert v1(code, repo, "apply", "--yes").returncode == 0
+    write(repo, "launches/a.yaml", spec_text(2))
+    commit_all(repo, "edit a")
+    assert v1(code, repo, "apply", "--yes", die_at="after-enqueue").returncode == -9
+    old = json.loads((repo / ".launchops/ledger.json").read_text())
+    assert old["version"] == 1 and old["specs"]["c"]["status"] == "removed"
+    return repo
+
+
+def test_plan_says_the_first_apply_migrates_and_apply_migrates_without_sending_twice(v1_code: Path,
+                                                                                      tmp_path: Path) -> None:
+    repo = _v1_world(v1_code, tmp_path)
+    planned = cli(repo, "plan")
+    assert planned.exit_code == 0, planned.output
+    assert "the first apply (or launchops migrate) writes version 2" in planned.output
+    assert "retry" in planned.output  # a: the killed apply's pending intent, folded from the journal
+
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert "migrate the ledger to version 2" in applied.output
+    assert "adopted" in applied.output  # a: found by its version 1 marker, not sent again
+    assert all(n == 1 for n in sends(local_items(repo)).values())
+    assert len(local_items(repo)) == 4  # a twice (two changes), b, c
+
+    subjects = git(repo, "log", "--format=%s", "-3").splitlines()
+    migration = next(s for s in subjects if "migrate the ledger to version 2" in s)
+    commit = git(repo, "log", "--format=%H", f"--grep={migration[:40]}", "-1").strip()
+    assert "Nothing was enqueued" in git(repo, "log", "-1", "--format=%B", commit)
+    touched = git(repo, "show", "--name-only", "--format=", commit).split()
+    assert ".launchops/ledger.json" in touched and ".launchops/ledger/_ledger.json" in touched
+    assert json.loads((repo / ".launchops/ledger.json").read_text()) == {"moved_to": ".launchops/ledger/",
+                                                                          "version": 2}
+    assert git(repo, "ls-files", ".launchops/ledger/").split() == [
+        ".launchops/ledger/_ledger.json", ".launchops/ledger/a.yaml.json", ".launchops/ledger/b.yaml.json",
+        ".launchops/ledger/c.yaml.json"]
+    ledger = read_ledger(repo)
+    assert {k: e["status"] for k, e in ledger["specs"].items()} == {"a": "applied", "b": "applied", "c": "removed"}
+    assert git(repo, "status", "--porcelain") == ""
+    assert cli(repo, "plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_migrate_command_and_a_version_1_launchops_refuses_the_result(v1_code: Path, tmp_path: Path) -> None:
+    repo = _v1_world(v1_code, tmp_path)
+    before = local_items(repo)
+    out = cli(repo, "migrate")
+    assert out.exit_code == 0, out.output
+    assert local_items(repo) == before  # nothing enqueued
+    ledger = read_ledger(repo)
+    assert ledger["specs"]["a"]["status"] == "pending" and ledger["specs"]["a"]["marker"].startswith("lo-")
+    for args in (("plan",), ("apply", "--yes"), ("status",)):
+        old = v1(v1_code, repo, *args)
+        assert old.returncode == 1, (args, old.stdout, old.stderr)
+        assert "ledger version 2" in old.stderr, old.stderr
+    assert local_items(repo) == before
+    assert cli(repo, "migrate").output.strip() == "the ledger is version 2 already; nothing to do"
+
+
+def test_a_ledger_newer_than_launchops_is_refused_naming_its_version(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/a.yaml", spec_text(1))
+    commit_all(repo)
+    write(repo, ".launchops/ledger/_ledger.json", json.dumps({"version": 3, "repository": "0" * 32}))
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "ledger version 3 is newer than this launchops reads" in out.stderr
