@@ -89,3 +89,19 @@ def test_apply_checks_jobs_and_pushes_from_parallel_threads(wandb_server: WandbS
     # 12 of each with 50 ms of latency: a pool of 8 fills up (allow one slow thread start on a busy machine).
     assert threads - (threads > 1) <= flight.most["project"] <= threads, flight.most
     assert threads - (threads > 1) <= flight.most["pushToRunQueueByName"] <= threads, flight.most
+
+
+@pytest.mark.parametrize(("text", "environ", "message"), [
+    ("parallel = 65\n", {}, "launchops.toml: parallel must be at most 64, not 65"),
+    ("parallel = 0\n", {}, "launchops.toml: parallel must be positive"),
+    ("", {"LAUNCHOPS_PARALLEL": "eight"}, "LAUNCHOPS_PARALLEL: parallel must be a whole number of threads"),
+])
+def test_a_parallel_setting_out_of_range_is_refused_naming_where(tmp_path: Path, text: str,
+                                                                 environ: dict[str, str], message: str) -> None:
+    from reconciler.settings import SettingsError, load_settings
+
+    (tmp_path / "launchops.toml").write_text(text)
+    (tmp_path / "bare").mkdir()
+    assert load_settings(tmp_path / "bare", environ={}).parallel == 8  # no settings file: the default
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+        load_settings(tmp_path, environ=environ)
