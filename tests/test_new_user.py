@@ -246,7 +246,9 @@ def test_a_refused_apply_leaves_the_repository_as_it_was(repo: Path, monkeypatch
     assert untracked(repo) == "" and not (repo / ".launchops").exists()
     agreed = cli(repo, "apply", input="y\n")
     assert agreed.exit_code == 0, agreed.output
-    assert git(repo, "ls-files", ".launchops") == ".launchops/.gitignore\n.launchops/ledger.json\n"
+    assert git(repo, "ls-files", ".launchops").split() == [
+        ".launchops/.gitignore", ".launchops/ledger/_ledger.json", ".launchops/ledger/team-a/nightly-eval.yaml.json",
+        ".launchops/ledger/team-b/tokenizer-smoke.yaml.json", ".launchops/ledger/team-b/train-7b.yaml.json"]
 
 
 def test_a_repository_without_commits_is_told_so(tmp_path: Path) -> None:
