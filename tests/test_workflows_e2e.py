@@ -23,9 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import read_ledger
+
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- launchops-plan -->"
-LEDGER = ".launchops/ledger.json"
+LEDGER = ".launchops/ledger"
 BRANCH = "main"
 
 SPEC_A = """\
@@ -490,7 +492,7 @@ def test_preview_merge_apply_and_sync(world):
     first = runner("apply-1", "push", f"refs/heads/{BRANCH}")
     outcomes = first.run_job("launchops-apply.yml", "apply")
     assert set(outcomes.values()) == {"success"}, first.transcript()
-    ledger_1 = json.loads(origin.show(BRANCH, LEDGER))
+    ledger_1 = read_ledger(origin.path, BRANCH)
     assert set(ledger_1["specs"]) == {"team-a/nightly-eval"}
     assert len(ledger_ids(ledger_1)) == 1
 
@@ -579,7 +581,7 @@ def test_preview_merge_apply_and_sync(world):
         assert "launchops" in git(origin.path, "log", "-1", "--format=%an <%ae>", sha)
     assert not origin.triggers("launchops-apply.yml", merged, ledger_commit)
     message = git(origin.path, "log", "-1", "--format=%B", ledger_commit)
-    ledger_2 = json.loads(origin.show(BRANCH, LEDGER))
+    ledger_2 = read_ledger(origin.path, BRANCH)
     assert set(ledger_2["specs"]) == {"team-a/nightly-eval", "team-b/train"}
     for spec_id, entry in ledger_2["specs"].items():
         assert entry["status"] == "applied", (spec_id, entry)
@@ -593,7 +595,7 @@ def test_preview_merge_apply_and_sync(world):
         outcomes = sync.run_job("launchops-sync.yml", "sync")
         assert set(outcomes.values()) == {"success"}, sync.transcript()
         assert sync.queue_items() == [], sync.transcript()
-        ledger = json.loads(origin.show(BRANCH, LEDGER))
+        ledger = read_ledger(origin.path, BRANCH)
         assert ledger_ids(ledger) == ledger_ids(ledger_2)
         for sha in git(origin.path, "rev-list", f"{ledger_commit}..{BRANCH}").split():
             files = origin.changed_files(f"{sha}^", sha)
@@ -602,7 +604,7 @@ def test_preview_merge_apply_and_sync(world):
 
     # -- every change was enqueued exactly once, over all the runners' queues ---------------------
     items = [item for r in runners for item in r.queue_items()]
-    final = json.loads(origin.show(BRANCH, LEDGER))
+    final = read_ledger(origin.path, BRANCH)
     assert len(items) == 3, items  # a@digest1, a@digest2, b
     assert len({item["id"] for item in items}) == 3
     assert {item["id"] for item in items} == ledger_ids(final)
@@ -640,7 +642,7 @@ def test_main_moves_while_apply_runs(world, ledger_exists):
     outcomes = apply.run_job("launchops-apply.yml", "apply", before={"Apply": someone_pushes})
     assert outcomes["Push the ledger"] == "success", apply.transcript()
     if outcomes["Apply"] == "success":
-        ledger = json.loads(origin.show(BRANCH, LEDGER))
+        ledger = read_ledger(origin.path, BRANCH)
         assert {i["id"] for r in runners for i in r.queue_items()} <= ledger_ids(ledger), apply.transcript()
 
     sync = Runner(tmp, origin, "sync", "schedule", f"refs/heads/{BRANCH}")
@@ -650,7 +652,7 @@ def test_main_moves_while_apply_runs(world, ledger_exists):
 
     items = [item for r in runners for item in r.queue_items()]
     assert len(items) == expected, apply.transcript() + sync.transcript()
-    ledger = json.loads(origin.show(BRANCH, LEDGER))
+    ledger = read_ledger(origin.path, BRANCH)
     assert ledger_ids(ledger) == {item["id"] for item in items}
     assert all(entry["status"] == "applied" for entry in ledger["specs"].values()), ledger
     assert origin.show(BRANCH, "README.md") == "launch specs, documented\n"
@@ -678,7 +680,7 @@ def test_a_ledger_elsewhere_is_pushed_by_the_safety_net(world):
     sync = Runner(tmp, origin, "sync", "schedule", f"refs/heads/{BRANCH}")
     outcomes = sync.run_job("launchops-sync.yml", "sync")
     assert set(outcomes.values()) == {"success"}, apply.transcript() + sync.transcript()
-    ledger = json.loads(origin.show(BRANCH, "ops/state/ledger.json"))
+    ledger = read_ledger(origin.path, BRANCH, "ops/state/ledger")
     assert set(ledger["specs"]) == {"team-a/nightly-eval"}
     assert origin.show(BRANCH, "README.md") == "launch specs, documented\n"
     # a commit that touches only the ledger's folder is pushed (rebased onto a moved main) ...
@@ -689,10 +691,11 @@ def test_a_ledger_elsewhere_is_pushed_by_the_safety_net(world):
     dev.write("README.md", "launch specs, documented twice\n")
     dev.commit("Document again")
     dev.git("push", "--quiet", "origin", BRANCH)
-    (w / "ops/state/ledger.json").write_text(origin.show(BRANCH, "ops/state/ledger.json") + "\n", encoding="utf-8")
+    meta = "ops/state/ledger/_ledger.json"
+    (w / meta).write_text(origin.show(BRANCH, meta) + "\n", encoding="utf-8")
     git(w, *HUMAN, "commit", "--quiet", "-am", "ledger [skip ci]")
     assert sync.bash("push the ledger", push["run"], {"BRANCH": BRANCH}) == 0, sync.transcript()
-    assert origin.show(BRANCH, "ops/state/ledger.json").endswith("\n\n")
+    assert origin.show(BRANCH, meta).endswith("\n\n")
     assert origin.show(BRANCH, "README.md") == "launch specs, documented twice\n"
     # ... and one that touches another file is refused
     (w / "README.md").write_text("changed on the runner\n", encoding="utf-8")
