@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ACTION_LOCK := .github/actions/launchops/requirements-wandb.txt
 WHEELS := $(VENV)/wheelhouse-$(shell cksum $(ACTION_LOCK) | cut -d' ' -f1)
 
-.PHONY: run test bench clean
+.PHONY: run lint test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ $(WHEELS): $(ACTION_LOCK) $(STAMP)
 run: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash .ci/demo
 
-## test: the whole test suite
-test: $(STAMP) $(WHEELS)
+## lint: static checks: ruff on the package, tests and benchmarks, strict mypy on the package
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## test: the static checks, then the whole test suite (a type error fails it before any test runs)
+test: lint $(STAMP) $(WHEELS)
 	LAUNCHOPS_WHEELHOUSE=$(CURDIR)/$(WHEELS) $(BIN)/python -m pytest -n 2 -q
 
 ## soak: the model-based random walk (tests/test_model_based.py), longer and shrinking what it finds

@@ -116,7 +116,8 @@ class Journal:
             self._db.executescript(_SCHEMA)
             _migrate(self._db)
         except (OSError, sqlite3.Error) as exc:
-            raise JournalError(explain(path, exc if isinstance(exc, sqlite3.Error) else sqlite3.Error(str(exc))))
+            error = exc if isinstance(exc, sqlite3.Error) else sqlite3.Error(str(exc))
+            raise JournalError(explain(path, error)) from exc
 
     def append(self, event: Event) -> None:
         self.extend([event])
@@ -158,7 +159,8 @@ class Journal:
 
     def last_seq(self) -> int:
         where = _where(_folding(self._db, self.lineage))
-        return self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {where}").fetchone()[0]
+        (seq,) = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {where}").fetchone()
+        return int(seq)
 
     def forget(self, up_to: int) -> None:
         """Drop events that a written ledger already holds (those of other histories stay)."""

@@ -415,7 +415,7 @@ def _sealed_text(text: str) -> str:
 
 def seal_holds(text: str) -> bool:
     found = _SEAL.search(text)
-    return bool(found) and found.group(1) == hashlib.sha256(_sealed_text(text).encode("utf-8")).hexdigest()
+    return found is not None and found.group(1) == hashlib.sha256(_sealed_text(text).encode("utf-8")).hexdigest()
 
 
 def dumps(data: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from conftest import cli, commit_all, git, make_repo, read_ledger, write
 from reconciler import journal
 
+
 def _spec(name: str) -> str:
     return f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'registry.example/{name}:1'}}\n"
 

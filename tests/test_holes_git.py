@@ -3,7 +3,6 @@ repositories: files git is told not to show, a ledger setting that would put lau
 the root, hostile state files, a push the remote refuses, and W&B applies that other clones cannot see."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess

@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import commit_all, ledger_files, make_repo, read_ledger, write  # noqa: E402
+from conftest import commit_all, make_repo, read_ledger, write  # noqa: E402
 from crash_kit import KILLED, bare_remote, git, launch_of, launchops, ledger_ids, local_items, spec_text  # noqa: E402
 from reconciler.lock import machine, pid_start  # noqa: E402
 from reconciler.specs import digest_of  # noqa: E402

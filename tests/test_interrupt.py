@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import commit_all, ledger_files, make_repo, read_ledger, write  # noqa: E402
-from crash_kit import git, launchops, ledger_ids, local_items, spec_text  # noqa: E402
+from crash_kit import launchops, ledger_ids, local_items, spec_text  # noqa: E402
 
 SPECS = 12
 
