@@ -275,7 +275,8 @@ def test_a_vanished_runner_leaves_intents_the_next_run_resolves(tmp_path: Path, 
     machine is gone (clone, journal and all). Its pushed intents let the next runner adopt the item."""
     author, remote, (clone,) = _clones(tmp_path, n=1)
     env = {**wandb_server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
-    killed = launchops(clone, "apply", "--yes", "--push", env=env, die_at="after-enqueue:2")
+    # One sending thread, so that the kill after the second push leaves exactly two items behind.
+    killed = launchops(clone, "apply", "--yes", "--push", "--parallel", "1", env=env, die_at="after-enqueue:2")
     assert killed.returncode == -signal.SIGKILL
     assert len(wandb_server.state.items) == 2
     shutil.rmtree(clone)  # the runner's machine is gone
