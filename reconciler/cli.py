@@ -413,6 +413,90 @@ def migrate(obj: Ctx, new_repository_id: bool, no_commit: bool, push: bool, remo
 
 
 @main.group()
+def preview() -> None:
+    """Pull-request preview launches: enqueue what a pull request changes, clean up after it."""
+
+
+def _preview_run(obj: Ctx, backend: str | None, fmt: str, call: Callable[..., Any]) -> None:
+    from reconciler import preview as preview_mod
+    from reconciler.backends import BackendError, LazyBackend, get_backend
+
+    settings = obj.settings(backend)
+    queue_backend = LazyBackend(lambda: get_backend(settings))
+    try:
+        outcome = call(preview_mod, settings, queue_backend)
+    except (preview_mod.PreviewError, BackendError) as exc:
+        fail(str(exc))
+    finally:
+        queue_backend.close()
+    document = outcome.to_json()
+    if fmt == "json":
+        click.echo(render("plan", "json", document), nl=False)
+    else:
+        click.echo(escape.lines(_preview_text(document)))
+    if outcome.failed:
+        raise SystemExit(1)
+
+
+def _preview_text(doc: dict[str, Any]) -> str:
+    where = f"pull request #{doc['pr']}: " if doc["pr"] is not None else ""
+    lines = [f"{where}enqueued {e['id']} -> {e['queued_run']}" for e in doc["enqueued"]]
+    lines += [f"{where}found {e['id']} already queued -> {e['queued_run']}" for e in doc["adopted"]]
+    lines += [f"{where}left out {e['id']}: {e['reason']}" for e in doc["left_out"]]
+    lines += [f"withdrew {e['id']} {e['queued_run']}" for e in doc["withdrawn"]]
+    lines += [f"not withdrawn (already {e['state']}): {e['id']} {e['queued_run']}" for e in doc["running"]]
+    lines += [f"failed: {e['id']}: {e['error']}" for e in doc["failed"]]
+    lines += [f"note: {n}" for n in doc["notes"]]
+    counts = (f"{len(doc['enqueued'])} enqueued, {len(doc['adopted'])} found queued, {len(doc['unchanged'])} "
+              f"unchanged, {len(doc['left_out'])} left out, {len(doc['withdrawn'])} withdrawn, "
+              f"{len(doc['running'])} running")
+    return "\n".join([*lines, f"{where}{counts}"])
+
+
+_pr_option = click.option("--pr", type=click.IntRange(1), required=True, help="The pull request's number.")
+_remote_option = click.option("--remote", default="origin", show_default=True,
+                              help="Remote of the launchops/previews branch (none: the local branch).")
+
+
+@preview.command("apply")
+@_pr_option
+@click.option("--base", default="origin/HEAD", show_default=True, help="The pull request's base branch.")
+@_remote_option
+@backend_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def preview_apply(obj: Ctx, pr: int, base: str, remote: str, backend: str | None, fmt: str) -> None:
+    """Enqueue the specs whose preview launch this pull request changes (once per change)."""
+    _preview_run(obj, backend, fmt, lambda m, s, b: m.apply(s, pr, base, b, remote))
+
+
+@preview.command("cleanup")
+@_pr_option
+@_remote_option
+@backend_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def preview_cleanup(obj: Ctx, pr: int, remote: str, backend: str | None, fmt: str) -> None:
+    """Withdraw the pull request's still-pending preview items, report running ones, mark it closed."""
+    _preview_run(obj, backend, fmt, lambda m, s, b: m.cleanup(s, pr, b, remote))
+
+
+@preview.command("sweep")
+@click.option("--open", "open_prs", default="", help="Open pull requests' numbers, comma-separated (may be empty).")
+@_remote_option
+@backend_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def preview_sweep(obj: Ctx, open_prs: str, remote: str, backend: str | None, fmt: str) -> None:
+    """Clean up every pull request's previews but the open ones', found by marker on the queue."""
+    try:
+        numbers = sorted({int(n) for n in open_prs.replace(" ", ",").split(",") if n.strip()})
+    except ValueError:
+        raise click.BadParameter(f"not a comma-separated list of numbers: {open_prs!r}", param_hint="--open") from None
+    _preview_run(obj, backend, fmt, lambda m, s, b: m.sweep(s, numbers, b, remote))
+
+
+@main.group()
 def queue() -> None:
     """The embedded local queue (backend local)."""
 

@@ -337,6 +337,67 @@ class Repo:
         except git.GitCommandError:
             return None
 
+    # ---- a branch of launchops' own beside the user's (the preview ledger): never checked out ----
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        try:
+            return str(self.git.merge_base(a, b)).strip() or None
+        except git.GitCommandError:
+            return None
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit `rev` names; None when it names none."""
+        try:
+            return str(self.git.rev_parse("--verify", "-q", f"{rev}^{{commit}}")).strip() or None
+        except git.GitCommandError:
+            return None
+
+    def remote_tip(self, remote: str, branch: str) -> str | None:
+        """Fetch `branch` from `remote`; its commit there, None when the remote has no such branch."""
+        try:
+            listed = str(self.git.ls_remote(remote, f"refs/heads/{branch}")).split()
+            if not listed:
+                return None
+            self.git.fetch(remote, f"refs/heads/{branch}")
+            return listed[0]
+        except git.GitCommandError as exc:
+            raise GitError(f"could not fetch {remote}/{branch}: {_git_stderr(exc)}") from None
+
+    def commit_files(self, parent: str | None, files: dict[str, str], message: str) -> str:
+        """A commit of `parent`'s tree (none: an orphan) with `files` (path -> text) written, made
+        with plumbing on a private index: no work tree, index or branch is touched."""
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self._run(["read-tree", parent], "", env)
+            info = ""
+            for rel, text in sorted(files.items()):
+                blob = self._run(["hash-object", "-w", "--stdin"], text).strip()
+                info += f"100644 {blob}\t{rel}\n"
+            self._run(["update-index", "--index-info"], info, env)
+            tree = self._run(["write-tree"], "", env).strip()
+        return self._run(["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else []), message,
+                         self._identity_env()).strip()
+
+    def set_ref(self, ref: str, new: str, old: str | None) -> bool:
+        """Move `ref` to `new` only while it is at `old` (None: while it does not exist)."""
+        try:
+            self.git.update_ref("-m", "launchops", ref, new, old or "0" * 40)
+            return True
+        except git.GitCommandError:
+            return False
+
+    def push_commit(self, remote: str, commit: str, branch: str) -> bool:
+        """Push `commit` to `branch` on `remote` as a fast-forward; False when the branch moved there."""
+        try:
+            self.git.push(remote, f"{commit}:refs/heads/{branch}")
+        except git.GitCommandError as exc:
+            text = _git_stderr(exc)
+            if _RACE.search(text):
+                return False
+            raise GitError(f"git push {remote} {branch} failed: {_reason(text)}") from None
+        return True
+
     def catch_up(self, fetched: str, ours: Sequence[str]) -> None:
         """Move this branch to `fetched` (the remote's tip), keeping local edits that do not conflict.
 

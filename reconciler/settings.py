@@ -18,6 +18,19 @@ LAUNCH_DEFAULT_KEYS = ("entity", "project", "queue_name", "project_queue")
 BACKENDS = ("local", "wandb")
 
 
+PREVIEW_MATRIX = ("first", "none", "all")
+
+
+@dataclass(frozen=True)
+class PreviewSettings:
+    """The `[preview]` table: pull-request preview launches (reconciler.preview)."""
+
+    enabled: bool = False
+    label: str = "launch-preview"
+    max_launches: int = 5
+    matrix: str = "first"  # first (the lowest cell id) | none | all
+
+
 @dataclass(frozen=True)
 class Settings:
     root: Path
@@ -32,6 +45,7 @@ class Settings:
     local_queue: str | None = None  # default: queue.db beside the ledger; relative to the root, or absolute
     claim_lease: int = 600  # seconds another host's `pending` claim is honoured (see apply.py)
     parallel: int = 8  # concurrent requests on the wandb backend: job checks and pushes (--parallel)
+    preview: PreviewSettings = PreviewSettings()
 
     @property
     def specs_path(self) -> Path:
@@ -87,7 +101,38 @@ MAX_PARALLEL = 64  # also the range of --parallel: threads sharing one W&B clien
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "root"}
 
 
+def _preview(value: Any, where: str) -> PreviewSettings:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where}: preview must be a table ([preview])")
+    known = {f.name for f in fields(PreviewSettings)}
+    for key in value:
+        if key not in known:
+            raise SettingsError(f"{where}: unknown setting preview.{key}; known keys: {', '.join(sorted(known))}")
+    out = PreviewSettings(**value)
+    if not isinstance(out.enabled, bool):
+        raise SettingsError(f"{where}: preview.enabled must be true or false")
+    if not isinstance(out.label, str) or not out.label:
+        raise SettingsError(f"{where}: preview.label must be a non-empty string")
+    if isinstance(out.max_launches, bool) or not isinstance(out.max_launches, int) or out.max_launches <= 0:
+        raise SettingsError(f"{where}: preview.max_launches must be a positive whole number")
+    if out.matrix not in PREVIEW_MATRIX:
+        raise SettingsError(f"{where}: preview.matrix must be one of {', '.join(PREVIEW_MATRIX)}, not {out.matrix!r}")
+    return out
+
+
+def _bool(key: str, value: Any, where: str) -> bool:
+    # TOML gives a bool; the environment gives text
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise SettingsError(f"{where}: {key} must be true or false, not {value!r}")
+
+
 def _coerce(key: str, value: Any, where: str) -> Any:
+    if key == "preview":
+        return _preview(value, where)
     if key in _NUMBERS:
         try:
             number = int(value)
@@ -153,6 +198,8 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
     for key, value in data.items():
         values[key], origin[key] = _coerce(key, value, name), name
     for key in _KEYS:
+        if key == "preview":
+            continue  # a table: no single environment value holds it
         env_value = environ.get(f"LAUNCHOPS_{key.upper()}")
         if env_value:
             values[key], origin[key] = _coerce(key, env_value, f"LAUNCHOPS_{key.upper()}"), f"LAUNCHOPS_{key.upper()}"

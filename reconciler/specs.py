@@ -23,7 +23,7 @@ from reconciler.yamlload import Document, load_documents, locate, read_text
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
-DEFAULTS_KEYS = ("launch", "labels")
+DEFAULTS_KEYS = ("launch", "labels", "preview")
 MOVED_NAME = "_moved.yaml"  # the moves file of ledger version 2 (SPEC): an input like the specs
 
 
@@ -35,6 +35,7 @@ class Spec:
     digest: str
     description: str | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
+    preview: Mapping[str, Any] | None = None  # the effective `preview:` mapping (reconciler.preview merges it)
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,8 @@ class _Loader:
             for key, value in doc.data.items():
                 if key not in DEFAULTS_KEYS:
                     self.problems.append(self.problem(layer, [key], f"unknown key {key!r}: a _defaults file holds "
-                                                                   "only launch: and labels: (apiVersion and id "
-                                                                   "belong in specs)", at_key=True))
+                                                                   "only launch:, labels: and preview: (apiVersion "
+                                                                   "and id belong in specs)", at_key=True))
                 elif not isinstance(value, dict):
                     self.problems.append(self.problem(layer, [key], "must be a mapping"))
             # the keys that are right still merge: the specs below then report the file's other
@@ -235,7 +236,8 @@ class _Loader:
             return None
         launch = checks.normalise(effective["launch"])
         return Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
-                    description=effective.get("description"), labels=effective.get("labels") or {})
+                    description=effective.get("description"), labels=effective.get("labels") or {},
+                    preview=effective.get("preview"))
 
     def _whole_problem(self, layer: _Layer, folder_layers: list[_Layer], finding: checks.Finding) -> Problem:
         """A finding about the merged mapping is the spec file's to fix; the layers that gave parts

@@ -5,7 +5,8 @@ The wandb module is imported only here, and only when that backend is asked for.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
 from reconciler.settings import Settings
@@ -59,6 +60,12 @@ class LazyBackend(Backend):
 
     def delete(self, run: QueuedRun) -> bool:
         return self._built().delete(run)
+
+    def withdraw(self, run: QueuedRun) -> str:
+        return self._built().withdraw(run)
+
+    def marked(self, queue: Mapping[str, Any], prefix: str) -> list[QueuedRun]:
+        return self._built().marked(queue, prefix)
 
     def close(self) -> None:
         if self._backend is not None:  # never built: nothing to release

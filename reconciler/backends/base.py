@@ -101,5 +101,20 @@ class Backend(abc.ABC):
         """Remove a still-pending duplicate; False when it could not be removed."""
         return False
 
+    def withdraw(self, run: QueuedRun) -> str:
+        """Delete an item launchops enqueued while it is still pending, reading its state before and
+        after: "withdrawn", "gone" (not on the queue), or the state that kept it ("claimed",
+        "running", …; "unknown" when the backend cannot tell). Never touches an item that is not
+        pending; a claim landing between the read and the delete is the backend's race to lose."""
+        before = self.refresh(run)
+        if before.state != "pending":
+            return before.state or "unknown"
+        return "withdrawn" if self.delete(run) else "unknown"
+
+    def marked(self, queue: Mapping[str, Any], prefix: str) -> list[QueuedRun]:
+        """Items whose marker starts with `prefix` on the queue `queue` names (its queue_name,
+        entity, project_queue, as in a launch), oldest first."""
+        raise BackendError(f"the {self.name} backend cannot list queue items by marker")
+
     def close(self) -> None:  # noqa: B027 - a no-op unless the backend holds connections
         """Release connections and clients."""

@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,28 @@ class LocalQueue(Backend):
 
     def delete(self, run: QueuedRun) -> bool:
         return self._db.execute("DELETE FROM items WHERE id = ? AND state = 'pending'", (run.id,)).rowcount == 1
+
+    def withdraw(self, run: QueuedRun) -> str:
+        """One transaction reads the state and withdraws only a pending item; the row stays, with
+        state `withdrawn`, so the queue keeps what launchops sent."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT state FROM items WHERE id = ?", (run.id,)).fetchone()
+            if row is not None and row[0] == "pending":
+                self._db.execute("UPDATE items SET state = 'withdrawn' WHERE id = ?", (run.id,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        if row is None:
+            return "gone"
+        return "withdrawn" if row[0] == "pending" else str(row[0])
+
+    def marked(self, queue: Mapping[str, Any], prefix: str) -> list[QueuedRun]:
+        # one file holds every queue: the prefix alone selects
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE substr(marker, 1, ?) = ? "
+                                "ORDER BY enqueued_at, rowid", (len(prefix), prefix)).fetchall()
+        return [self._run(row) for row in rows]
 
     def items(self) -> list[dict[str, Any]]:
         """Every item, oldest first, as `queue list` shows them, with how many enqueue calls sent it."""

@@ -599,6 +599,44 @@ class WandbBackend(Backend):
         except Exception:
             return False
 
+    def withdraw(self, run: QueuedRun) -> str:
+        """Delete the item only while it is pending, reading it before and after (the SDK's
+        QueuedRun.delete: queue id, then deleteFromRunQueue)."""
+        try:
+            item = self._item(run)
+            if not item:
+                return "gone"
+            state = str(item.get("state") or "unknown").lower()
+            if state != "pending":
+                return state
+            with self._silenced():
+                self._sdk_queued_run(run).delete()
+            after = self._item(run)
+        except Exception:
+            return "unknown"
+        return "withdrawn" if after is None else str(after.get("state") or "unknown").lower()
+
+    def marked(self, queue: Mapping[str, Any], prefix: str) -> list[QueuedRun]:
+        """Items of one queue whose run spec's marker starts with `prefix`, paged as `find` pages;
+        EnqueueFailed(uncertain=True) when a page cannot be read or the listing stops short."""
+        api = self._client()
+        entity, project_queue, queue_name = self._queue_of(EnqueueRequest("", "", "", queue))
+        nodes, incomplete = self._queue_items(api, entity, project_queue, queue_name)
+        if incomplete:
+            raise EnqueueFailed(f"could not list queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
+        found: list[QueuedRun] = []
+        for node in nodes:
+            spec = _json(node.get("runSpec"))
+            mark = spec.get(MARKER_KEY) if isinstance(spec, Mapping) else None
+            if not isinstance(mark, str) or not mark.startswith(prefix):
+                continue
+            found.append(QueuedRun(id=str(node["id"]), backend=self.name, queue_name=queue_name, entity=entity,
+                                   project_queue=project_queue, priority=None, digest="",
+                                   enqueued_at=_iso(node.get("createdAt")) or utc_now(),
+                                   state=str(node.get("state") or "pending").lower(), marker=mark,
+                                   run_id=node.get("associatedRunId"), extra={"project": spec.get("project")}))
+        return sorted(found, key=lambda r: r.enqueued_at)
+
     def close(self) -> None:
         self._api = None  # wandb-core frees the session when the client is collected
 
