@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, event, settings, strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,18 +58,22 @@ from wandb_server import WandbServer  # noqa: E402
 
 SOAK = os.environ.get("LAUNCHOPS_SOAK") == "1"
 
-# Each names a scenario that walks into a hole still open; the walk leaves it out (keeping the
-# rest of the rule) unless LAUNCHOPS_MODEL_HOLES names it. Delete an entry once its hole is fixed.
+# A scenario that walks into a hole still open, with what goes wrong there. The walk leaves it out
+# (the rest of its rule still runs) unless LAUNCHOPS_MODEL_HOLES names it, or says `all`; delete
+# the entry once the hole is closed. Found by this walk, shrunk by hand to its three steps:
+#   state = Walk(); state.switch(c=1); state.revert_ledger(back=0, c=1); state.revert_ledger(back=1, c=1)
+#   (teardown settles: `apply --local` on clone 1's feature branch sends a and b a second time)
 KNOWN_HOLES: dict[str, str] = {
-    "switch-after-interrupt": "the journal follows the clone, not the branch: events of a killed apply on one "
-                              "branch are folded into the other's ledger, and the change is sent again",
-    "ledger-revert": "apply after `git revert` of a ledger commit sends the reverted changes again",
-    "sigint-parallel": "SIGINT during apply --parallel: enqueues already submitted still go out, unrecorded",
-    "no-push-on-main": "apply without --push on main beside appliers with it: its intents are invisible "
-                       "to them, and the change is sent twice",
+    "revert-ledger-creation": "`git revert` of the ledger commit that created the ledger, in a clone that never "
+                              "applied: its repository id goes too, the next apply makes another, every marker "
+                              "changes, and each change already sent is sent again under a new marker",
 }
 _ASKED = {h.strip() for h in os.environ.get("LAUNCHOPS_MODEL_HOLES", "").split(",") if h.strip()}
-OPEN = set(KNOWN_HOLES) - (set(KNOWN_HOLES) if "all" in _ASKED else _ASKED)  # holes the walk stays out of
+
+
+def walks_into(scenario: str) -> bool:
+    """Whether the walk may take this scenario: it is no known open hole, or was asked for."""
+    return scenario not in KNOWN_HOLES or scenario in _ASKED or "all" in _ASKED
 
 SPECS = ("a", "b", "c")
 CLONES = (0, 1)
@@ -123,12 +128,6 @@ def recorded_ids(repo: Path, ref: str) -> set[str]:
 def cli_json(repo: Path, env: Mapping[str, str], *args: str) -> tuple[int, Any]:
     out = CliRunner().invoke(main, ["-C", str(repo), *args], env=dict(env), catch_exceptions=False)
     return out.exit_code, json.loads(out.stdout) if "--format" in args and out.stdout.strip() else out.output
-
-
-@functools.lru_cache(maxsize=1)
-def has_local_flag() -> bool:
-    """Whether apply knows `--local` (this clone is the only applier): a feature branch is one."""
-    return "--local" in CliRunner().invoke(main, ["apply", "--help"]).output
 
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -195,7 +194,8 @@ class Walk(RuleBasedStateMachine):
     # ---- the model --------------------------------------------------------------------------------
     def _note(self, what: str) -> None:
         """Count a scenario the walk reached (`-s` prints the totals), so a rule that never fires shows."""
-        event(what)
+        if currently_in_test_context():  # not when a failing walk is replayed by hand
+            event(what)
         NOTED[what] += 1
 
     def branch(self, c: int) -> str:
@@ -227,9 +227,9 @@ class Walk(RuleBasedStateMachine):
 
     def _args(self, c: int, push: bool, parallel: int = 1) -> list[str]:
         on_main = self.branch(c) == "main"
-        args = ["--push"] if on_main and (push or "no-push-on-main" in OPEN) else []
-        if not on_main and has_local_flag():
-            args.append("--local")
+        # Without --push on main apply must refuse (other appliers could not see its intents); a
+        # feature branch is this clone's own, which --local says.
+        args = ["--push"] if on_main and push else [] if on_main else ["--local"]
         if parallel > 1:
             args += ["--parallel", str(parallel)]
         return args
@@ -309,8 +309,6 @@ class Walk(RuleBasedStateMachine):
     @step
     def switch(self, c: int) -> None:
         if not self.clean[c]:
-            if "switch-after-interrupt" in OPEN:
-                return
             self._note("switch: after an interrupted apply")
         self.checkout(c, "feature" if self.branch(c) == "main" else "main")
 
@@ -325,22 +323,26 @@ class Walk(RuleBasedStateMachine):
         self._finish(c, f"apply {' '.join(args)} dying at {die_at}", self._start(c, args, die_at),
                      f"apply {'--push' if '--push' in args else 'without --push'}{' armed' if die_at else ''}")
 
-    @rule(c=st.sampled_from(CLONES), push=st.booleans(), requests=st.integers(0, 12), parallel=st.sampled_from([1, 4]))
+    @rule(c=st.sampled_from(CLONES), requests=st.integers(0, 3), lag=st.integers(0, 10),
+          parallel=st.sampled_from([1, 4]))
     @step
-    def interrupt(self, c: int, push: bool, requests: int, parallel: int) -> None:
-        """Ctrl-C once the server has answered `requests` more requests (0: at once)."""
-        if "sigint-parallel" in OPEN:
-            parallel = 1
-        args = self._args(c, push, parallel)
+    def interrupt(self, c: int, requests: int, lag: int, parallel: int) -> None:
+        """Ctrl-C once the server has answered `requests` more requests (the first is the credential
+        check, then one per send), `lag` polls of 0.02 s later: at start-up, between or during sends,
+        or while the results are committed and pushed."""
+        args = self._args(c, True, parallel)
         self._observe(c, "--push" in args)
         with self.server.state.lock:
             start = len(self.server.state.requests)
         proc = self._start(c, args)
-        for _ in range(POLLS):
+        polls = 0
+        while polls < POLLS and proc.poll() is None:
             with self.server.state.lock:
                 reached = len(self.server.state.requests) - start >= requests
-            if reached or proc.poll() is not None:
+            if reached and lag == 0:
                 break
+            lag -= reached
+            polls += 1
             time.sleep(0.02)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -359,7 +361,6 @@ class Walk(RuleBasedStateMachine):
             self._finish(c, f"racing apply {' '.join(args[c])} dying at {die_at if c == 0 else None}", procs[c],
                          "race")
 
-    @precondition(lambda self: "ledger-revert" not in OPEN)
     @rule(c=st.sampled_from(CLONES), back=st.integers(0, 2))
     @step
     def revert_ledger(self, c: int, back: int) -> None:
@@ -368,6 +369,8 @@ class Walk(RuleBasedStateMachine):
         commits = [line.split("\t", 1)[0] for line in git(repo, "log", "--format=%H\t%s", "--", ".launchops").splitlines()
                    if line.split("\t", 1)[1].startswith("launchops:")]
         if len(commits) <= back or git(repo, "status", "--porcelain", "--untracked-files=no"):
+            return
+        if back == len(commits) - 1 and not walks_into("revert-ledger-creation"):
             return
         done = subprocess.run(["git", "revert", "--no-edit", commits[back]], cwd=repo, capture_output=True)
         self.touched.add((c, self.branch(c)))
@@ -456,9 +459,10 @@ class Walk(RuleBasedStateMachine):
         assert not lost, f"QueuedRun IDs the server returned that no ledger records: {lost}\n{history}"
 
 
-# 8 walks of up to 10 steps: ~40 s on 2 busy cores (about 1 s an apply, most of it importing wandb).
+# 5 walks of up to 10 steps: 30 s of CPU, 40-75 s on 2 shared cores (an apply costs ~1 s, mostly
+# importing wandb).
 WALK = settings(
-    max_examples=int(os.environ.get("LAUNCHOPS_WALK_EXAMPLES", 25 if SOAK else 8)),
+    max_examples=int(os.environ.get("LAUNCHOPS_WALK_EXAMPLES", 25 if SOAK else 5)),
     stateful_step_count=int(os.environ.get("LAUNCHOPS_WALK_STEPS", 40 if SOAK else 10)),
     derandomize=True,  # the same walk on every run: seeded
     database=None,
