@@ -221,6 +221,8 @@ def test_least_privilege_permissions(path):
                     ("launchops-preview.yml", "comment", "pull-requests"),
                     ("launchops-apply.yml", "apply", "contents"),
                     ("launchops-sync.yml", "sync", "contents"),
+                    ("launchops-sync.yml", "pages", "pages"),  # opt-in: publishes the status page
+                    ("launchops-sync.yml", "pages", "id-token"),
                 }, f"{path.name}: job {name} may not write {scope}"
 
 

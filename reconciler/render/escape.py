@@ -15,9 +15,12 @@ heading, link or @mention of its own.
   properties.
 - `json_text`: a JSON document, value for value the same, with nothing the runner acts on.
 - `lines`: the last guard on a whole message or rendering: no line of it is a workflow command.
+- `html`: one string from outside, as text in an HTML page (the status page), in an element or a
+  quoted attribute.
 """
 from __future__ import annotations
 
+import html as _html
 import re
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: all break or disguise a line.
@@ -88,3 +91,10 @@ def lines(rendered: str) -> str:
     this makes sure a message built elsewhere cannot forge a workflow command either."""
     out = _LINE_CONTROL.sub(_visible, rendered).replace(_LEGACY, "##\\[")
     return _COMMAND_LINE.sub(lambda m: m.group(1) + "\\::", out)
+
+
+def html(value: str) -> str:
+    """Text in an element or a double-quoted attribute: `& < > " '` as references, control
+    characters shown as in `text`, lone surrogates (not UTF-8) as `\\udXXX`."""
+    shown = _CONTROL.sub(_visible, value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return _html.escape(shown, quote=True)

@@ -1,0 +1,279 @@
+"""The status page: one self-contained HTML file drawn from the status document (reconciler/report.py).
+
+Inline CSS and script only, and a Content-Security-Policy that allows exactly those two (by hash)
+and nothing else: no font, image, script or style from anywhere, so the page works from an artifact
+zip, a file:// URL or GitHub Pages alike, and a string that slipped through escaping could run
+nothing. Every string from outside goes through `escape.html`; the only links are to W&B runs.
+
+Order on the page: the counts, then what needs attention, then every spec (a matrix spec's cells
+grouped under it), schedules and open previews when there are any. Tables sort by any column
+(click its heading); a matrix spec's cells move with their spec.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.render.escape import html as esc
+
+_CSS = """
+:root{--fg:#1f2328;--mute:#656d76;--line:#d8dee4;--bg:#f6f8fa;--ok:#1a7f37;--okb:#dafbe1;--warn:#9a6700;
+--warnb:#fff8c5;--bad:#cf222e;--badb:#ffebe9;--unk:#8250df;--unkb:#fbefff;--off:#57606a;--offb:#eaeef2;
+--new:#0969da;--newb:#ddf4ff}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
+header{padding:20px 28px 8px;border-bottom:1px solid var(--line);background:var(--bg)}
+h1{font-size:20px;margin:0 0 2px}h2{font-size:16px;margin:26px 0 10px}
+.meta{color:var(--mute);margin:0 0 14px}
+main{padding:0 28px 40px}
+.counts{display:flex;flex-wrap:wrap;gap:10px;margin:0 0 14px}
+.tile{min-width:108px;padding:8px 14px;border-radius:8px;border:1px solid var(--line);background:#fff}
+.tile b{display:block;font-size:24px;line-height:1.1}.tile span{color:var(--mute);font-size:12px}
+.tile.zero{opacity:.45}
+.axis{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.04em;margin:4px 0}
+.t-ok{border-left:5px solid var(--ok)}.t-warn{border-left:5px solid #d4a72c}.t-bad{border-left:5px solid var(--bad)}
+.t-unk{border-left:5px solid var(--unk)}.t-off{border-left:5px solid #8c959f}.t-new{border-left:5px solid var(--new)}
+#attention{border:1px solid #ffcecb;background:#fff5f4;border-radius:8px;padding:4px 16px 10px;margin-top:18px}
+#attention.calm{border-color:#aceebb;background:#f3fff5}
+#attention h2{margin-top:10px}#attention ul{margin:0;padding-left:20px}#attention li{margin:3px 0}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th{position:sticky;top:0;background:var(--bg);text-align:left;border-bottom:2px solid var(--line);z-index:1}
+th button{all:unset;cursor:pointer;display:block;padding:7px 8px;font-weight:600;width:100%}
+th button:hover{background:#eaeef2}th[aria-sort=ascending] button::after{content:" \\25B2"}
+th[aria-sort=descending] button::after{content:" \\25BC"}
+td{padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+tbody:hover td{background:#fafbfc}
+tr.gh td{background:var(--bg);font-weight:600;border-bottom:1px solid var(--line)}
+tr.cell td:first-child{padding-left:26px}
+code,.mono{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.p{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
+.ok{color:var(--ok);background:var(--okb)}.warn{color:var(--warn);background:var(--warnb)}
+.bad{color:var(--bad);background:var(--badb)}.unk{color:var(--unk);background:var(--unkb)}
+.off{color:var(--off);background:var(--offb)}.new{color:var(--new);background:var(--newb)}
+.mute{color:var(--mute)}.nw{white-space:nowrap}.alarm{color:#fff;background:var(--bad)}.err{color:var(--bad);font-size:12px}
+details summary{cursor:pointer}details pre{white-space:pre-wrap;word-break:break-all;margin:6px 0;
+padding:8px;background:var(--bg);border-radius:6px;max-width:720px}
+a{color:var(--new)}.empty{color:var(--mute);font-style:italic}
+"""
+
+_SCRIPT = """
+(function(){
+function key(td){if(!td)return'';if(td.dataset.v!==undefined)return td.dataset.v;
+var s=td.querySelector('summary');return (s?s.textContent:td.textContent).trim();}
+function cmp(a,b){var x=parseFloat(a),y=parseFloat(b);
+if(!isNaN(x)&&!isNaN(y)&&String(x)===a&&String(y)===b)return x-y;return a<b?-1:a>b?1:0;}
+function rows(tb){return Array.prototype.filter.call(tb.rows,function(r){return !r.classList.contains('gh');});}
+function sort(table,col,dir){
+var bodies=Array.prototype.slice.call(table.tBodies);
+bodies.forEach(function(tb){var rs=rows(tb);if(rs.length<2)return;
+rs.sort(function(a,b){return dir*cmp(key(a.cells[col]),key(b.cells[col]));});
+rs.forEach(function(r){tb.appendChild(r);});});
+bodies.sort(function(a,b){return dir*cmp(key(rows(a)[0].cells[col]),key(rows(b)[0].cells[col]));});
+var f=document.createDocumentFragment();bodies.forEach(function(tb){f.appendChild(tb);});table.appendChild(f);}
+document.querySelectorAll('table.sortable').forEach(function(table){
+var ths=table.tHead.rows[0].cells;
+Array.prototype.forEach.call(ths,function(th,col){var b=th.querySelector('button');if(!b)return;
+b.addEventListener('click',function(){
+var dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+Array.prototype.forEach.call(ths,function(o){o.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',dir===1?'ascending':'descending');sort(table,col,dir);});});});
+})();
+"""
+
+# Each state's colour class: ok (green), warn (amber), bad (red), unk (purple), off (grey), new (blue).
+TONE = {
+    "in sync": "ok", "changed": "warn", "removed": "off", "invalid": "bad",
+    "applied": "ok", "pending": "warn", "failed": "bad", "unknown": "unk", "not applied": "new",
+    "claimed": "new", "leased": "new", "running": "new", "queued": "warn", "finished": "ok",
+    "withdrawn": "off", "deleted": "off", "crashed": "bad", "killed": "off", "missed": "bad",
+    "due now": "warn", "suspended": "off",
+}
+
+
+def _sha(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+CSP = (f"default-src 'none'; style-src '{_sha(_CSS)}'; script-src '{_sha(_SCRIPT)}'; img-src data:; "
+       "base-uri 'none'; form-action 'none'")
+
+
+def pill(state: str | None) -> str:
+    if not state:
+        return '<span class="mute">—</span>'
+    return f'<span class="p {TONE.get(state, "off")}">{esc(state)}</span>'
+
+
+def _when(value: Any, now: str) -> str:
+    """`2026-11-29 19:00Z` and how long ago, from the document's own clock (deterministic)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    ago = _ago(value, now)
+    shown = esc(value.replace("T", " ").replace(":00Z", "Z") if len(value) == 20 else value)
+    return f"{shown}{f' <span class=mute>({ago})</span>' if ago else ''}"
+
+
+def _ago(value: str, now: str) -> str:
+    from reconciler.report import _parse_time
+
+    then, at = _parse_time(value), _parse_time(now)
+    if then is None or at is None:
+        return ""
+    seconds = int((at - then).total_seconds())
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return _span(seconds) + " ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _link(url: Any, label: str) -> str:
+    # the document builds run URLs from an http(s) base and quoted segments; checked again here
+    if isinstance(url, str) and re.match(r"https?://[^\s\"'<>]+$", url):
+        return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(label)}</a>'
+    return ""
+
+
+def _tiles(title: str, counts: Mapping[str, int]) -> str:
+    tiles = "".join(f'<div class="tile t-{TONE.get(state, "off")}{" zero" if not n else ""}"><b>{n}</b>'
+                    f"<span>{esc(state)}</span></div>" for state, n in counts.items())
+    return f'<div class="axis">{esc(title)}</div><div class="counts">{tiles}</div>'
+
+
+_SPEC_COLUMNS = ("Spec", "Git vs ledger", "Status", "Queue state", "Last applied", "Commit", "QueuedRun",
+                 "W&B run", "Queue")
+
+
+def _head(columns: Iterable[str]) -> str:
+    cells = "".join(f'<th scope="col"><button type="button">{esc(c)}</button></th>' for c in columns)
+    return f"<thead><tr>{cells}</tr></thead>"
+
+
+def _spec_row(row: Mapping[str, Any], now: str, in_group: bool) -> str:
+    label = ",".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(row["cell"].items())) \
+        if in_group and row.get("cell") else row["id"]
+    launch = json.dumps(row.get("launch") or {}, indent=1, sort_keys=True, ensure_ascii=False)
+    error = f'<div class="err">{esc(row["error"])}</div>' if row.get("error") else ""
+    commit = row.get("applied_commit") or ""
+    qr = row.get("queued_run") or ""
+    more = f' <span class="mute">+{row["queued_runs"] - 1}</span>' if row.get("queued_runs", 0) > 1 else ""
+    return (f'<tr{" class=cell" if in_group else ""} id="{esc("spec-" + row["id"])}">'
+            f'<td data-v="{esc(row["id"])}"><details><summary>{esc(label)}</summary>'
+            f'<div class="mute">{esc(row["id"] + " · " if label != row["id"] else "")}{esc(row["source"])}</div>'
+            f'<pre>{esc(launch)}</pre></details>{error}</td>'
+            f'<td>{pill(row["git"])}</td><td>{pill(row["status"])}</td><td>{pill(row.get("queue_state"))}</td>'
+            f'<td class="nw" data-v="{esc(row.get("applied_at") or "")}">{_when(row.get("applied_at"), now)}</td>'
+            f'<td class="mono" data-v="{esc(commit)}" title="{esc(commit)}">{esc(commit[:8])}</td>'
+            f'<td class="mono" data-v="{esc(qr)}">{esc(qr)}{more}</td>'
+            f'<td>{_link(row.get("run_url"), "open run")}</td><td>{esc(row.get("queue") or "")}</td></tr>')
+
+
+def _spec_bodies(rows: list[Mapping[str, Any]], now: str) -> str:
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    out = []
+    for group, members in groups.items():
+        matrix = len(members) > 1 or members[0].get("cell") is not None
+        if not matrix:
+            out.append(f"<tbody>{_spec_row(members[0], now, False)}</tbody>")
+            continue
+        states: dict[str, int] = {}
+        for m in members:
+            states[m["status"]] = states.get(m["status"], 0) + 1
+        tally = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
+        head = (f'<tr class="gh"><td colspan="{len(_SPEC_COLUMNS)}">{esc(group)} '
+                f'<span class="mute">matrix · {len(members)} cells</span> {tally}</td></tr>')
+        out.append(f'<tbody class="matrix">{head}{"".join(_spec_row(m, now, True) for m in members)}</tbody>')
+    return "".join(out)
+
+
+def _attention(items: list[Mapping[str, Any]]) -> str:
+    if not items:
+        return ('<section id="attention" class="calm"><h2>Needs attention</h2>'
+                '<p>Nothing: no failed, unknown or long-pending spec, and every withdraw was honoured.</p></section>')
+    lis = "".join(f'<li><a href="#{esc("spec-" + a["id"])}"><b>{esc(a["id"])}</b></a> {pill(a["status"])} '
+                  f'{esc(_unsaid(a["reason"], a["status"]))}</li>' for a in items)
+    count = len({a["id"] for a in items})
+    return f'<section id="attention"><h2>Needs attention ({count})</h2><ul>{lis}</ul></section>'
+
+
+def _unsaid(reason: str, status: str) -> str:
+    """The reason without the status its pill shows already (`failed: …` beside a `failed` pill)."""
+    return reason[len(status) + 2:] if reason.startswith(status + ": ") else reason
+
+
+def _missed(missed: list[Mapping[str, Any]]) -> str:
+    if not missed:
+        return '<span class="mute">none</span>'
+    shown = "<br>".join(f'{_when(m["slot"], "")} <span class="mute">{esc(m.get("why") or "")}</span>'
+                        for m in reversed(missed))  # newest first
+    return f'{pill("missed")} {len(missed)}<div class="nw">{shown}</div>'
+
+
+def _schedules(items: list[Mapping[str, Any]], now: str) -> str:
+    if not items:
+        return ""
+    body = "".join(
+        f'<tbody><tr><td>{esc(s["id"])}</td><td class="mono">{esc(str(s.get("cron") or ""))}'
+        f' <span class="mute">{esc(str(s.get("timezone") or ""))}</span></td>'
+        f'<td data-v="{esc(str(s.get("next") or ""))}">{_when(s.get("next"), now)}'
+        f'{" " + pill("due now") if s.get("due") else ""}{" " + pill("suspended") if s.get("suspended") else ""}</td>'
+        f'<td data-v="{esc(str(s.get("last") or ""))}">{_when(s.get("last"), now)}</td>'
+        f'<td data-v="{len(s["missed"]):06d}">{_missed(s["missed"])}</td></tr></tbody>'
+        for s in items)
+    return (f'<section id="schedules"><h2>Schedules ({len(items)})</h2><table class="sortable">'
+            f'{_head(("Spec", "Cron", "Next slot", "Last slot", "Missed slots"))}{body}</table></section>')
+
+
+_PREVIEW_COLUMNS = ("Pull request", "Spec", "Status", "Queue state", "QueuedRun", "Enqueued", "W&B run")
+
+
+def _previews(items: list[Mapping[str, Any]], now: str) -> str:
+    if not items:
+        return ""
+    body = "".join(
+        f'<tbody><tr><td data-v="{esc(str(p["pr"]).rjust(12))}">{esc(str(p["pr"]))}</td><td>{esc(p["id"])}</td>'
+        f'<td>{pill(p.get("status"))}</td><td>{pill(p.get("queue_state"))}</td>'
+        f'<td class="mono">{esc(p.get("queued_run") or "")}</td>'
+        f'<td data-v="{esc(p.get("enqueued_at") or "")}">{_when(p.get("enqueued_at"), now)}</td>'
+        f'<td>{_link(p.get("run_url"), "open run")}</td></tr></tbody>' for p in items)
+    prs = len({p["pr"] for p in items})
+    return (f'<section id="previews"><h2>Open previews ({prs} pull request{"s" if prs != 1 else ""})</h2>'
+            f'<table class="sortable">{_head(_PREVIEW_COLUMNS)}'
+            f"{body}</table></section>")
+
+
+def page(document: Mapping[str, Any]) -> str:
+    """The whole page. Deterministic: the same document gives the same bytes."""
+    now = document["generated_at"]
+    summary = document["summary"]
+    specs = document["specs"]
+    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{_spec_bodies(specs, now)}</table>'
+             if specs else '<p class="empty">No specs and no ledger entries yet.</p>')
+    queue = summary.get("queue") or {}
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>launchops status · {summary['specs']} specs</title><style>{_CSS}</style></head><body>"
+        f'<header><h1>launchops status</h1><p class="meta">{summary["specs"]} specs · '
+        + (f'<span class="p alarm">{summary["attention"]} need attention</span>' if summary["attention"]
+           else '<span class="p ok">nothing needs attention</span>')
+        + f' · generated {esc(now)} · status.json format {int(document["format_version"])}</p>'
+        f'{_tiles("Ledger status", summary["status"])}{_tiles("Git vs ledger", summary["git"])}'
+        + (_tiles("Queue state (latest item)", queue) if queue else "") + "</header><main>"
+        f'{_attention(document["attention"])}'
+        f'<section id="all"><h2>Specs</h2>{table}</section>'
+        f'{_schedules(document.get("schedules") or [], now)}{_previews(document.get("previews") or [], now)}'
+        f"</main><script>{_SCRIPT}</script></body></html>\n")

@@ -1,0 +1,314 @@
+"""The status page's document: every spec's state on two axes, what needs attention, schedules and previews.
+
+`build` is a pure function of the ledger, the specs as git has them, the spec problems and the
+clock; `collect` is the I/O edge that reads those (and the preview ledger on its branch), and
+reconciler/render/html.py turns the document into one self-contained page. `launchops report
+--html DIR` writes both: `DIR/status.json` (this document) and `DIR/index.html`.
+
+The two axes (SPEC "The status page"):
+- git vs ledger: `in sync` (the ledger applied the digest git has), `changed` (git has a digest the
+  ledger did not apply: an edit, or a spec never applied), `removed` (the spec file is gone),
+  `invalid` (its file has problems: nothing of it can be applied until they are fixed);
+- the ledger's status (applied, pending, failed, unknown, removed) and the latest queue item's state
+  (pending, claimed, running, finished, withdrawn, …) as the last `status --refresh` recorded it.
+
+Every launch mapping is masked for secrets here, once; the renderer escapes every string.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from reconciler import secrets
+from reconciler.ledger import Entry, Ledger
+
+if TYPE_CHECKING:
+    from reconciler.settings import Settings
+    from reconciler.specs import Spec
+
+FORMAT_VERSION = 1
+GIT_STATES = ("in sync", "changed", "removed", "invalid")
+STATUSES = ("applied", "pending", "failed", "unknown", "removed", "not applied")
+STALE = datetime.timedelta(hours=24)  # a pending item older than this needs a look
+# A superseded item in one of these states is one a withdraw did not take away.
+LIVE = ("pending", "claimed", "leased", "running", "queued")
+DEFAULT_WANDB_APP = "https://wandb.ai"
+PREVIEW_BRANCH = "launchops/previews"
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_now(text: str | None) -> datetime.datetime:
+    """`--now`: an ISO 8601 time (UTC when it names no zone); None is the real clock."""
+    if not text:
+        return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    moment = _parse_time(text)
+    if moment is None:
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z)")
+    return moment
+
+
+def _parse_time(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def wandb_app_url(environ: Mapping[str, str] = os.environ) -> str:
+    """Where people open W&B runs: WANDB_BASE_URL names the API (`https://api.wandb.ai`); the app
+    is the same host without `api.`. Only http(s): the page links nothing else."""
+    base = environ.get("WANDB_BASE_URL", "").rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return DEFAULT_WANDB_APP
+    host = parts.netloc[4:] if parts.netloc.startswith("api.") else parts.netloc
+    return f"{parts.scheme}://{host}"
+
+
+def run_url(run: Mapping[str, Any], launch: Mapping[str, Any], app: str) -> str | None:
+    """The W&B run an item became, once a refresh recorded its run id (W&B items only)."""
+    run_id, entity, project = run.get("run_id"), run.get("entity") or launch.get("entity"), launch.get("project")
+    if run.get("backend") != "wandb" or not all(isinstance(v, str) and v for v in (run_id, entity, project)):
+        return None
+    return f"{app}/{quote(str(entity), safe='')}/{quote(str(project), safe='')}/runs/{quote(str(run_id), safe='')}"
+
+
+def group_of(spec_id: str, cell: Mapping[str, Any] | None) -> str:
+    """A matrix cell's spec id (`spec[lr=0.1]` -> `spec`): cell values percent-encode `[`, so the
+    last one opens the cell part."""
+    if cell is None or not spec_id.endswith("]") or "[" not in spec_id:
+        return spec_id
+    return spec_id[: spec_id.rindex("[")]
+
+
+def _git_state(entry: Entry | None, spec: Spec | None, invalid: bool) -> str:
+    if invalid:
+        return "invalid"
+    if spec is None:
+        return "removed"
+    if entry is None or entry.status == "removed" or entry.digest != spec.digest:
+        return "changed"
+    return "in sync"
+
+
+def _target(run: Mapping[str, Any], launch: Mapping[str, Any]) -> str:
+    """Where an item went: entity/project (or project_queue) and queue name."""
+    entity = run.get("entity") or launch.get("entity") or ""
+    where = run.get("project_queue") or launch.get("project_queue") or launch.get("project") or ""
+    queue = run.get("queue_name") or launch.get("queue_name") or ""
+    head = "/".join(str(p) for p in (entity, where) if p)
+    return f"{head}: {queue}" if head and queue else str(head or queue)
+
+
+def _superseded_live(entry: Entry) -> list[Mapping[str, Any]]:
+    """Runs of an earlier change (or of a removed spec) still waiting or running: a withdraw that
+    did not happen (the item was claimed first, or withdraw is off for it)."""
+    out = []
+    for run in entry.queued_runs:
+        if str(run.get("state") or "").lower() not in LIVE:
+            continue
+        earlier = run.get("change") not in (None, entry.change) or entry.status == "removed"
+        if earlier and run is not entry.latest_run or entry.status == "removed":
+            out.append(run)
+    return out
+
+
+def _attention(row: Mapping[str, Any], entry: Entry | None, now: datetime.datetime) -> list[str]:
+    reasons: list[str] = []
+    if entry is None:
+        return ["invalid spec file: nothing of it can be applied"] if row["git"] == "invalid" else []
+    if entry.status == "failed":
+        reasons.append("failed" + (f": {entry.error}" if entry.error else ""))
+    elif entry.status == "unknown":
+        reasons.append("unknown: the enqueue may or may not have reached the queue; the next apply looks it up"
+                       + (f" ({entry.error})" if entry.error else ""))
+    elif entry.status == "pending":
+        since = _parse_time((entry.claim or {}).get("at")) or _parse_time(row["applied_at"])
+        if since is None or now - since > STALE:
+            reasons.append("pending in the ledger for more than 24 h (an apply stopped half-way?)")
+    run = entry.latest_run
+    if run is not None and str(run.get("state") or "").lower() == "pending" and entry.status != "removed":
+        since = _parse_time(run.get("enqueued_at"))
+        if since is not None and now - since > STALE:
+            reasons.append(f"queue item pending for more than 24 h (since {iso(since)}): is an agent polling "
+                           f"{row['queue'] or 'its queue'}?")
+    for live in _superseded_live(entry):
+        reasons.append(f"withdraw not honoured: superseded item {live.get('id')} is still "
+                       f"{str(live.get('state')).lower()}")
+    return reasons
+
+
+def _schedule(spec_id: str, entry: Entry, now: datetime.datetime) -> dict[str, Any] | None:
+    """A scheduled spec's slots as its entry's `schedule` record keeps them (reconciler.schedule):
+    the next slot, the last one taken and the newest missed ones with why. Read leniently: a record
+    of another release shows what it has."""
+    raw = entry.extra.get("schedule")
+    if not isinstance(raw, Mapping):
+        return None
+    found = raw.get("spec")
+    spec: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    crons = spec.get("cron")
+    missed = sorted(({"slot": str(m.get("slot")), "why": str(m.get("why") or "")} for m in raw.get("missed") or ()
+                     if isinstance(m, Mapping)), key=lambda m: m["slot"])
+    nxt = raw.get("next_slot") if isinstance(raw.get("next_slot"), str) else None
+    due = _parse_time(nxt)
+    return {"id": spec_id, "cron": ", ".join(crons) if isinstance(crons, list) else crons,
+            "timezone": spec.get("timezone"), "next": nxt,
+            "last": raw.get("last_slot") if isinstance(raw.get("last_slot"), str) else None,
+            "missed": missed, "suspended": bool(spec.get("suspend")),
+            "due": due is not None and due <= now}  # the next apply enqueues it
+
+
+def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], now: datetime.datetime,
+          previews: Sequence[Mapping[str, Any]] = (), app: str = DEFAULT_WANDB_APP) -> dict[str, Any]:
+    """The status document (status.json). `problems`: the spec problems (objects with `.file`);
+    `previews`: the open preview launches (see `preview_rows`)."""
+    bad_files = {str(p.file) for p in problems}
+    rows: list[dict[str, Any]] = []
+    attention: list[dict[str, Any]] = []
+    schedules: list[dict[str, Any]] = []
+    for spec_id in sorted(set(specs) | set(ledger.specs)):
+        entry, spec = ledger.specs.get(spec_id), specs.get(spec_id)
+        source = spec.source if spec is not None else entry.source if entry is not None else ""
+        launch = entry.launch if entry is not None else spec.launch if spec is not None else {}
+        run = entry.latest_run if entry is not None else None
+        cell = entry.cell if entry is not None else getattr(spec, "cell", None)
+        row: dict[str, Any] = {
+            "id": spec_id, "group": group_of(spec_id, cell), "cell": dict(cell) if cell is not None else None,
+            "source": source, "git": _git_state(entry, spec, source in bad_files),
+            "status": entry.status if entry is not None else "not applied",
+            "queue_state": str(run.get("state") or "pending").lower() if run else None,
+            "kind": entry.kind if entry is not None else None,
+            "digest": entry.digest if entry is not None else spec.digest if spec is not None else None,
+            "applied_commit": entry.applied_commit if entry is not None else None,
+            "applied_at": run.get("enqueued_at") if run else None,
+            "queued_run": str(run["id"]) if run and run.get("id") else None,
+            "queued_runs": len(entry.queued_runs) if entry is not None else 0,
+            "run_url": run_url(run, launch, app) if run else None,
+            "queue": _target(run or {}, launch),
+            "error": entry.error if entry is not None else None,
+            "launch": secrets.mask(dict(spec.launch if spec is not None else launch), ["launch"]),
+        }
+        row["attention"] = _attention(row, entry, now)
+        rows.append(row)
+        attention.extend({"id": spec_id, "reason": reason, "status": row["status"]} for reason in row["attention"])
+        if entry is not None:
+            slots = _schedule(spec_id, entry, now)
+            if slots is not None:
+                schedules.append(slots)
+    known_sources = {r["source"] for r in rows}
+    for file in sorted(bad_files - known_sources):  # an invalid file that declares nothing applied yet
+        row = {"id": file, "group": file, "cell": None, "source": file, "git": "invalid", "status": "not applied",
+               "queue_state": None, "kind": None, "digest": None, "applied_commit": None, "applied_at": None,
+               "queued_run": None, "queued_runs": 0, "run_url": None, "queue": "", "error": None, "launch": {},
+               "attention": ["invalid spec file: nothing of it can be applied"]}
+        rows.append(row)
+        attention.append({"id": file, "reason": row["attention"][0], "status": "not applied"})
+    summary = {
+        "specs": len(rows),
+        "git": {state: sum(1 for r in rows if r["git"] == state) for state in GIT_STATES},
+        "status": {state: sum(1 for r in rows if r["status"] == state) for state in STATUSES},
+        "queue": _count(r["queue_state"] for r in rows if r["queue_state"]),
+        "attention": len({a["id"] for a in attention}),
+        "schedules": len(schedules), "previews": len(previews),
+    }
+    return {"format_version": FORMAT_VERSION, "generated_at": iso(now), "summary": summary,
+            "attention": attention, "specs": rows, "schedules": schedules, "previews": list(previews)}
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def preview_rows(ledgers: Mapping[str, Ledger], app: str = DEFAULT_WANDB_APP) -> list[dict[str, Any]]:
+    """Open previews: per pull request (`pr-N`), each spec's latest preview item."""
+    rows = []
+    for pr, ledger in sorted(ledgers.items(), key=lambda kv: (len(kv[0]), kv[0])):
+        for spec_id, entry in sorted(ledger.specs.items()):
+            run = entry.latest_run
+            rows.append({"pr": pr, "id": spec_id, "status": entry.status,
+                         "queue_state": str(run.get("state") or "pending").lower() if run else None,
+                         "queued_run": str(run["id"]) if run and run.get("id") else None,
+                         "enqueued_at": run.get("enqueued_at") if run else None,
+                         "run_url": run_url(run, entry.launch, app) if run else None})
+    return rows
+
+
+def collect(settings: Settings, now: datetime.datetime) -> dict[str, Any]:
+    """The document for this repository: the ledger (with an interrupted apply's journal folded
+    in), the specs as they are on disk, and the open previews on the preview branch."""
+    from reconciler import engine
+
+    current = engine.ledger(settings)
+    loaded = engine.specs(settings, current)
+    app = wandb_app_url()
+    return build(current, loaded.specs, loaded.problems, now, preview_rows(_previews(settings), app), app)
+
+
+def _previews(settings: Settings) -> dict[str, Ledger]:
+    """The preview ledgers of open pull requests, read from the preview branch when this clone has
+    it (`pr-N/` folders of shards; a PR marked closed is left out). None when there is none."""
+    import json
+    import subprocess
+
+    from reconciler.ledger import LedgerError, parse_shard_text
+
+    for ref in (f"refs/heads/{PREVIEW_BRANCH}", f"refs/remotes/origin/{PREVIEW_BRANCH}"):
+        listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref], cwd=settings.root,
+                                capture_output=True, text=True, check=False)
+        if listed.returncode == 0:
+            break
+    else:
+        return {}
+    out: dict[str, Ledger] = {}
+    names = [n for n in listed.stdout.splitlines() if n.startswith("pr-") and n.endswith(".json")]
+    closed = set()
+    for name in names:
+        pr, _, rest = name.partition("/")
+        text = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=settings.root, capture_output=True,
+                              text=True, check=False).stdout
+        if rest == "_ledger.json" or rest.startswith("_"):
+            try:
+                if json.loads(text).get("closed"):
+                    closed.add(pr)
+            except (ValueError, AttributeError):
+                pass
+            continue
+        try:
+            shard = parse_shard_text(text, rest, name)
+        except (LedgerError, ValueError):
+            continue
+        have = out.get(pr, Ledger())
+        out[pr] = Ledger(specs={**have.specs, **shard.entries})
+    return {pr: ledger for pr, ledger in out.items() if pr not in closed}
+
+
+def write(folder: Path, document: Mapping[str, Any]) -> list[Path]:
+    """`folder/status.json` and `folder/index.html` (the folder is made); the paths written."""
+    import json
+
+    from reconciler.render.html import page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("status.json", json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"),
+                       ("index.html", page(document))):
+        path = folder / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        tmp.replace(path)  # a reader (a web server, the artifact upload) never sees half a page
+        written.append(path)
+    return written
