@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from reconciler.settings import Settings
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
     from reconciler.gitrepo import Repo
     from reconciler.ledger import Ledger
+    from reconciler.lifecycle import Cause
     from reconciler.plan import Plan
     from reconciler.specs import SpecSet
 
@@ -66,7 +67,42 @@ def plan(settings: Settings) -> Planned:
     loaded = specs(settings, current)
     notes = tuple(f"{name} is not as launchops wrote it (edited by hand?): checked in full, and its spec file "
                   "loaded" for name in current.unsealed)
-    return Planned(loaded, make_plan(loaded.specs, current, notes) if loaded.valid else None)
+    if not loaded.valid:
+        return Planned(loaded, None)
+    made = make_plan(loaded.specs, current, notes, withdraw=settings.withdraw)
+    return Planned(loaded, replace(made, causes=causes(settings, made)))
+
+
+def causes(settings: Settings, plan: Plan) -> tuple[Cause, ...]:
+    """The plan's updates grouped under the `_defaults.yaml` edits that caused them; reads only the
+    spec files that update and the folder defaults above them."""
+    from pathlib import PurePosixPath
+
+    import yaml
+
+    from reconciler.lifecycle import causes as group
+    from reconciler.specs import DEFAULTS_NAMES
+
+    sources = sorted({c.source for c in plan.changes if c.action.value == "update" and c.diff})
+    if not sources:
+        return ()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def documents(rel: str) -> list[dict[str, Any]]:
+        try:
+            text = (settings.root / rel).read_text(encoding="utf-8")
+            return [d for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)]  # noqa: S506 - a safe loader
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return []  # loaded and checked already; a file that moved since explains nothing
+
+    defaults: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        for folder in PurePosixPath(source).parents:
+            for name in DEFAULTS_NAMES:
+                rel = (folder / name).as_posix()
+                if rel not in defaults and (settings.root / rel).is_file():
+                    defaults[rel] = next(iter(documents(rel)), {})
+    return tuple(group(plan.changes, defaults, {s: documents(s) for s in sources}))
 
 
 def _unwritable(settings: Settings, exc: OSError) -> str:

@@ -6,7 +6,7 @@ then compared by digest, then classified. Field diffs explain an update; they ne
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from reconciler.ledger import RETRYABLE, Ledger, identity
 from reconciler.problems import dotted
 
 if TYPE_CHECKING:
+    from reconciler.lifecycle import Cause
     from reconciler.specs import Spec
 
 
@@ -52,6 +53,7 @@ class Change:
     reason: str = ""  # an explanation for people, never used to decide anything
     previous: str | None = None  # the identity this change follows from
     marker: str | None = None  # a marker kept from before (version 1): a retry looks up and sends with it
+    withdraw: str | None = None  # the QueuedRun ID this change supersedes: apply withdraws it if still pending
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Plan:
     unchanged: int
     specs: Mapping[str, Spec] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # said with the plan (a migration it implies, shards checked in full)
+    causes: tuple[Cause, ...] = ()  # updates grouped under the _defaults.yaml edit that caused them
 
     @property
     def summary(self) -> dict[str, int]:
@@ -107,8 +110,9 @@ MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrat
                   "ledger commit that enqueues nothing")
 
 
-def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = ()) -> Plan:
-    """Pair desired specs with ledger entries by id, then compare digests, then classify."""
+def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (), withdraw: bool = True) -> Plan:
+    """Pair desired specs with ledger entries by id, then compare digests, then classify.
+    `withdraw`: the setting; updates and removals then name the item they supersede."""
     changes: list[Change] = []
     unchanged = 0
     for spec_id in sorted(set(specs) | set(ledger.specs)):
@@ -139,4 +143,16 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
             unchanged += 1
     if ledger.legacy:
         notes = (MIGRATION_NOTE, *notes)
+    if withdraw:
+        changes = [_with_withdraw(c, ledger) for c in changes]
     return Plan(tuple(changes), unchanged, specs, notes)
+
+
+def _with_withdraw(change: Change, ledger: Ledger) -> Change:
+    from reconciler.lifecycle import withdraw_target
+
+    entry = ledger.specs.get(change.id)
+    if entry is None or change.action is Action.CREATE:
+        return change
+    run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change)
+    return replace(change, withdraw=str(run["id"])) if run is not None else change

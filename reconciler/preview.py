@@ -450,11 +450,22 @@ def _close(branch: Branch, settings: Settings, repository: str, prs: Iterable[in
             _save(branch, closed, repository, f"launchops: preview of pull request #{pr} closed\n", _keep_runs(closed))
 
 
+def _idle(settings: Settings, branch: Branch, result: Outcome) -> bool:
+    """Previews are off and none was ever recorded: nothing to clean, and no reason to ask the queue
+    (the sync workflow sweeps in every repository)."""
+    if settings.preview.enabled or branch.tip is not None:
+        return False
+    result.notes.append("preview launches are off and none is recorded; nothing to clean up")
+    return True
+
+
 def cleanup(settings: Settings, pr: int, backend: Backend, remote: str | None = "origin") -> Outcome:
     """`launchops preview cleanup --pr N`: withdraw what is still pending, report what runs, mark
     the pull request closed. Running it again changes nothing."""
     result = Outcome(pr)
     branch = _branch(settings, remote)
+    if _idle(settings, branch, result):
+        return result
     repository = branch.repository(settings)
     _scan(settings, branch, backend, repository, lambda n: n == pr, result)
     _close(branch, settings, repository, [pr] if _path(pr) in branch.files else [],
@@ -466,6 +477,8 @@ def sweep(settings: Settings, open_prs: Sequence[int], backend: Backend, remote:
     """`launchops preview sweep --open N,M,…`: clean up every pull request not in the list."""
     result = Outcome()
     branch = _branch(settings, remote)
+    if _idle(settings, branch, result):
+        return result
     repository = branch.repository(settings)
     keep = set(open_prs)
     _scan(settings, branch, backend, repository, lambda n: n not in keep, result)

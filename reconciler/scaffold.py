@@ -33,7 +33,7 @@ from reconciler.settings import SettingsError, load_settings
 
 # the step lines only, not the comments that tell a person what to replace
 LOCAL_ACTION = re.compile(r"^(\s+)uses: \./\.github/actions/launchops$", re.M)
-WORKFLOWS = ("launchops-apply.yml", "launchops-preview.yml", "launchops-sync.yml")
+WORKFLOWS = ("launchops-apply.yml", "launchops-preview.yml", "launchops-preview-launch.yml", "launchops-sync.yml")
 SCHEMA = "schemas/launch-spec.v1.schema.json"
 _ACTION = re.compile(r"^(?P<repo>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100})@(?P<ref>[A-Za-z0-9._/-]+)$")
 _GITHUB = re.compile(r"^(?:git\+)?(?:https://|ssh://git@|git@)github\.com[/:](?P<repo>[^/]+/[^/]+?)(?:\.git)?/?$")

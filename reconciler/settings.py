@@ -46,6 +46,8 @@ class Settings:
     claim_lease: int = 600  # seconds another host's `pending` claim is honoured (see apply.py)
     parallel: int = 8  # concurrent requests on the wandb backend: job checks and pushes (--parallel)
     preview: PreviewSettings = PreviewSettings()
+    max_enqueue: int = 256  # apply refuses a plan that would enqueue more (--max-enqueue overrides)
+    withdraw: bool = True  # withdraw a changed or removed spec's still-pending item launchops enqueued
 
     @property
     def specs_path(self) -> Path:
@@ -96,7 +98,8 @@ class Settings:
         return {k: getattr(self, k) for k in LAUNCH_DEFAULT_KEYS if getattr(self, k) is not None}
 
 
-_NUMBERS = {"max_spec_bytes": "bytes", "claim_lease": "seconds", "parallel": "threads"}
+_NUMBERS = {"max_spec_bytes": "bytes", "claim_lease": "seconds", "parallel": "threads", "max_enqueue": "items"}
+_BOOLS = {"withdraw"}
 MAX_PARALLEL = 64  # also the range of --parallel: threads sharing one W&B client
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "root"}
 
@@ -133,6 +136,8 @@ def _bool(key: str, value: Any, where: str) -> bool:
 def _coerce(key: str, value: Any, where: str) -> Any:
     if key == "preview":
         return _preview(value, where)
+    if key in _BOOLS:
+        return _bool(key, value, where)
     if key in _NUMBERS:
         try:
             number = int(value)

@@ -29,6 +29,7 @@ EXPECTED_WORKFLOWS = {
     "ci.yml",
     "launchops-apply.yml",
     "launchops-preview.yml",
+    "launchops-preview-launch.yml",
     "launchops-sync.yml",
 }
 SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
@@ -221,6 +222,8 @@ def test_least_privilege_permissions(path):
                     ("launchops-preview.yml", "comment", "pull-requests"),
                     ("launchops-apply.yml", "apply", "contents"),
                     ("launchops-sync.yml", "sync", "contents"),
+                    ("launchops-preview-launch.yml", "launch", "contents"),  # the launchops/previews branch
+                    ("launchops-preview-launch.yml", "cleanup", "contents"),
                     ("launchops-sync.yml", "pages", "pages"),  # opt-in: publishes the status page
                     ("launchops-sync.yml", "pages", "id-token"),
                 }, f"{path.name}: job {name} may not write {scope}"
@@ -294,7 +297,8 @@ def test_sync_applies_then_refreshes():
     commands = [
         (s["with"]["command"], s["with"].get("args", "")) for s in doc["jobs"]["sync"]["steps"] if "with" in s and "command" in s["with"]
     ]
-    assert commands == [("apply", "--yes --push"), ("status", "--refresh --push")]
+    assert commands == [("apply", "--yes --push"), ("status", "--refresh --push"),
+                        ("preview sweep", "--open=${{ steps.open.outputs.numbers }}")]
     for step in doc["jobs"]["sync"]["steps"]:
         if "secrets." in json.dumps(step):
             assert step["with"]["wandb-api-key"] == "${{ secrets.WANDB_API_KEY }}" and "env" not in step

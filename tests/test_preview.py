@@ -179,8 +179,15 @@ def test_unlabel_cleans_and_off_by_default(tmp_path: Path) -> None:
     assert off["enqueued"] == [] and "off" in off["notes"][0]
 
 
+def _needs_matrix() -> None:
+    from reconciler.checks import schema
+
+    if "matrix" not in schema()["properties"]:
+        pytest.skip("this launchops has no matrix specs")
+
+
 def test_max_launches_and_matrix_first(tmp_path: Path) -> None:
-    pytest.importorskip("reconciler.matrix")  # matrix specs
+    _needs_matrix()
     repo = setup(tmp_path, cap=2, matrix="first")
     grid = ("apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [1, 2, 3]}\nlaunch:\n  docker_image: img-m:1\n"
             "  queue_name: gpu\n  config: {lr: \"${matrix.lr}\"}\n")
@@ -196,7 +203,7 @@ def test_max_launches_and_matrix_first(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("policy", "expected"), [("none", ["a"]), ("all", ["a", "m[lr=1]", "m[lr=2]"])])
 def test_matrix_policy(tmp_path: Path, policy: str, expected: list[str]) -> None:
-    pytest.importorskip("reconciler.matrix")
+    _needs_matrix()
     repo = setup(tmp_path, cap=5, matrix=policy)
     grid = ("apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [1, 2]}\nlaunch:\n  docker_image: img-m:1\n"
             "  queue_name: gpu\n  config: {lr: \"${matrix.lr}\"}\n")
@@ -244,3 +251,58 @@ def _rewrite(repo: Path, rel: str, text: str) -> None:
     tree = subprocess.run(["git", "write-tree"], **run).stdout.strip()  # type: ignore[call-overload]
     commit = git(repo, "commit-tree", tree, "-p", tip, "-m", "by hand").strip()
     git(repo, "push", "-q", "origin", f"{commit}:refs/heads/launchops/previews")
+
+
+# ---- the workflow ------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = yaml.load((ROOT / ".github/workflows" / name).read_text(), Loader=yaml.BaseLoader)
+    return loaded
+
+
+def test_the_preview_launch_workflow() -> None:
+    doc = _workflow("launchops-preview-launch.yml")
+    assert set(doc["on"]) == {"pull_request"}  # never pull_request_target: no base-repository token for forks
+    assert {"labeled", "synchronize", "closed", "unlabeled"} <= set(doc["on"]["pull_request"]["types"])
+    # one group per pull request, never cancelled half-way: two quick pushes run one after the other
+    assert doc["concurrency"] == {"group": "launchops-preview-launch-${{ github.event.pull_request.number }}",
+                                  "cancel-in-progress": "false"}
+    launch, cleanup = doc["jobs"]["launch"], doc["jobs"]["cleanup"]
+    for job in (launch, cleanup):
+        # only the repository's own pull requests, never a fork's; the key only from the environment
+        # whose required reviewers approve each run
+        assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+        assert job["environment"] == "launchops-preview"
+        assert job["permissions"] == {"contents": "write"}
+    assert "contains(github.event.pull_request.labels.*.name, 'launch-preview')" in launch["if"]
+    assert "github.event.action != 'closed'" in launch["if"]
+    assert "github.event.label.name == 'launch-preview'" in cleanup["if"]
+    steps = {s.get("with", {}).get("command"): s for s in launch["steps"] + cleanup["steps"]}
+    assert "--base origin/${{ github.base_ref }}" in steps["preview apply"]["with"]["args"]
+    assert steps["preview cleanup"]["with"]["args"] == "--pr ${{ github.event.pull_request.number }}"
+    checkout = launch["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert checkout["with"]["fetch-depth"] == "0"
+
+
+def test_the_sync_workflow_sweeps_with_the_open_pull_requests() -> None:
+    sync = _workflow("launchops-sync.yml")["jobs"]["sync"]
+    names = [s.get("name") for s in sync["steps"]]
+    opened = sync["steps"][names.index("Open previews")]
+    assert "gh pr list --state open --label launch-preview" in opened["run"]
+    sweep = sync["steps"][names.index("Sweep previews")]["with"]
+    assert sweep["command"] == "preview sweep" and sweep["args"] == "--open=${{ steps.open.outputs.numbers }}"
+    assert sync["permissions"]["pull-requests"] == "read"
+
+
+def test_sweep_and_cleanup_ask_nothing_when_previews_were_never_on(tmp_path: Path) -> None:
+    repo = setup(tmp_path)
+    write(repo, "launchops.toml", "backend = \"wandb\"\n")  # no key, no server: asking would fail
+    for args in (("sweep", "--open", ""), ("cleanup", "--pr", "3")):
+        done = preview(repo, *args)
+        assert done["withdrawn"] == [] and "off" in done["notes"][0]

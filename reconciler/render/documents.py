@@ -28,9 +28,13 @@ def plan(plan: Plan) -> dict[str, Any]:
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
             "diff": [_diff(d) for d in change.diff],
+            # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
+            "withdraw": change.withdraw,
         })
     return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,
-            "changes": changes, "notes": list(plan.notes)}
+            "changes": changes, "notes": list(plan.notes),
+            "causes": [{"file": c.file, "paths": list(c.paths), "ids": list(c.ids), "count": len(c.ids),
+                        "text": c.sentence()} for c in plan.causes]}
 
 
 def invalid_plan(specs: SpecSet) -> dict[str, Any]:
@@ -76,7 +80,8 @@ def apply(result: Result) -> dict[str, Any]:
             "commit": result.commit, "pushed": result.pushed, "notes": list(result.notes),
             "plan": result.plan.summary,
             "outcomes": [{"id": o.id, "action": o.action.value, "result": o.result,
-                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes)}
+                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes),
+                          "withdraw": o.withdraw}
                          for o in result.outcomes]}
 
 

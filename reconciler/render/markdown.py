@@ -64,12 +64,17 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
     title = ("### launchops plan: no changes" if not doc["changes"] else
              f"### launchops plan: {s['create']} to create, {s['update']} to update, {s['retry']} to retry, "
              f"{s['remove']} to remove")
-    head = "\n".join([MARKER, title, "", *_counts(s, _COLUMNS), ""]) + "\n"
+    causes = [f"- {c['count']} spec{'s change' if c['count'] != 1 else ' changes'} because "
+              f"<code>{md(c['file'])}</code> changed {', '.join(f'<code>{md(p)}</code>' for p in c['paths'])}"
+              for c in doc.get("causes", [])]
+    head = "\n".join([MARKER, title, "", *_counts(s, _COLUMNS), "", *causes, *([""] if causes else [])]) + "\n"
     blocks = []
     for change in doc["changes"]:
         lines = [f"<details><summary>{SYMBOLS[change['action']]} {change['action']} "
                  f"<code>{md(change['id'])}</code> ({md(change['source'])})</summary>", "",
                  md(change["reason"]), ""]
+        if change.get("withdraw"):
+            lines += [f"withdraw (if still pending) <code>{md(change['withdraw'])}</code>", ""]
         if change["diff"]:
             lines += ["| field | old | new |", "|---|---|---|"]
             lines += [f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | "

@@ -1,0 +1,151 @@
+"""Lifecycle rules beside "enqueue what is new or changed": withdraw and the blast radius.
+
+- Withdraw (SPEC "Lifecycle"): when a spec changes or is removed, the item its earlier change left
+  on the queue is deleted while it is still pending, so the superseded run never executes (Argo
+  CD's prune, Terraform's replace). Only items launchops enqueued (they carry its marker; an adopted
+  one never counts), never a schedule's slots (only its `concurrency: replace` may). `plan` reads
+  no backend, so it can only say "withdraw (if still pending)"; apply reads the state before and
+  after the delete (outcome_of).
+- The blast radius: apply refuses a plan that would enqueue more than `max_enqueue` items, saying
+  how many and why; `causes` names the `_defaults.yaml` edits that made many specs change at once.
+Nothing here reads a backend or writes a file.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.ledger import Entry
+    from reconciler.plan import Change, Plan
+
+# `withdrawing`: the delete was journalled as about to happen; a kill may have cut it short, so the
+# next apply reads the item again. It is as unsettled as `pending`.
+WITHDRAWABLE = ("pending", "withdrawing")
+KINDS_NEVER_WITHDRAWN = ("slot",)  # a schedule's items go only through its `concurrency: replace`
+
+
+def withdraw_target(entry: Entry, superseded_by: str | None) -> Mapping[str, Any] | None:
+    """The item a change supersedes and may withdraw: the entry's latest run that was not sent for
+    `superseded_by` (None: a removal, which supersedes the latest run), when launchops enqueued it
+    and the ledger last saw it pending. None when there is nothing to withdraw."""
+    if entry.kind in KINDS_NEVER_WITHDRAWN:
+        return None
+    for run in reversed(entry.queued_runs):
+        if superseded_by is not None and run.get("change") == superseded_by:
+            continue  # an attempt of the new change itself
+        launchops_own = isinstance(run.get("marker"), str) and not run.get("adopted")
+        return run if launchops_own and run.get("state", "pending") in WITHDRAWABLE else None
+    return None
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What apply learnt withdrawing one item: the state to record, and what to tell people."""
+
+    state: str | None  # recorded on the run (None: leave it as it is)
+    note: str
+    ok: bool = True  # False: the item is still queued and will run
+
+
+def outcome_of(run_id: str, result: str, was: str | None) -> Withdrawal:
+    """Judge one withdraw from what Backend.withdraw said (it reads the item before and after the
+    delete). `was`: the state the ledger held; `withdrawing` when an earlier apply was stopped in
+    the middle of this very withdraw."""
+    if result == "withdrawn":
+        return Withdrawal("withdrawn", f"withdrew {run_id} (it was still pending)")
+    if result == "gone":
+        if was == "withdrawing":  # that apply's delete landed; it was killed before recording it
+            return Withdrawal("withdrawn", f"withdrew {run_id} (an interrupted apply had withdrawn it)")
+        return Withdrawal("gone", f"{run_id} is not on the queue any more (nothing to withdraw)")
+    if result == "unknown":  # left `withdrawing`: the next apply reads it again
+        return Withdrawal(None, f"could not read {run_id} on the queue: not known to be withdrawn (the next apply "
+                          "looks again)", ok=False)
+    if result == "pending":  # read again after the delete, and still there
+        return Withdrawal("pending", f"withdraw not honoured (state=pending): {run_id} is still queued", ok=False)
+    return Withdrawal(result, f"kept {run_id}: it is {result} already, so it was not withdrawn (it will run)")
+
+
+# ---- the blast radius ----------------------------------------------------------------------------
+
+def enqueue_count(plan: Plan) -> int:
+    """What counts against max_enqueue: creates and updates (and replaces); retries do not."""
+    from reconciler.plan import Action
+
+    return sum(1 for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE))
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Specs that change because one `_defaults.yaml` changed these fields."""
+
+    file: str  # repository-relative path of the _defaults.yaml
+    paths: tuple[str, ...]  # dotted, starting at `launch`
+    ids: tuple[str, ...]
+
+    def sentence(self) -> str:
+        count = len(self.ids)
+        return (f"{count} spec{'s' if count != 1 else ''} change{'s' if count == 1 else ''} because {self.file} "
+                f"changed {', '.join(self.paths)}")
+
+
+def causes(changes: Sequence[Change], defaults: Mapping[str, Mapping[str, Any]],
+           own: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[Cause]:
+    """Group updates by the `_defaults.yaml` whose fields they changed.
+
+    `defaults`: each `_defaults.yaml` (repository-relative) -> its document; `own`: each spec file
+    -> its documents. A changed field is the defaults' doing when the spec file does not set it and
+    the nearest `_defaults.yaml` above the spec that sets it (now) is that file."""
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for change in changes:
+        if change.action.value != "update" or not change.diff:
+            continue
+        found: dict[str, list[str]] = {}
+        for d in change.diff:
+            file = _setter(d.parts, change.source, defaults, own.get(change.source, ()))
+            if file is None:
+                found = {}
+                break  # part of the change is the spec's own: it is not the defaults' alone
+            found.setdefault(file, []).append(d.path)
+        if len(found) == 1:
+            (file, paths), = found.items()
+            groups.setdefault((file, tuple(sorted(set(paths)))), []).append(change.id)
+    out = [Cause(file, paths, tuple(sorted(ids))) for (file, paths), ids in groups.items()]
+    return sorted(out, key=lambda c: (-len(c.ids), c.file, c.paths))
+
+
+def _setter(parts: tuple[str | int, ...], source: str, defaults: Mapping[str, Mapping[str, Any]],
+            docs: Iterable[Mapping[str, Any]]) -> str | None:
+    if any(_sets(doc, parts) for doc in docs):
+        return None
+    folder = PurePosixPath(source).parent
+    for above in (folder, *folder.parents):
+        for base in ("_defaults.yaml", "_defaults.yml"):
+            name = (above / base).as_posix()
+            if name in defaults and _sets(defaults[name], parts):
+                return name
+    return None
+
+
+def _sets(doc: Any, parts: tuple[str | int, ...]) -> bool:
+    """Whether `doc` sets the field at `parts` (or a mapping above it that replaces it)."""
+    node = doc
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, Mapping):
+            return True  # a list or scalar replaces everything below it
+    return True
+
+
+def refusal(plan: Plan, limit: int, found: Sequence[Cause]) -> str | None:
+    """Why apply refuses this plan (max_enqueue), or None."""
+    count = enqueue_count(plan)
+    if count <= limit:
+        return None
+    why = "; ".join(c.sentence() for c in found[:3]) or "that many specs are new or changed"
+    return (f"this plan would enqueue {count} items, more than max_enqueue ({limit}): {why}. If that is meant, "
+            f"run apply --max-enqueue {count} (or raise the setting max_enqueue); nothing was enqueued")

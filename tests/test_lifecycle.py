@@ -1,0 +1,274 @@
+"""Lifecycle: withdraw of a superseded item, and the blast radius (max_enqueue, causes), on real git
+repositories, the local queue and the W&B test server driven by the real SDK."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import cli, commit_all, edit_entries, git, make_repo, queue_items, read_ledger, write  # noqa: E402
+from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
+from crash_kit import Model, apply_until_done, check_ledger, launchops, local_items, sends  # noqa: E402
+from wandb_server import WandbServer  # noqa: E402
+
+
+def spec(value: int, queue: str = "q", extra: str = "") -> str:
+    return ("apiVersion: launchops/v1\n" + extra + "launch:\n  docker_image: img:1\n  entity: ent\n"
+            f"  queue_name: {queue}\n  config:\n    overrides:\n      run_config:\n        v: {value}\n")
+
+
+def _repo(tmp_path: Path, settings: str = "") -> Path:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    if settings:
+        write(repo, "launchops.toml", settings)
+    write(repo, "launches/a.yaml", spec(1))
+    write(repo, "launches/b.yaml", spec(1))
+    commit_all(repo, "specs")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    return repo
+
+
+def _by_spec(repo: Path) -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    for item in queue_items(repo):
+        out.setdefault(str(item["spec_id"]), []).append(item)
+    return out
+
+
+def _set_local_state(repo: Path, item_id: str, state: str) -> None:
+    db = sqlite3.connect(repo / ".launchops" / "queue.db")
+    with db:
+        db.execute("UPDATE items SET state = ? WHERE id = ?", (state, item_id))
+    db.close()
+
+
+# ---- withdraw, local queue ------------------------------------------------------------------------
+
+def test_an_edit_of_a_pending_spec_withdraws_the_old_item_and_enqueues_the_new(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (old,) = _by_spec(repo)["a"]
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+
+    plan = cli(repo, "plan")
+    assert f"withdraw (if still pending) {old['id']}" in plan.stdout
+    doc = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert [(c["id"], c["action"], c["withdraw"]) for c in doc["changes"]] == [("a", "update", old["id"])]
+    markdown = cli(repo, "plan", "--format", "markdown").stdout
+    assert f"withdraw (if still pending) <code>{old['id']}</code>" in markdown
+
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert f"withdrew {old['id']}" in applied.stdout
+    items = _by_spec(repo)["a"]
+    assert [i["state"] for i in items] == ["withdrawn", "pending"]  # the local queue keeps the row
+    entry = read_ledger(repo)["specs"]["a"]
+    assert [(r["id"], r["state"]) for r in entry["queued_runs"]] == [(old["id"], "withdrawn"),
+                                                                    (items[1]["id"], "pending")]
+    message = git(repo, "log", "-1", "--format=%B")
+    assert f"a -> {items[1]['id']} (withdrew {old['id']}" in message
+    assert [i["state"] for i in _by_spec(repo)["b"]] == ["pending"]  # untouched
+
+
+def test_a_claimed_item_is_kept_and_the_apply_says_so(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (old,) = _by_spec(repo)["a"]
+    _set_local_state(repo, str(old["id"]), "claimed")  # an agent took it after the last apply
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert f"kept {old['id']}: it is claimed already" in applied.stdout
+    assert [i["state"] for i in _by_spec(repo)["a"]] == ["claimed", "pending"]
+    # a claimed run of an earlier change is settled: compacted out, listed in the commit message
+    message = git(repo, "log", "-1", "--format=%B")
+    assert f"kept {old['id']}" in message and f"a -> {old['id']}" in message.split("Compacted out")[1]
+
+
+def test_removal_withdraws(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (old,) = _by_spec(repo)["b"]
+    (repo / "launches" / "b.yaml").unlink()
+    commit_all(repo, "remove b")
+    assert f"withdraw (if still pending) {old['id']}" in cli(repo, "plan").stdout
+
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert [i["state"] for i in _by_spec(repo)["b"]] == ["withdrawn"]
+    entry = read_ledger(repo)["specs"]["b"]
+    assert entry["status"] == "removed" and entry["queued_runs"][0]["state"] == "withdrawn"
+    assert f"b -> removed (withdrew {old['id']}" in git(repo, "log", "-1", "--format=%B")
+
+
+def test_an_adopted_item_is_never_withdrawn(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+
+    def adopted(spec_id: str, entry: dict[str, object]) -> None:
+        for run in entry["queued_runs"]:  # type: ignore[attr-defined]
+            run["adopted"] = True
+
+    edit_entries(repo, adopted)
+    commit_all(repo, "adopted by hand")
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+    assert "withdraw" not in cli(repo, "plan").stdout
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert [i["state"] for i in _by_spec(repo)["a"]] == ["pending", "pending"]
+
+
+def test_setting_withdraw_false_keeps_the_old_item(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "withdraw = false\n")
+    write(repo, "launches/a.yaml", spec(2))
+    (repo / "launches" / "b.yaml").unlink()
+    commit_all(repo, "edit a, remove b")
+    plan = cli(repo, "plan", "--format", "json")
+    assert [c["withdraw"] for c in json.loads(plan.stdout)["changes"]] == [None, None]
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    states = {k: [i["state"] for i in v] for k, v in _by_spec(repo).items()}
+    assert states == {"a": ["pending", "pending"], "b": ["pending"]}
+
+
+def test_a_bad_withdraw_setting_is_refused(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launchops.toml", 'withdraw = "sometimes"\n')
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "withdraw must be true or false" in out.output
+
+
+# ---- kill -9 at every step of a withdraw-and-replace -----------------------------------------------
+
+WITHDRAW_POINTS = ["after-intent:1", "before-withdraw:1", "after-withdraw:1", "before-enqueue:1",
+                   "after-enqueue:1", "after-record:1", "before-ledger-write:1", "before-commit:1"]
+
+
+@pytest.mark.parametrize("point", WITHDRAW_POINTS)
+def test_kill_at_every_step_of_a_withdraw_and_replace_loses_and_duplicates_nothing(tmp_path: Path,
+                                                                                   point: str) -> None:
+    model = Model(make_repo(tmp_path / "repo", examples=False))
+    model.set("a", 1)
+    model.commit()
+    apply_until_done(model.repo, expect_kill=False)
+    model.applied_all()
+    (old,) = local_items(model.repo)
+
+    model.set("a", 2)
+    model.commit("edit a")
+    runs = apply_until_done(model.repo, die_at=point)
+    model.applied_all()
+
+    ledger = check_ledger(model)
+    items = local_items(model.repo)
+    repository = ledger["repository"]
+    assert sends(items) == model.markers(repository), "a change was sent more than once"
+    assert [(i["id"], i["state"]) for i in items] == [(old["id"], "withdrawn"), (items[1]["id"], "pending")]
+    runs_recorded = [(r["id"], r["state"]) for r in ledger["specs"]["a"]["queued_runs"]]
+    assert runs_recorded == [(old["id"], "withdrawn"), (items[1]["id"], "pending")], runs[-1].stdout
+
+
+# ---- withdraw on W&B ------------------------------------------------------------------------------
+
+def _wandb_repo(tmp_path: Path, server: WandbServer) -> tuple[Path, dict[str, str]]:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/a.yaml", spec(1))
+    commit_all(repo, "specs")
+    env = {**server.env(http_timeout=10), "LAUNCHOPS_BACKEND": "wandb"}
+    first = launchops(repo, "apply", "--yes", env=env)
+    assert first.returncode == 0, first.stderr
+    return repo, env
+
+
+def test_wandb_an_edit_of_a_pending_spec_deletes_the_servers_item(tmp_path: Path,
+                                                                  wandb_server: WandbServer) -> None:
+    repo, env = _wandb_repo(tmp_path, wandb_server)
+    with wandb_server.state.lock:
+        (old,) = [dict(i) for i in wandb_server.state.items]
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+
+    applied = launchops(repo, "apply", "--yes", env=env)
+    assert applied.returncode == 0, applied.stderr
+    with wandb_server.state.lock:
+        items = [dict(i) for i in wandb_server.state.items]
+        deleted = [i["id"] for i in wandb_server.state.deleted]
+    assert deleted == [old["id"]] and [i["id"] for i in items] != [old["id"]] and len(items) == 1
+    assert "deleteFromRunQueue" in wandb_server.state.ops()
+    runs = read_ledger(repo)["specs"]["a"]["queued_runs"]
+    assert [(r["id"], r["state"]) for r in runs] == [(old["id"], "withdrawn"), (items[0]["id"], "pending")]
+    assert f"withdrew {old['id']}" in applied.stdout
+
+
+def test_wandb_a_claimed_item_is_kept(tmp_path: Path, wandb_server: WandbServer) -> None:
+    repo, env = _wandb_repo(tmp_path, wandb_server)
+    with wandb_server.state.lock:
+        (old,) = [dict(i) for i in wandb_server.state.items]
+    wandb_server.state.set_state(old["id"], "CLAIMED", "run-1")
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+
+    applied = launchops(repo, "apply", "--yes", env=env)
+    assert applied.returncode == 0, applied.stderr
+    with wandb_server.state.lock:
+        assert len(wandb_server.state.items) == 2 and not wandb_server.state.deleted
+    assert "deleteFromRunQueue" not in wandb_server.state.ops()
+    assert f"kept {old['id']}: it is claimed already" in applied.stdout
+
+
+# ---- the blast radius ------------------------------------------------------------------------------
+
+def test_a_defaults_edit_over_300_specs_is_refused_with_the_count_and_the_cause(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/nlp/_defaults.yaml", "launch:\n  queue_name: old-q\n  entity: ent\n")
+    for n in range(300):
+        write(repo, f"launches/nlp/s{n:03}.yaml", "apiVersion: launchops/v1\nlaunch:\n  docker_image: img:1\n"
+              f"  config: {{n: {n}}}\n")
+    write(repo, "launches/other.yaml", spec(1))
+    commit_all(repo, "specs")
+    first = cli(repo, "apply", "--yes")
+    assert first.exit_code == 1 and "would enqueue 301 items, more than max_enqueue (256)" in first.output
+    assert not (repo / ".launchops").exists()  # refused before anything was written
+    assert cli(repo, "apply", "--yes", "--max-enqueue", "301").exit_code == 0
+
+    write(repo, "launches/nlp/_defaults.yaml", "launch:\n  queue_name: new-q\n  entity: ent\n")
+    write(repo, "launches/other.yaml", spec(2))
+    commit_all(repo, "move nlp to another queue")
+    cause = "300 specs change because launches/nlp/_defaults.yaml changed launch.queue_name"
+    plan = cli(repo, "plan")
+    assert f"note: {cause}" in plan.stdout
+    doc = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert [(c["file"], c["paths"], c["count"]) for c in doc["causes"]] == [
+        ("launches/nlp/_defaults.yaml", ["launch.queue_name"], 300)]
+    assert "other" not in doc["causes"][0]["ids"]
+    assert ("- 300 specs change because <code>launches/nlp/&#95;defaults.yaml</code> changed "
+            "<code>launch.queue&#95;name</code>") in cli(repo, "plan", "--format", "markdown").stdout
+
+    before = len(queue_items(repo))
+    refused = cli(repo, "apply", "--yes")
+    assert refused.exit_code == 1
+    assert f"this plan would enqueue 301 items, more than max_enqueue (256): {cause}" in refused.output
+    assert "--max-enqueue 301" in refused.output
+    assert len(queue_items(repo)) == before
+
+    allowed = cli(repo, "apply", "--yes", "--max-enqueue", "301")
+    assert allowed.exit_code == 0, allowed.output
+    items = queue_items(repo)
+    assert len(items) == before + 301
+    assert Counter(i["state"] for i in items) == {"withdrawn": 301, "pending": 301}
+
+
+def test_max_enqueue_setting_and_retries_do_not_count(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launchops.toml", "max_enqueue = 1\n")
+    write(repo, "launches/a.yaml", spec(1))
+    write(repo, "launches/b.yaml", spec(1))
+    commit_all(repo, "specs")
+    refused = cli(repo, "apply", "--yes")
+    assert refused.exit_code == 1 and "would enqueue 2 items, more than max_enqueue (1)" in refused.output
+    assert "that many specs are new or changed" in refused.output
+    assert cli(repo, "apply", "--yes", "--max-enqueue", "2").exit_code == 0
