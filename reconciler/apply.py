@@ -105,7 +105,6 @@ class Outcome:
     queued_runs: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = ()
-    withdraw: str | None = None  # what became of the item this change superseded (lifecycle.outcome_of)
 
     @property
     def ok(self) -> bool:
@@ -167,8 +166,16 @@ def _request(change: Change, repository: str) -> EnqueueRequest:
 
 def intents(plan: Plan, repository: str, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
     return [intent(c.id, c.change, c.previous, c.digest, c.source, c.launch, commit, claimant, c.marker,
-                   mark=_request(c, repository).marker)
+                   mark=_request(c, repository).marker, kind="slot" if c.action is Action.SLOT else "change",
+                   schedule=c.schedule)
             for c in plan.changes if c.action.enqueues]
+
+
+def _with_slot(event: Event, slot: str) -> Event:
+    if event.kind != "enqueued":
+        return event
+    return Event(event.kind, event.spec_id, event.change, {**event.data, "queued_run": {**event.data["queued_run"],
+                                                                                        "slot": slot}})
 
 
 def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> str:
@@ -176,7 +183,7 @@ def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> 
              + " [skip ci]", ""]
     for outcome in result_outcomes:
         runs = ", ".join(outcome.queued_runs) or outcome.result
-        lines.append(f"{outcome.id} -> {runs}" + (f" ({outcome.withdraw})" if outcome.withdraw else ""))
+        lines.append(f"{outcome.id} -> {runs}")
     return "\n".join(lines) + "\n"
 
 
@@ -361,9 +368,9 @@ class Applier:
             specs = self.reload_specs()
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
-            plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw)
+            plan = make_plan(specs.specs, self.current_ledger())
         recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
-        if not plan.changes and not recovered and not self.options.push:
+        if not plan.changes and not recovered and not self.options.push and not any(u.changed for u in plan.schedules):
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
         # With --push even a run with nothing to enqueue publishes: an earlier run may have left
         # ledger commits unpushed (killed, rejected, or run without --push).
@@ -380,13 +387,10 @@ class Applier:
         if self.journal_error:
             raise ApplyAborted(self.journal_error + "; nothing was enqueued")
         checkpoint("after-intent")
-        targets = self._withdraw_targets(plan)
-        outcomes = early + self._execute(plan, progress, refused, targets)
+        outcomes = early + self._execute(plan, progress, refused)
         removed = [c for c in plan.changes if c.action is Action.REMOVE]
-        for c in removed:  # one at a time: each withdraw is journalled before and after its delete
-            gone = self._withdraw(c, targets.get(c.id))
-            self._record([Event("removed", c.id, c.change)])
-            outcomes.append(Outcome(c.id, c.action, "removed", notes=(gone,) if gone else (), withdraw=gone))
+        self._record([Event("removed", c.id, c.change) for c in removed])
+        outcomes.extend(Outcome(c.id, c.action, "removed") for c in removed)
         outcomes.sort(key=lambda o: o.id)
         message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
                    if recovered else "launchops: publish the ledger [skip ci]\n")
@@ -477,7 +481,43 @@ class Applier:
             keep.append(change)
         # An earlier attempt's IDs are durable before anything new is attempted for that spec.
         self._record(adopted)
+        keep, skipped = self._forbid(plan, keep, ledger)
+        # a schedule's record without a slot (first seen, edited, slots missed), with the intents
+        self._record([u.event() for u in plan.schedules if u.changed] + skipped)
         return replace(plan, changes=tuple(keep)), early
+
+    def _forbid(self, plan: Plan, changes: list[Change], ledger: Ledger) -> tuple[list[Change], list[Event]]:
+        """concurrency: forbid: the slots of a spec whose previous slot's item is still pending or
+        running on the queue are taken and recorded missed, not enqueued. The queue is read here,
+        before the intent; an item that cannot be read counts as running (sending could run two)."""
+        from reconciler import schedule
+
+        held: dict[str, str] = {}  # spec id -> why its due slots are skipped
+        for change in changes:
+            entry = ledger.specs.get(change.id)
+            spec = plan.specs.get(change.id)
+            run = (schedule.forbidden(spec.schedule, entry) if change.action is Action.SLOT and spec is not None
+                   and change.id not in held else None)
+            if run is None:
+                continue
+            try:
+                state = self.backend.refresh(QueuedRun.from_json(run)).state
+            except (BackendError, EnqueueFailed):
+                state = "unknown"
+            if schedule.is_active(state):
+                held[change.id] = f"concurrency: forbid ({run.get('id')} is {state})"
+        events: list[Event] = []
+        for spec_id, why in sorted(held.items()):
+            slots = [c for c in changes if c.id == spec_id and c.action is Action.SLOT]
+            record = dict(slots[-1].schedule or {})  # the record after every due slot
+            for change in slots:
+                record = schedule.skipped_record(record, change.slot or "", why)
+            entry = ledger.specs[spec_id]
+            events.append(Event("scheduled", spec_id, entry.change, {
+                "digest": entry.digest, "source": entry.source, "launch": dict(entry.launch),
+                "previous": entry.previous, "cell": entry.cell, "schedule": record}))
+        return [c for c in changes if not (c.id in held and c.action is Action.SLOT)], events
+
 
     def materialise(self, message: str) -> tuple[int, Ledger, str | None]:
         """Write the ledger from the journal and commit it; the caller forgets the journal when safe."""
@@ -516,7 +556,7 @@ class Applier:
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
-            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw))
+            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger()))
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
 
@@ -572,50 +612,7 @@ class Applier:
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; every QueuedRun ID "
                            "is in the local journal and ledger: run apply --push again to publish them")
 
-    def _withdraw_targets(self, plan: Plan) -> dict[str, QueuedRun]:
-        """The items this plan's changes supersede, read once from the ledger as it is now (after
-        _prepare adopted what uncertain attempts left): spec id -> the run to withdraw."""
-        from reconciler.lifecycle import withdraw_target
-
-        wanted = [c for c in plan.changes if c.withdraw]
-        if not wanted:
-            return {}
-        ledger = self.current_ledger()
-        out: dict[str, QueuedRun] = {}
-        for change in wanted:
-            entry = ledger.specs.get(change.id)
-            run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change) if entry else None
-
-            if run is not None and run.get("backend", self.settings.backend) == self.settings.backend:
-                out[change.id] = QueuedRun.from_json(run)
-        return out
-
-    def _withdraw(self, change: Change, run: QueuedRun | None) -> str | None:
-        """Withdraw the item `change` supersedes while it is still pending: a journalled step, so
-        a kill between the delete and what follows loses nothing (the next apply reads the item
-        again). Returns what became of it, for people and the commit message."""
-        from reconciler.lifecycle import outcome_of
-
-        if run is None or self._why_stop():
-            return None
-        entry_change = change.change  # a `refreshed` event is folded by run id, whichever change it names
-        self._record([Event("refreshed", change.id, entry_change, {"id": run.id, "fields": {"state": "withdrawing"}})])
-        if self.journal_error:
-            return None
-        checkpoint("before-withdraw")
-        try:
-            said = self.backend.withdraw(run)
-        except (BackendError, EnqueueFailed) as exc:
-            return f"could not withdraw {run.id}: {exc} (the next apply looks again)"
-        checkpoint("after-withdraw")
-        judged = outcome_of(run.id, said, run.state)
-        if judged.state is not None:
-            self._record([Event("refreshed", change.id, entry_change, {"id": run.id,
-                                                                       "fields": {"state": judged.state}})])
-        return judged.note
-
-    def _execute(self, plan: Plan, progress: Progress | None, refused: dict[str, str],
-                 targets: dict[str, QueuedRun] | None = None) -> list[Outcome]:
+    def _execute(self, plan: Plan, progress: Progress | None, refused: dict[str, str]) -> list[Outcome]:
         """Enqueue every create, update and retry; a failure does not stop the others unless fail_fast."""
         work = [c for c in plan.changes if c.action.enqueues]
         workers = max(1, int(getattr(self.backend, "parallel", 1) or 1))
@@ -632,13 +629,10 @@ class Applier:
                 # claim nothing is recorded: the run that took it over may be enqueueing it.
                 return change, Outcome(change.id, change.action, "skipped", error=error), [
                     Event("failed", change.id, change.change, {"error": error})] if error != _LOST else []
-            if change.id in refused:
-                done = self._refuse(change, refused[change.id])
-            else:  # the superseded item goes first: while it is pending both would run
-                gone = self._withdraw(change, (targets or {}).get(change.id))
-                done = self._one(change, repository)
-                if gone:
-                    done = (done[0], replace(done[1], notes=(gone, *done[1].notes), withdraw=gone), done[2])
+            done = (self._refuse(change, refused[change.id]) if change.id in refused
+                    else self._one(change, repository))
+            if change.slot is not None:  # the ledger keeps each slot's run and its state
+                done = (done[0], done[1], [_with_slot(e, change.slot) for e in done[2]])
             if self.options.fail_fast and not done[1].ok:
                 stopped.set()  # here, not where results are read: this worker takes the next change at once
             return done

@@ -245,12 +245,17 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
     odd: list[Finding] = []
     found: list[tuple[tuple[str | int, ...], str]] = []
     _leaf_walk(doc, (), False, odd, found)
-    findings.extend(f for f in odd if f.path not in typed)
+    # a schedule's start and end may be YAML timestamps: reconciler.schedule reads them
+    findings.extend(f for f in odd if f.path not in typed and f.path[:1] != ("schedule",))
     # anywhere in the document (labels too): the whole file is committed and shown on pull requests
     for path, kind in found:
         findings.append(Finding(path, f"holds {kind}: a credential must not be in a spec (specs are committed to "
                                 "git and shown on pull requests): remove it, revoke it if it was pushed, and "
                                 "give it to the run from a secret store or an environment variable instead"))
+    if isinstance(doc.get("schedule"), dict) and not any(p[:1] == ("schedule",) for p in typed):
+        from reconciler import schedule  # only scheduled specs pay for the cron library
+
+        findings.extend(Finding(path, message) for path, message in schedule.check(doc["schedule"]))
     launch = doc.get("launch")
     if isinstance(launch, dict):
         given = [k for k in SOURCE_KEYS if k in launch]

@@ -6,6 +6,7 @@ errors (click's own); `plan --detailed-exitcode` exits 2 when there are changes;
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sys
@@ -79,6 +80,24 @@ def step_summary(command: str, document: dict[str, Any]) -> None:
 def format_option(command: str) -> Callable[[Any], Any]:
     return click.option("--format", "fmt", type=click.Choice(FORMATS[command]), default="text", show_default=True,
                         help="Output format.")
+
+
+def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--now sets the clock slots are judged by, for every plan this process makes (LAUNCHOPS_NOW)."""
+    from reconciler import schedule
+
+    if value is not None:
+        try:
+            schedule.parse_time(value)
+        except schedule.ScheduleError as exc:
+            raise click.BadParameter(str(exc), param_hint="--now") from None
+        os.environ[schedule.NOW_ENV] = value
+    return value
+
+
+now_option = click.option("--now", "now_text", default=None, metavar="TIME", expose_value=False, callback=_set_now,
+                          help="The clock schedules' slots are judged by, ISO 8601 with an offset (default: "
+                          "LAUNCHOPS_NOW, then the real clock); for tests and replays.")
 
 
 backend_option = click.option("--backend", type=click.Choice(["local", "wandb"]), default=None,
@@ -208,6 +227,7 @@ def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = No
 @format_option("plan")
 @backend_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@now_option
 @click.pass_obj
 def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
     """Show what apply would do. Reads files only: no backend, no credentials; writes nothing."""
@@ -241,13 +261,11 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
               help="Concurrent job checks and enqueues on the wandb backend (default: setting parallel, 8).")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait for another apply in this clone to finish.")
-@click.option("--max-enqueue", type=click.IntRange(0), default=None, metavar="N",
-              help="Allow a plan that enqueues up to N items (default: setting max_enqueue, 256).")
 @format_option("apply")
+@now_option
 @click.pass_obj
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, local: bool, remote: str,
-          allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str,
-          max_enqueue: int | None) -> None:
+          allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
     from reconciler.apply import Options
     from reconciler.plan import make_plan
@@ -265,15 +283,12 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     specs = _specs_or_fail(settings)
     # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
     # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
-    limit = settings.max_enqueue if max_enqueue is None else max_enqueue
-    shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw)
-    _refuse_blast_radius(settings, shown, limit)
-    asked = None if yes else _confirm(shown, fmt)
+    clock = _apply_clock()
+    asked = None if yes else _confirm(make_plan(specs.specs, _ledger_with_journal(settings), now=clock), fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw)
-        _refuse_blast_radius(settings, the_plan, limit)
+        the_plan = make_plan(specs.specs, runner.current_ledger(), now=clock)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
@@ -287,14 +302,21 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     raise SystemExit(128 + result.interrupted if result.interrupted else 0 if result.ok else 1)
 
 
-def _refuse_blast_radius(settings: Settings, the_plan: Plan, limit: int) -> None:
-    """max_enqueue: one folder-defaults edit must not launch hundreds of GPU jobs unasked."""
-    from reconciler import engine, lifecycle
+def _apply_clock() -> datetime.datetime:
+    """The one clock an apply judges slots by; a --now later than the real clock is refused (it
+    would take slots that have not come yet, and they are never enqueued again)."""
+    from reconciler import schedule
 
-    if lifecycle.enqueue_count(the_plan) > limit:
-        why = lifecycle.refusal(the_plan, limit, engine.causes(settings, the_plan))
-        assert why is not None
-        fail(why)
+    try:
+        clock = schedule.now()
+    except schedule.ScheduleError as exc:
+        fail(str(exc))
+    real = datetime.datetime.now(datetime.UTC)
+    if clock > real:
+        fail(f"--now / {schedule.NOW_ENV} is {schedule.iso(clock)}, later than the real clock ({schedule.iso(real)}): "
+             "apply takes the slots due by then, and a slot taken is never enqueued again; plan --now shows the "
+             "future without taking anything")
+    return clock
 
 
 def _shown(change: Any) -> tuple[str, str, str]:

@@ -26,11 +26,13 @@ from typing import Any
 
 from reconciler import __version__, gitrepo
 from reconciler.ledger import Ledger
+from reconciler.schedule import from_record
 from reconciler.settings import Settings
 from reconciler.specs import DEFAULTS_NAMES, Spec
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
-_RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "launch-spec.v1.schema.json")
+_RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "schedule.py",
+          "launch-spec.v1.schema.json")
 
 
 def blob_hash(data: bytes) -> str:
@@ -132,7 +134,9 @@ def known_specs(settings: Settings, ledger: Ledger) -> dict[str, list[Spec]]:
     for spec_id, entry in ledger.specs.items():
         if entry.status != "removed":
             by_source.setdefault(entry.source, []).append(
-                Spec(spec_id, entry.source, entry.launch, entry.digest))
+                Spec(spec_id, entry.source, entry.launch, entry.digest,
+                     # the shard records its schedule: due slots are found without the spec file
+                     schedule=from_record(entry.extra.get("schedule"))))
     out: dict[str, list[Spec]] = {}
     for source, made in ledger.made_from.items():
         if (source in differ or made.get("rules") != key or head.get(source) != made.get("spec")

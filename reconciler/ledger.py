@@ -145,6 +145,8 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
         entry = specs.get(event.spec_id)
         if event.kind == "intent":
             folded = _fold_intent(entry, event, ledger.forgotten.get(event.spec_id))
+        elif event.kind == "scheduled":
+            folded = _fold_schedule(entry, event)
         elif entry is None:
             continue
         else:
@@ -170,7 +172,25 @@ def _fold_intent(entry: Entry | None, event: Event, forgotten: str | None) -> En
                  status="pending", change=event.change, previous=after, applied_commit=event.data.get("commit"),
                  queued_runs=entry.queued_runs if entry else (), claim=event.data.get("claim"),
                  marker=event.data.get("marker_kept"), kind=event.data.get("kind", "change"),
-                 cell=event.data.get("cell"), extra=entry.extra if entry else {})
+                 cell=event.data.get("cell"), extra=_with_schedule(entry.extra if entry else {}, event))
+
+
+def _with_schedule(extra: Mapping[str, Any], event: Event) -> Mapping[str, Any]:
+    """A slot's intent (or a schedule's upkeep) carries the schedule's record (reconciler.schedule):
+    the run that records the intent has taken the slot."""
+    record = event.data.get("schedule")
+    return {**extra, "schedule": dict(record)} if isinstance(record, Mapping) else extra
+
+
+def _fold_schedule(entry: Entry | None, event: Event) -> Entry:
+    """A schedule's record without an enqueue (first seen, edited, slots missed). A scheduled spec
+    that no slot has fired for yet gets an entry that has sent nothing: `applied`, no runs."""
+    if entry is not None and entry.status != "removed":
+        return replace(entry, extra=_with_schedule(entry.extra, event))
+    return Entry(digest=event.data["digest"], source=event.data["source"], launch=event.data["launch"],
+                 status="applied", change=event.change, previous=event.data.get("previous"),
+                 queued_runs=entry.queued_runs if entry else (), kind="slot", cell=event.data.get("cell"),
+                 extra=_with_schedule(entry.extra if entry else {}, event))
 
 
 def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
@@ -198,9 +218,11 @@ def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
 
 def intent(spec_id: str, change: str, previous: str | None, digest: str, source: str, launch: Mapping[str, Any],
            commit: str | None, claim: Mapping[str, Any] | None, marker_kept: str | None = None,
-           kind: str = "change", mark: str = "") -> Event:
+           kind: str = "change", mark: str = "", schedule: Mapping[str, Any] | None = None) -> Event:
     data: dict[str, Any] = {"digest": digest, "source": source, "launch": dict(launch), "commit": commit,
                             "claim": dict(claim) if claim else None, "previous": previous, "marker": mark}
+    if schedule is not None:
+        data["schedule"] = dict(schedule)
     if marker_kept:
         data["marker_kept"] = marker_kept
     if kind != "change":
@@ -223,10 +245,16 @@ def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
     for spec_id, entry in sorted(ledger.specs.items()):
         other = other_specs.get(spec_id)
         newer = other is None or other.change != entry.change
-        if newer:
+        record = entry.extra.get("schedule")
+        unsent = isinstance(record, Mapping) and not any(r.get("change") == entry.change for r in entry.queued_runs)
+        if newer and unsent and entry.status == "applied":  # a schedule no slot fired for: nothing was sent
+            events.append(Event("scheduled", spec_id, entry.change, {
+                "digest": entry.digest, "source": entry.source, "launch": dict(entry.launch),
+                "previous": entry.previous, "cell": entry.cell, "schedule": record}))
+        elif newer:
             events.append(intent(spec_id, entry.change, entry.previous, entry.digest, entry.source, entry.launch,
                                  entry.applied_commit, entry.claim, entry.marker, entry.kind,
-                                 entry.marker_in(repository)))
+                                 entry.marker_in(repository), schedule=record if isinstance(record, Mapping) else None))
         known = {r.get("id") for r in other.queued_runs} if other else set()
         mine = entry.marker_in(repository)
         for run in entry.queued_runs:
@@ -637,11 +665,6 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
     return written, replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
 
 
-# A withdrawn run stays (SPEC): it says why the change it was sent for never ran; `withdrawing` is a
-# withdraw an apply was stopped in the middle of, which the next apply finishes.
-_KEPT_STATES = ("withdrawn", "withdrawing")
-
-
 def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:
     """Runs of earlier changes that are settled (not pending or unknown on the queue, not of an
     uncertain change) leave the shard; git history keeps them, and the commit message lists them
@@ -651,7 +674,7 @@ def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:
     for spec_id, entry in ledger.specs.items():
         keep = [r for r in entry.queued_runs
                 if not r.get("change") or r.get("change") == entry.change or r.get("state") in UNCERTAIN
-                or r.get("state") is None or r.get("state") in _KEPT_STATES]
+                or r.get("state") is None]
         if len(keep) == len(entry.queued_runs):
             specs[spec_id] = entry
             continue

@@ -5,8 +5,9 @@ then compared by digest, then classified. Field diffs explain an update; they ne
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from reconciler.ledger import RETRYABLE, Ledger, identity
 from reconciler.problems import dotted
 
 if TYPE_CHECKING:
-    from reconciler.lifecycle import Cause
+    from reconciler.schedule import Upkeep
     from reconciler.specs import Spec
 
 
@@ -23,6 +24,7 @@ class Action(str, Enum):
     UPDATE = "update"
     RETRY = "retry"
     REMOVE = "remove"
+    SLOT = "slot"  # a schedule's slot fell due (reconciler.schedule)
 
     @property
     def enqueues(self) -> bool:
@@ -54,6 +56,9 @@ class Change:
     previous: str | None = None  # the identity this change follows from
     marker: str | None = None  # a marker kept from before (version 1): a retry looks up and sends with it
     withdraw: str | None = None  # the QueuedRun ID this change supersedes: apply withdraws it if still pending
+    cell: Mapping[str, Any] | None = None  # a matrix cell's values (the entry keeps them)
+    slot: str | None = None  # a slot's UTC instant (action slot, or a retry of one)
+    schedule: Mapping[str, Any] | None = None  # the schedule's record the slot's intent carries
 
 
 @dataclass(frozen=True)
@@ -62,13 +67,15 @@ class Plan:
     unchanged: int
     specs: Mapping[str, Spec] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # said with the plan (a migration it implies, shards checked in full)
-    causes: tuple[Cause, ...] = ()  # updates grouped under the _defaults.yaml edit that caused them
+    schedules: tuple[Upkeep, ...] = ()  # every scheduled spec's record after this plan (reconciler.schedule)
 
     @property
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
             counts[change.action.value] += 1
+        if not counts["slot"]:  # said only when there is one: documents without schedules stay as they were
+            del counts["slot"]
         return {**counts, "unchanged": self.unchanged}
 
     @property
@@ -110,11 +117,14 @@ MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrat
                   "ledger commit that enqueues nothing")
 
 
-def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (), withdraw: bool = True) -> Plan:
-    """Pair desired specs with ledger entries by id, then compare digests, then classify.
-    `withdraw`: the setting; updates and removals then name the item they supersede."""
+def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (),
+              now: datetime.datetime | None = None) -> Plan:
+    """Pair desired specs with ledger entries by id, then compare digests, then classify. A
+    scheduled spec is enqueued per due slot at `now` (default: --now / LAUNCHOPS_NOW / the clock),
+    never because its file changed."""
     changes: list[Change] = []
     unchanged = 0
+    schedules: list[Upkeep] = []
     for spec_id in sorted(set(specs) | set(ledger.specs)):
         spec, entry = specs.get(spec_id), ledger.specs.get(spec_id)
         if spec is None:
@@ -122,6 +132,15 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
                 changes.append(Change(spec_id, Action.REMOVE, entry.source, entry.digest, entry.change, entry.launch,
                                       prior_status=entry.status, reason="its spec file is gone",
                                       previous=entry.previous, marker=entry.marker))
+            continue
+        if spec.schedule is not None:
+            from reconciler import schedule
+
+            now = now or schedule.now()
+            slots, upkeep = schedule.planned(spec, entry, ledger.basis(spec_id), now)
+            changes.extend(slots)
+            schedules.append(upkeep)
+            unchanged += not slots
             continue
         if entry is None or entry.status == "removed":
             basis = ledger.basis(spec_id)
@@ -143,16 +162,4 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
             unchanged += 1
     if ledger.legacy:
         notes = (MIGRATION_NOTE, *notes)
-    if withdraw:
-        changes = [_with_withdraw(c, ledger) for c in changes]
-    return Plan(tuple(changes), unchanged, specs, notes)
-
-
-def _with_withdraw(change: Change, ledger: Ledger) -> Change:
-    from reconciler.lifecycle import withdraw_target
-
-    entry = ledger.specs.get(change.id)
-    if entry is None or change.action is Action.CREATE:
-        return change
-    run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change)
-    return replace(change, withdraw=str(run["id"])) if run is not None else change
+    return Plan(tuple(changes), unchanged, specs, notes, schedules=tuple(schedules))

@@ -365,22 +365,23 @@ def planned(spec: Any, entry: Any, basis: str | None, at: datetime.datetime) -> 
     this = entry.change if live else identity("slot", spec.id, basis, spec.digest, f"seen {found.record['since']}")
     upkeep = Upkeep(spec.id, spec.source, entry.digest if live else spec.digest,
                     entry.launch if live else spec.launch, this, entry.previous if live else basis,
-                    found.record, found.changed, spec.cell)
+                    found.record, found.changed, getattr(spec, "cell", None))
     last_slot = _slot_of(entry) if live else None
     if live and (entry.status in UNCERTAIN or (entry.status == "failed" and not found.slots)):
         # the slot already taken is resolved first; slots due meanwhile stay due (the record is not moved)
         retry = Change(spec.id, Action.RETRY, spec.source, entry.digest, entry.change, entry.launch,
                        prior_status=entry.status, previous=entry.previous, marker=entry.marker,
                        reason=f"slot {last_slot or '?'}: last attempt is {entry.status}"
-                       + (f": {entry.error}" if entry.error else ""), slot=last_slot, cell=spec.cell)
+                       + (f": {entry.error}" if entry.error else ""), slot=last_slot, cell=getattr(spec, "cell", None))
         return [retry], replace_upkeep(upkeep, found.changed and entry.status == "failed")
     changes: list[Change] = []
     previous = entry.basis if live else basis
+    cell = getattr(spec, "cell", None)
     for slot in found.slots:
         ident = identity("slot", spec.id, previous, spec.digest, slot)
         changes.append(Change(spec.id, Action.SLOT, spec.source, spec.digest, ident, spec.launch,
                               previous=previous, reason=f"slot {slot} is due", slot=slot, schedule=found.record,
-                              cell=spec.cell, withdraw=_replace_target(schedule, entry) if not changes else None))
+                              cell=cell, withdraw=None if changes else _replace_target(schedule, entry)))
         previous = ident
     return changes, replace_upkeep(upkeep, found.changed and not changes)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler import checks, secrets
+from reconciler import checks, schedule, secrets
 from reconciler.problems import Problem, dotted
+from reconciler.schedule import Schedule
 from reconciler.settings import Settings
 from reconciler.yamlload import Document, load_documents, locate, read_text
 
@@ -36,6 +37,7 @@ class Spec:
     description: str | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
     preview: Mapping[str, Any] | None = None  # the effective `preview:` mapping (reconciler.preview merges it)
+    schedule: Schedule | None = None  # enqueued once per slot of this schedule (reconciler.schedule)
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ class _Loader:
         launch = checks.normalise(effective["launch"])
         return Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
                     description=effective.get("description"), labels=effective.get("labels") or {},
-                    preview=effective.get("preview"))
+                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")))
 
     def _whole_problem(self, layer: _Layer, folder_layers: list[_Layer], finding: checks.Finding) -> Problem:
         """A finding about the merged mapping is the spec file's to fix; the layers that gave parts

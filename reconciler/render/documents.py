@@ -28,13 +28,21 @@ def plan(plan: Plan) -> dict[str, Any]:
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
             "diff": [_diff(d) for d in change.diff],
-            # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
-            "withdraw": change.withdraw,
+            **({"slot": change.slot} if change.slot else {}),
         })
     return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,
             "changes": changes, "notes": list(plan.notes),
-            "causes": [{"file": c.file, "paths": list(c.paths), "ids": list(c.ids), "count": len(c.ids),
-                        "text": c.sentence()} for c in plan.causes]}
+            # each scheduled spec's next slot (and last and missed), said only where there are schedules
+            **({"schedules": [_schedule(u.id, u.record) for u in plan.schedules]} if plan.schedules else {})}
+
+def _schedule(spec_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    found = record.get("spec")
+    spec: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    return {"id": spec_id, "cron": spec.get("cron"), "timezone": spec.get("timezone"),
+            "suspend": bool(spec.get("suspend")), "next_slot": record.get("next_slot"),
+            "last_slot": record.get("last_slot"), "missed": list(record.get("missed", []))}
+
+
 
 
 def invalid_plan(specs: SpecSet) -> dict[str, Any]:
@@ -68,7 +76,9 @@ def status(ledger: Ledger) -> dict[str, Any]:
         rows.append({"id": spec_id, "status": entry.status, "digest": entry.digest, "source": entry.source,
                      "uncertain": entry.status in UNCERTAIN, "error": entry.error,
                      "queued_runs": [str(r["id"]) for r in entry.queued_runs if r.get("id")],
-                     "queued_run": dict(run) if run else None})
+                     "queued_run": dict(run) if run else None,
+                     **({"schedule": _schedule(spec_id, entry.extra["schedule"])}
+                        if isinstance(entry.extra.get("schedule"), Mapping) else {})})
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -80,8 +90,7 @@ def apply(result: Result) -> dict[str, Any]:
             "commit": result.commit, "pushed": result.pushed, "notes": list(result.notes),
             "plan": result.plan.summary,
             "outcomes": [{"id": o.id, "action": o.action.value, "result": o.result,
-                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes),
-                          "withdraw": o.withdraw}
+                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes)}
                          for o in result.outcomes]}
 
 

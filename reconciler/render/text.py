@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.render.escape import text as esc
 
-SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-"}
+SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@"}
 
 
 def value(v: Any) -> str:
@@ -32,7 +32,8 @@ def plural(n: int, word: str) -> str:
 
 def summary_line(summary: dict[str, int]) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
-            f"{summary['remove']} to remove, {summary['unchanged']} unchanged")
+            f"{summary['remove']} to remove, {summary['unchanged']} unchanged"
+            + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else ""))
 
 
 def plan(doc: dict[str, Any]) -> str:
@@ -49,13 +50,26 @@ def plan(doc: dict[str, Any]) -> str:
                 lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
             else:
                 lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
-        if change.get("withdraw"):
-            lines.append(f"      withdraw (if still pending) {esc(change['withdraw'])}")
     # plan compares the specs with the ledger; it never asks the queue
     head = "No changes: the ledger matches the specs." if not doc["changes"] else "launchops will:"
-    notes = [f"note: {esc(n)}" for n in doc.get("notes", [])] + [
-        f"note: {esc(c['text'])}" for c in doc.get("causes", [])]
-    return "\n".join([*notes, head, *lines, "", f"Plan: {summary_line(doc['summary'])}."]) + "\n"
+    notes = [f"note: {esc(n)}" for n in doc.get("notes", [])]
+    return "\n".join([*notes, head, *lines, *_schedules(doc.get("schedules", [])), "",
+                      f"Plan: {summary_line(doc['summary'])}."]) + "\n"
+
+
+def _schedules(schedules: Sequence[dict[str, Any]]) -> list[str]:
+    """Each scheduled spec's slots: what decides what is enqueued, whenever apply runs."""
+    if not schedules:
+        return []
+    lines = ["", "Schedules (slots, not runs of apply, decide what is enqueued):"]
+    for s in schedules:
+        cron = ", ".join(s.get("cron") or [])
+        nxt = "suspended" if s.get("suspend") else f"next slot {s.get('next_slot') or 'none'}"
+        lines.append(f"  {esc(s['id'])}  {esc(cron)} ({esc(s.get('timezone') or 'UTC')}): {nxt}; "
+                     f"last slot {esc(s.get('last_slot') or 'none')}")
+        lines.extend(f"      missed {esc(m.get('slot'))} ({esc(m.get('why'))})" for m in s.get("missed", [])[:5])
+    return lines
+
 
 
 def validate(doc: dict[str, Any]) -> str:
@@ -84,6 +98,7 @@ def status(doc: dict[str, Any]) -> str:
         rows.append([s["id"], status, run.get("id", "-"), run.get("state", "-"), run.get("enqueued_at", "-")])
     errors = [f"  {esc(s['id'])}: {esc(s['error'])}" for s in doc["specs"] if s["error"]]
     out = table(["ID", "STATUS", "QUEUED RUN", "STATE", "ENQUEUED"], rows) + f"\n\n{counts(doc['summary'])}\n"
+    out += "".join(line + "\n" for line in _schedules([s["schedule"] for s in doc["specs"] if s.get("schedule")]))
     return out + ("\nErrors:\n" + "\n".join(errors) + "\n" if errors else "")
 
 
