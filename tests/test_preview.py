@@ -306,3 +306,33 @@ def test_sweep_and_cleanup_ask_nothing_when_previews_were_never_on(tmp_path: Pat
     for args in (("sweep", "--open", ""), ("cleanup", "--pr", "3")):
         done = preview(repo, *args)
         assert done["withdrawn"] == [] and "off" in done["notes"][0]
+
+
+def test_a_preview_launch_with_two_sources_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    repo = setup(tmp_path)
+    push(repo, {"launches/a.yaml": spec("img-a:1", preview="  job: acme/p/smoke:v1\n")})
+    done = cli(repo, "preview", "apply", "--pr", "4", "--base", "origin/main")
+    assert done.exit_code == 1
+    assert "a: its preview launch needs exactly one of job, docker_image or uri (found job and docker_image)" in (
+        done.output)
+    assert previews(repo) == []
+
+
+def test_two_pull_requests_previewed_at_once_both_land(tmp_path: Path) -> None:
+    """Each run pushes the shared branch compare-and-swap; the one that lost the race writes its
+    own folder again on the new tip."""
+    import sys
+
+    repo = setup(tmp_path)
+    push(repo, {"launches/a.yaml": spec("img-a:2")})
+    runs = [subprocess.Popen([sys.executable, "-m", "reconciler", "-C", str(repo), "preview", "apply", "--pr",
+                              str(pr), "--base", "origin/main"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for pr in (31, 32)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    assert record(repo, 31)["state"] == record(repo, 32)["state"] == "open"
+    items = previews(repo)
+    assert sorted(i["marker"][:9] for i in items) == ["lo-pr-31-", "lo-pr-32-"]
+    assert all(i["sends"] == 1 for i in items)
+    assert apply(repo, 31)["enqueued"] == [] and apply(repo, 32)["enqueued"] == []
