@@ -304,7 +304,8 @@ def write(folder: Path, document: Mapping[str, Any]) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("status.json", json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"),
+    for name, text in (("status.json", json.dumps(document, sort_keys=True, ensure_ascii=False,
+                                                          separators=(",", ":")) + "\n"),
                        ("index.html", page(document))):
         path = folder / name
         tmp = path.with_name(f".{name}.tmp")

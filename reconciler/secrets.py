@@ -59,12 +59,18 @@ def is_secret_path(path: Sequence[str | int]) -> bool:
 
 def mask(value: Any, path: Sequence[str | int] = ()) -> Any:
     """A copy of `value` with every value under a secret-named key replaced by `***`."""
-    if is_secret_path(path):
+    return _masked(value, is_secret_path(path))
+
+
+def _masked(value: Any, secret: bool) -> Any:
+    # Below a key that is not secret-named, a value is secret exactly when its own key is: one key
+    # looked at per value, not the whole path again (the status page masks 10,000 launches).
+    if secret:
         return None if value is None else MASK
     if isinstance(value, dict):
-        return {k: mask(v, [*path, k]) for k, v in value.items()}
+        return {k: _masked(v, is_secret_key(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [mask(v, [*path, i]) for i, v in enumerate(value)]
+        return [_masked(v, False) for v in value]
     return value
 
 

@@ -48,13 +48,15 @@ th[aria-sort=descending] button::after{content:" \\25BC"}
 td{padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
 tbody:hover td{background:#fafbfc}
 tr.gh td{background:var(--bg);font-weight:600;border-bottom:1px solid var(--line)}
-tr.cell td:first-child{padding-left:26px}
-code,.mono{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.p{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
+tr.cell td:first-child{padding-left:26px}tr.hot td:first-child{box-shadow:inset 4px 0 var(--bad)}
+code,.mono,.c{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+i{font-style:normal;color:var(--mute)}
+.p,i[class]{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .ok{color:var(--ok);background:var(--okb)}.warn{color:var(--warn);background:var(--warnb)}
 .bad{color:var(--bad);background:var(--badb)}.unk{color:var(--unk);background:var(--unkb)}
 .off{color:var(--off);background:var(--offb)}.new{color:var(--new);background:var(--newb)}
-.mute{color:var(--mute)}.nw{white-space:nowrap}.alarm{color:#fff;background:var(--bad)}.err{color:var(--bad);font-size:12px}
+.mute,.m{color:var(--mute)}.m{font-size:12px}.t,.nw{white-space:nowrap}
+.alarm{color:#fff;background:var(--bad)}.err{color:var(--bad);font-size:12px}
 details summary{cursor:pointer}details pre{white-space:pre-wrap;word-break:break-all;margin:6px 0;
 padding:8px;background:var(--bg);border-radius:6px;max-width:720px}
 a{color:var(--new)}.empty{color:var(--mute);font-style:italic}
@@ -63,7 +65,14 @@ a{color:var(--new)}.empty{color:var(--mute);font-style:italic}
 _SCRIPT = """
 (function(){
 function key(td){if(!td)return'';if(td.dataset.v!==undefined)return td.dataset.v;
-var s=td.querySelector('summary');return (s?s.textContent:td.textContent).trim();}
+return td.firstChild?td.firstChild.textContent.trim():'';}
+var now=Date.parse(document.body.dataset.now);
+function ago(s){var m=Math.round(s/60),h=Math.floor(m/60),d=Math.floor(h/24);
+return d?d+' d':h?h+' h':m+' min';}
+document.querySelectorAll('td.t').forEach(function(td){var t=td.textContent;if(!t)return;
+var at=Date.parse(t.replace(' ','T').replace(/(\\d\\d:\\d\\d)Z$/,'$1:00Z'));if(isNaN(at)||isNaN(now))return;
+var s=document.createElement('span');s.className='m';
+s.textContent=at<=now?' ('+ago((now-at)/1000)+' ago)':' (in '+ago((at-now)/1000)+')';td.appendChild(s);});
 function cmp(a,b){var x=parseFloat(a),y=parseFloat(b);
 if(!isNaN(x)&&!isNaN(y)&&String(x)===a&&String(y)===b)return x-y;return a<b?-1:a>b?1:0;}
 function rows(tb){return Array.prototype.filter.call(tb.rows,function(r){return !r.classList.contains('gh');});}
@@ -104,8 +113,8 @@ CSP = (f"default-src 'none'; style-src '{_sha(_CSS)}'; script-src '{_sha(_SCRIPT
 
 def pill(state: str | None) -> str:
     if not state:
-        return '<span class="mute">—</span>'
-    return f'<span class="p {TONE.get(state, "off")}">{esc(state)}</span>'
+        return "<i>—</i>"
+    return f"<i class={TONE.get(state, 'off')}>{esc(state)}</i>"
 
 
 def _when(value: Any, now: str) -> str:
@@ -139,7 +148,7 @@ def _span(seconds: int) -> str:
 def _link(url: Any, label: str) -> str:
     # the document builds run URLs from an http(s) base and quoted segments; checked again here
     if isinstance(url, str) and re.match(r"https?://[^\s\"'<>]+$", url):
-        return f'<a href="{esc(url)}" rel="noopener noreferrer">{esc(label)}</a>'
+        return f'<a href="{esc(url)}">{esc(label)}</a>'  # same tab; the page sends no referrer
     return ""
 
 
@@ -158,26 +167,51 @@ def _head(columns: Iterable[str]) -> str:
     return f"<thead><tr>{cells}</tr></thead>"
 
 
-def _spec_row(row: Mapping[str, Any], now: str, in_group: bool) -> str:
+def _what(launch: Mapping[str, Any]) -> str:
+    """What a spec launches, in a few words: its job, image or URI."""
+    for key in ("job", "docker_image", "uri"):
+        if isinstance(launch.get(key), str):
+            return str(launch[key])
+    return ""
+
+
+# Up to this many rows, each shows its launch arguments (masked) when opened; a larger page leaves
+# them to status.json, so 10,000 specs stay a page of about 4 MB that a browser opens at once.
+DETAILS_UP_TO = 2000
+
+
+def _spec_row(row: Mapping[str, Any], in_group: bool, details: bool) -> str:
+    """One spec or cell. Lean on purpose: sort keys only where the text is not one, an anchor only
+    on rows the attention list links to, times made relative by the script."""
     label = ",".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(row["cell"].items())) \
         if in_group and row.get("cell") else row["id"]
-    launch = json.dumps(row.get("launch") or {}, indent=1, sort_keys=True, ensure_ascii=False)
     error = f'<div class="err">{esc(row["error"])}</div>' if row.get("error") else ""
-    commit = row.get("applied_commit") or ""
-    qr = row.get("queued_run") or ""
-    more = f' <span class="mute">+{row["queued_runs"] - 1}</span>' if row.get("queued_runs", 0) > 1 else ""
-    return (f'<tr{" class=cell" if in_group else ""} id="{esc("spec-" + row["id"])}">'
-            f'<td data-v="{esc(row["id"])}"><details><summary>{esc(label)}</summary>'
-            f'<div class="mute">{esc(row["id"] + " · " if label != row["id"] else "")}{esc(row["source"])}</div>'
-            f'<pre>{esc(launch)}</pre></details>{error}</td>'
+    more = f' <span class="m">+{row["queued_runs"] - 1}</span>' if row.get("queued_runs", 0) > 1 else ""
+    anchor = f' id="{esc("spec-" + row["id"])}"' if row.get("attention") else ""
+    # the source file only where the id does not name it already (an explicit id, several documents)
+    named = "/" + row["id"] + ".y"
+    source = "" if ("/" + row["source"]).endswith((named + "aml", named + "ml")) else row["source"]
+    where = " · ".join(esc(part) for part in (row["id"] if label != row["id"] else "", source,
+                                              _what(row.get("launch") or {})) if part)
+    at = row.get("applied_at") or ""
+    key = f' data-v="{esc(row["id"])}"' if label != row["id"] or details else ""
+    if details:
+        launch = json.dumps(row.get("launch") or {}, indent=1, sort_keys=True, ensure_ascii=False)
+        head = f"<details><summary>{esc(label)}</summary><div class=m>{where}</div><pre>{esc(launch)}</pre></details>"
+    else:
+        head = f"{esc(label)}<div class=m>{where}</div>"
+    classes = " ".join(c for c in ("cell" if in_group else "", "hot" if row.get("attention") else "") if c)
+    shown = f' class="{classes}"' if classes else ""
+    return (f"<tr{shown}{anchor}><td{key}>{head}{error}</td>"
             f'<td>{pill(row["git"])}</td><td>{pill(row["status"])}</td><td>{pill(row.get("queue_state"))}</td>'
-            f'<td class="nw" data-v="{esc(row.get("applied_at") or "")}">{_when(row.get("applied_at"), now)}</td>'
-            f'<td class="mono" data-v="{esc(commit)}" title="{esc(commit)}">{esc(commit[:8])}</td>'
-            f'<td class="mono" data-v="{esc(qr)}">{esc(qr)}{more}</td>'
-            f'<td>{_link(row.get("run_url"), "open run")}</td><td>{esc(row.get("queue") or "")}</td></tr>')
+            f'<td class=t>{esc(at.replace("T", " ").replace(":00Z", "Z")) if at else ""}</td>'
+            f'<td class=c>{esc((row.get("applied_commit") or "")[:8])}</td>'
+            f'<td class=c>{esc(row.get("queued_run") or "")}{more}</td>'
+            f'<td>{_link(row.get("run_url"), "run")}</td><td>{esc(row.get("queue") or "")}</td></tr>')
 
 
-def _spec_bodies(rows: list[Mapping[str, Any]], now: str) -> str:
+def _spec_bodies(rows: list[Mapping[str, Any]]) -> str:
+    details = len(rows) <= DETAILS_UP_TO
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
@@ -185,7 +219,7 @@ def _spec_bodies(rows: list[Mapping[str, Any]], now: str) -> str:
     for group, members in groups.items():
         matrix = len(members) > 1 or members[0].get("cell") is not None
         if not matrix:
-            out.append(f"<tbody>{_spec_row(members[0], now, False)}</tbody>")
+            out.append(f"<tbody>{_spec_row(members[0], False, details)}</tbody>")
             continue
         states: dict[str, int] = {}
         for m in members:
@@ -193,7 +227,7 @@ def _spec_bodies(rows: list[Mapping[str, Any]], now: str) -> str:
         tally = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
         head = (f'<tr class="gh"><td colspan="{len(_SPEC_COLUMNS)}">{esc(group)} '
                 f'<span class="mute">matrix · {len(members)} cells</span> {tally}</td></tr>')
-        out.append(f'<tbody class="matrix">{head}{"".join(_spec_row(m, now, True) for m in members)}</tbody>')
+        out.append(f'<tbody class="matrix">{head}{"".join(_spec_row(m, True, details) for m in members)}</tbody>')
     return "".join(out)
 
 
@@ -258,15 +292,19 @@ def page(document: Mapping[str, Any]) -> str:
     now = document["generated_at"]
     summary = document["summary"]
     specs = document["specs"]
-    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{_spec_bodies(specs, now)}</table>'
+    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{_spec_bodies(specs)}</table>'
              if specs else '<p class="empty">No specs and no ledger entries yet.</p>')
+    if len(specs) > DETAILS_UP_TO:
+        table = (f'<p class="m">More than {DETAILS_UP_TO} specs: each one\'s launch arguments are in '
+                 f"status.json, beside this page.</p>{table}")
     queue = summary.get("queue") or {}
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>launchops status · {summary['specs']} specs</title><style>{_CSS}</style></head><body>"
+        f"<title>launchops status · {summary['specs']} specs</title><style>{_CSS}</style></head>"
+        f'<body data-now="{esc(now)}">'
         f'<header><h1>launchops status</h1><p class="meta">{summary["specs"]} specs · '
         + (f'<span class="p alarm">{summary["attention"]} need attention</span>' if summary["attention"]
            else '<span class="p ok">nothing needs attention</span>')
