@@ -105,6 +105,7 @@ class Outcome:
     queued_runs: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = ()
+    withdraw: str | None = None  # what became of the item this change superseded (lifecycle.outcome_of)
 
     @property
     def ok(self) -> bool:
@@ -183,7 +184,7 @@ def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> 
              + " [skip ci]", ""]
     for outcome in result_outcomes:
         runs = ", ".join(outcome.queued_runs) or outcome.result
-        lines.append(f"{outcome.id} -> {runs}")
+        lines.append(f"{outcome.id} -> {runs}" + (f" ({outcome.withdraw})" if outcome.withdraw else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -368,7 +369,7 @@ class Applier:
             specs = self.reload_specs()
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
-            plan = make_plan(specs.specs, self.current_ledger())
+            plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw)
         recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
         if not plan.changes and not recovered and not self.options.push and not any(u.changed for u in plan.schedules):
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
@@ -387,10 +388,13 @@ class Applier:
         if self.journal_error:
             raise ApplyAborted(self.journal_error + "; nothing was enqueued")
         checkpoint("after-intent")
-        outcomes = early + self._execute(plan, progress, refused)
+        targets = self._withdraw_targets(plan)
+        outcomes = early + self._execute(plan, progress, refused, targets)
         removed = [c for c in plan.changes if c.action is Action.REMOVE]
-        self._record([Event("removed", c.id, c.change) for c in removed])
-        outcomes.extend(Outcome(c.id, c.action, "removed") for c in removed)
+        for c in removed:  # one at a time: each withdraw is journalled before and after its delete
+            gone = self._withdraw(c, targets.get(c.id))
+            self._record([Event("removed", c.id, c.change)])
+            outcomes.append(Outcome(c.id, c.action, "removed", notes=(gone,) if gone else (), withdraw=gone))
         outcomes.sort(key=lambda o: o.id)
         message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
                    if recovered else "launchops: publish the ledger [skip ci]\n")
@@ -556,7 +560,7 @@ class Applier:
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
-            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger()))
+            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw))
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
 
@@ -612,7 +616,54 @@ class Applier:
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; every QueuedRun ID "
                            "is in the local journal and ledger: run apply --push again to publish them")
 
-    def _execute(self, plan: Plan, progress: Progress | None, refused: dict[str, str]) -> list[Outcome]:
+    def _withdraw_targets(self, plan: Plan) -> dict[str, QueuedRun]:
+        """The items this plan's changes supersede, read once from the ledger as it is now (after
+        _prepare adopted what uncertain attempts left): spec id -> the run to withdraw."""
+        from reconciler.lifecycle import withdraw_target
+
+        wanted = [c for c in plan.changes if c.withdraw]
+        if not wanted:
+            return {}
+        ledger = self.current_ledger()
+        out: dict[str, QueuedRun] = {}
+        for change in wanted:
+            entry = ledger.specs.get(change.id)
+            run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change) if entry else None
+            if change.action is Action.SLOT and entry is not None:  # concurrency: replace (reconciler.schedule)
+                from reconciler.schedule import replace_run
+
+                run = replace_run(entry)
+
+            if run is not None and run.get("backend", self.settings.backend) == self.settings.backend:
+                out[change.id] = QueuedRun.from_json(run)
+        return out
+
+    def _withdraw(self, change: Change, run: QueuedRun | None) -> str | None:
+        """Withdraw the item `change` supersedes while it is still pending: a journalled step, so
+        a kill between the delete and what follows loses nothing (the next apply reads the item
+        again). Returns what became of it, for people and the commit message."""
+        from reconciler.lifecycle import outcome_of
+
+        if run is None or self._why_stop():
+            return None
+        entry_change = change.change  # a `refreshed` event is folded by run id, whichever change it names
+        self._record([Event("refreshed", change.id, entry_change, {"id": run.id, "fields": {"state": "withdrawing"}})])
+        if self.journal_error:
+            return None
+        checkpoint("before-withdraw")
+        try:
+            said = self.backend.withdraw(run)
+        except (BackendError, EnqueueFailed) as exc:
+            return f"could not withdraw {run.id}: {exc} (the next apply looks again)"
+        checkpoint("after-withdraw")
+        judged = outcome_of(run.id, said, run.state)
+        if judged.state is not None:
+            self._record([Event("refreshed", change.id, entry_change, {"id": run.id,
+                                                                       "fields": {"state": judged.state}})])
+        return judged.note
+
+    def _execute(self, plan: Plan, progress: Progress | None, refused: dict[str, str],
+                 targets: dict[str, QueuedRun] | None = None) -> list[Outcome]:
         """Enqueue every create, update and retry; a failure does not stop the others unless fail_fast."""
         work = [c for c in plan.changes if c.action.enqueues]
         workers = max(1, int(getattr(self.backend, "parallel", 1) or 1))
@@ -629,8 +680,13 @@ class Applier:
                 # claim nothing is recorded: the run that took it over may be enqueueing it.
                 return change, Outcome(change.id, change.action, "skipped", error=error), [
                     Event("failed", change.id, change.change, {"error": error})] if error != _LOST else []
-            done = (self._refuse(change, refused[change.id]) if change.id in refused
-                    else self._one(change, repository))
+            if change.id in refused:
+                done = self._refuse(change, refused[change.id])
+            else:  # the superseded item goes first: while it is pending both would run
+                gone = self._withdraw(change, (targets or {}).get(change.id) if change.withdraw else None)
+                done = self._one(change, repository)
+                if gone:
+                    done = (done[0], replace(done[1], notes=(gone, *done[1].notes), withdraw=gone), done[2])
             if change.slot is not None:  # the ledger keeps each slot's run and its state
                 done = (done[0], done[1], [_with_slot(e, change.slot) for e in done[2]])
             if self.options.fail_fast and not done[1].ok:

@@ -261,11 +261,14 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
               help="Concurrent job checks and enqueues on the wandb backend (default: setting parallel, 8).")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait for another apply in this clone to finish.")
+@click.option("--max-enqueue", type=click.IntRange(0), default=None, metavar="N",
+              help="Allow a plan that enqueues up to N items (default: setting max_enqueue, 256).")
 @format_option("apply")
 @now_option
 @click.pass_obj
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, local: bool, remote: str,
-          allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str) -> None:
+          allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str,
+          max_enqueue: int | None) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
     from reconciler.apply import Options
     from reconciler.plan import make_plan
@@ -284,11 +287,15 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
     # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
     clock = _apply_clock()
-    asked = None if yes else _confirm(make_plan(specs.specs, _ledger_with_journal(settings), now=clock), fmt)
+    limit = settings.max_enqueue if max_enqueue is None else max_enqueue
+    shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock)
+    _refuse_blast_radius(settings, shown, limit)
+    asked = None if yes else _confirm(shown, fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        the_plan = make_plan(specs.specs, runner.current_ledger(), now=clock)
+        the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock)
+        _refuse_blast_radius(settings, the_plan, limit)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
@@ -317,6 +324,16 @@ def _apply_clock() -> datetime.datetime:
              "apply takes the slots due by then, and a slot taken is never enqueued again; plan --now shows the "
              "future without taking anything")
     return clock
+
+
+def _refuse_blast_radius(settings: Settings, the_plan: Plan, limit: int) -> None:
+    """max_enqueue: one folder-defaults edit must not launch hundreds of GPU jobs unasked."""
+    from reconciler import engine, lifecycle
+
+    if lifecycle.enqueue_count(the_plan) > limit:
+        why = lifecycle.refusal(the_plan, limit, engine.causes(settings, the_plan))
+        assert why is not None
+        fail(why)
 
 
 def _shown(change: Any) -> tuple[str, str, str]:

@@ -665,6 +665,11 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
     return written, replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
 
 
+# A withdrawn run stays (SPEC): it says why the change it was sent for never ran; `withdrawing` is a
+# withdraw an apply was stopped in the middle of, which the next apply finishes.
+_KEPT_STATES = ("withdrawn", "withdrawing")
+
+
 def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:
     """Runs of earlier changes that are settled (not pending or unknown on the queue, not of an
     uncertain change) leave the shard; git history keeps them, and the commit message lists them
@@ -674,7 +679,7 @@ def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:
     for spec_id, entry in ledger.specs.items():
         keep = [r for r in entry.queued_runs
                 if not r.get("change") or r.get("change") == entry.change or r.get("state") in UNCERTAIN
-                or r.get("state") is None]
+                or r.get("state") is None or r.get("state") in _KEPT_STATES]
         if len(keep) == len(entry.queued_runs):
             specs[spec_id] = entry
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from reconciler.ledger import RETRYABLE, Ledger, identity
 from reconciler.problems import dotted
 
 if TYPE_CHECKING:
+    from reconciler.lifecycle import Cause
     from reconciler.schedule import Upkeep
     from reconciler.specs import Spec
 
@@ -67,6 +68,7 @@ class Plan:
     unchanged: int
     specs: Mapping[str, Spec] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # said with the plan (a migration it implies, shards checked in full)
+    causes: tuple[Cause, ...] = ()  # updates grouped under the _defaults.yaml edit that caused them
     schedules: tuple[Upkeep, ...] = ()  # every scheduled spec's record after this plan (reconciler.schedule)
 
     @property
@@ -118,10 +120,11 @@ MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrat
 
 
 def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (),
-              now: datetime.datetime | None = None) -> Plan:
-    """Pair desired specs with ledger entries by id, then compare digests, then classify. A
-    scheduled spec is enqueued per due slot at `now` (default: --now / LAUNCHOPS_NOW / the clock),
-    never because its file changed."""
+              withdraw: bool = True, now: datetime.datetime | None = None) -> Plan:
+    """Pair desired specs with ledger entries by id, then compare digests, then classify.
+    `withdraw`: the setting; updates and removals then name the item they supersede. A
+    scheduled spec is enqueued per due slot at `now` (default: --now / LAUNCHOPS_NOW / the clock), never
+    because its file changed."""
     changes: list[Change] = []
     unchanged = 0
     schedules: list[Upkeep] = []
@@ -162,4 +165,16 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
             unchanged += 1
     if ledger.legacy:
         notes = (MIGRATION_NOTE, *notes)
+    if withdraw:
+        changes = [_with_withdraw(c, ledger) for c in changes]
     return Plan(tuple(changes), unchanged, specs, notes, schedules=tuple(schedules))
+
+
+def _with_withdraw(change: Change, ledger: Ledger) -> Change:
+    from reconciler.lifecycle import withdraw_target
+
+    entry = ledger.specs.get(change.id)
+    if entry is None or change.action is Action.CREATE or change.slot is not None:
+        return change  # a schedule's items are withdrawn only by its concurrency: replace (reconciler.schedule)
+    run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change)
+    return replace(change, withdraw=str(run["id"])) if run is not None else change

@@ -242,6 +242,20 @@ def test_concurrency_forbid_skips_a_slot_while_the_previous_item_runs(repo: Path
     assert read_ledger(repo)["specs"]["nightly/eval"]["queued_runs"][-1]["slot"] == "2026-11-20T06:00:00Z"
 
 
+def test_concurrency_replace_withdraws_the_previous_item_if_still_pending(repo: Path) -> None:
+    scheduled(repo, 'cron: "0 * * * *"\nconcurrency: replace')
+    apply(repo, "2026-11-20T03:10:00Z")
+    apply(repo, "2026-11-20T04:05:00Z")
+    first = read_ledger(repo)["specs"]["nightly/eval"]["queued_runs"][-1]["id"]
+    apply(repo, "2026-11-20T05:05:00Z")
+    runs = {r["id"]: r for r in read_ledger(repo)["specs"]["nightly/eval"]["queued_runs"]}
+    assert runs[first]["state"] == "withdrawn"
+    assert [i["spec_id"] for i in local_items(repo) if i["state"] == "pending"] == ["nightly/eval"]
+    _settle(repo, "running")  # a running item is not touched
+    apply(repo, "2026-11-20T06:05:00Z")
+    assert sorted(i["state"] for i in local_items(repo)) == ["pending", "running", "withdrawn"]
+
+
 # ---- validation and DST -------------------------------------------------------------------------
 
 def test_impossible_six_field_and_unknown_timezone_are_errors_at_their_line(repo: Path) -> None:

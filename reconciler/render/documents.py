@@ -28,10 +28,14 @@ def plan(plan: Plan) -> dict[str, Any]:
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
             "diff": [_diff(d) for d in change.diff],
+            # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
+            "withdraw": change.withdraw,
             **({"slot": change.slot} if change.slot else {}),
         })
     return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,
             "changes": changes, "notes": list(plan.notes),
+            "causes": [{"file": c.file, "paths": list(c.paths), "ids": list(c.ids), "count": len(c.ids),
+                        "text": c.sentence()} for c in plan.causes],
             # each scheduled spec's next slot (and last and missed), said only where there are schedules
             **({"schedules": [_schedule(u.id, u.record) for u in plan.schedules]} if plan.schedules else {})}
 
@@ -90,7 +94,8 @@ def apply(result: Result) -> dict[str, Any]:
             "commit": result.commit, "pushed": result.pushed, "notes": list(result.notes),
             "plan": result.plan.summary,
             "outcomes": [{"id": o.id, "action": o.action.value, "result": o.result,
-                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes)}
+                          "queued_runs": list(o.queued_runs), "error": o.error, "notes": list(o.notes),
+                          "withdraw": o.withdraw}
                          for o in result.outcomes]}
 
 

@@ -50,9 +50,12 @@ def plan(doc: dict[str, Any]) -> str:
                 lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
             else:
                 lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
+        if change.get("withdraw"):
+            lines.append(f"      withdraw (if still pending) {esc(change['withdraw'])}")
     # plan compares the specs with the ledger; it never asks the queue
     head = "No changes: the ledger matches the specs." if not doc["changes"] else "launchops will:"
-    notes = [f"note: {esc(n)}" for n in doc.get("notes", [])]
+    notes = [f"note: {esc(n)}" for n in doc.get("notes", [])] + [
+        f"note: {esc(c['text'])}" for c in doc.get("causes", [])]
     return "\n".join([*notes, head, *lines, *_schedules(doc.get("schedules", [])), "",
                       f"Plan: {summary_line(doc['summary'])}."]) + "\n"
 
