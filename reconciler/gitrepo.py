@@ -393,7 +393,8 @@ class Repo:
             self.git.push(remote, f"{commit}:refs/heads/{branch}")
         except git.GitCommandError as exc:
             text = _git_stderr(exc)
-            if _RACE.search(text):
+            # two pushes to one ref at once: the remote's ref lock went to the other
+            if _RACE.search(text) or "cannot lock ref" in text or "(failed to update ref)" in text:
                 return False
             raise GitError(f"git push {remote} {branch} failed: {_reason(text)}") from None
         return True
