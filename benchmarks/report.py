@@ -43,7 +43,7 @@ def _launch(rng: random.Random, team: str, n: int, lr: float | None = None) -> d
                                                     "wandb_api_key": "never-shown"}}}}
 
 
-def fixture(count: int = SPECS, seed: int = 7) -> tuple[Ledger, dict[str, Spec], dict[str, Ledger]]:
+def fixture(count: int = SPECS, seed: int = 7) -> tuple[Ledger, dict[str, Spec], dict[str, dict[str, Any]]]:
     rng = random.Random(seed)
     entries: dict[str, Entry] = {}
     specs: dict[str, Spec] = {}
@@ -77,7 +77,8 @@ def fixture(count: int = SPECS, seed: int = 7) -> tuple[Ledger, dict[str, Spec],
             changed = n % 50 == 0
             shown = {**launch, "priority": 0} if changed else launch
             specs[spec_id] = Spec(spec_id, source, shown, digest_of(shown) if changed else digest)
-    previews = {f"pr-{pr}": Ledger(specs=dict(list(entries.items())[pr * 3: pr * 3 + 2])) for pr in (12, 40, 41)}
+    previews = {f"pr-{pr}": {"version": 1, "pr": pr, "state": "open", "specs": {
+        k: e.to_json() for k, e in list(entries.items())[pr * 3: pr * 3 + 2]}} for pr in (12, 40, 41)}
     return Ledger(specs=entries), specs, previews
 
 

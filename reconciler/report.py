@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from reconciler import secrets
 from reconciler.ledger import Entry, Ledger
+from reconciler.lifecycle import WITHDRAWABLE
 
 if TYPE_CHECKING:
     from reconciler.settings import Settings
@@ -34,9 +35,8 @@ FORMAT_VERSION = 1
 GIT_STATES = ("in sync", "changed", "removed", "invalid")
 STATUSES = ("applied", "pending", "failed", "unknown", "removed", "not applied")
 STALE = datetime.timedelta(hours=24)  # a pending item older than this needs a look
-# A superseded item in one of these states is one a withdraw did not take away.
-LIVE = ("pending", "claimed", "leased", "running", "queued")
 DEFAULT_WANDB_APP = "https://wandb.ai"
+INVALID = "invalid spec file: apply enqueues nothing, for any spec, until it is fixed (launchops validate)"
 PREVIEW_BRANCH = "launchops/previews"
 
 
@@ -110,23 +110,27 @@ def _target(run: Mapping[str, Any], launch: Mapping[str, Any]) -> str:
     return f"{head}: {queue}" if head and queue else str(head or queue)
 
 
-def _superseded_live(entry: Entry) -> list[Mapping[str, Any]]:
-    """Runs of an earlier change (or of a removed spec) still waiting or running: a withdraw that
-    did not happen (the item was claimed first, or withdraw is off for it)."""
+def _unwithdrawn(entry: Entry) -> list[Mapping[str, Any]]:
+    """Items launchops enqueued for an earlier change of this id (or for a spec since removed) that
+    the ledger still sees pending: a withdraw that did not take (reconciler.lifecycle records the
+    state it read after the delete), or one cut short (`withdrawing`). A schedule's earlier slots
+    are not superseded by later ones, and a claimed or running item is kept on purpose."""
+    if entry.kind == "slot" or "schedule" in entry.extra:
+        return []
     out = []
     for run in entry.queued_runs:
-        if str(run.get("state") or "").lower() not in LIVE:
-            continue
-        earlier = run.get("change") not in (None, entry.change) or entry.status == "removed"
-        if earlier and run is not entry.latest_run or entry.status == "removed":
+        superseded = entry.status == "removed" or run.get("change") not in (None, entry.change)
+        own = isinstance(run.get("marker"), str) and not run.get("adopted")
+        if superseded and own and str(run.get("state") or "pending").lower() in WITHDRAWABLE:
             out.append(run)
     return out
 
 
-def _attention(row: Mapping[str, Any], entry: Entry | None, now: datetime.datetime) -> list[str]:
-    reasons: list[str] = []
+def _attention(row: Mapping[str, Any], entry: Entry | None, now: datetime.datetime, withdraw: bool) -> list[str]:
+    # an invalid spec anywhere stops every enqueue (SPEC "Never"), not only its own
+    reasons: list[str] = [INVALID] if row["git"] == "invalid" else []
     if entry is None:
-        return ["invalid spec file: nothing of it can be applied"] if row["git"] == "invalid" else []
+        return reasons
     if entry.status == "failed":
         reasons.append("failed" + (f": {entry.error}" if entry.error else ""))
     elif entry.status == "unknown":
@@ -142,9 +146,9 @@ def _attention(row: Mapping[str, Any], entry: Entry | None, now: datetime.dateti
         if since is not None and now - since > STALE:
             reasons.append(f"queue item pending for more than 24 h (since {iso(since)}): is an agent polling "
                            f"{row['queue'] or 'its queue'}?")
-    for live in _superseded_live(entry):
-        reasons.append(f"withdraw not honoured: superseded item {live.get('id')} is still "
-                       f"{str(live.get('state')).lower()}")
+    for run in _unwithdrawn(entry) if withdraw else ():
+        reasons.append(f"withdraw not honoured: superseded item {run.get('id')} is still "
+                       f"{str(run.get('state') or 'pending').lower()} on the queue")
     return reasons
 
 
@@ -170,9 +174,11 @@ def _schedule(spec_id: str, entry: Entry, now: datetime.datetime) -> dict[str, A
 
 
 def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], now: datetime.datetime,
-          previews: Sequence[Mapping[str, Any]] = (), app: str = DEFAULT_WANDB_APP) -> dict[str, Any]:
+          previews: Sequence[Mapping[str, Any]] = (), app: str = DEFAULT_WANDB_APP,
+          withdraw: bool = True) -> dict[str, Any]:
     """The status document (status.json). `problems`: the spec problems (objects with `.file`);
-    `previews`: the open preview launches (see `preview_rows`)."""
+    `previews`: the open preview launches (see `preview_rows`); `withdraw`: the setting (off, a
+    superseded item left pending is what was asked for)."""
     bad_files = {str(p.file) for p in problems}
     rows: list[dict[str, Any]] = []
     attention: list[dict[str, Any]] = []
@@ -199,7 +205,7 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
             "error": entry.error if entry is not None else None,
             "launch": secrets.mask(dict(spec.launch if spec is not None else launch), ["launch"]),
         }
-        row["attention"] = _attention(row, entry, now)
+        row["attention"] = _attention(row, entry, now, withdraw)
         rows.append(row)
         attention.extend({"id": spec_id, "reason": reason, "status": row["status"]} for reason in row["attention"])
         if entry is not None:
@@ -211,9 +217,10 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
         row = {"id": file, "group": file, "cell": None, "source": file, "git": "invalid", "status": "not applied",
                "queue_state": None, "kind": None, "digest": None, "applied_commit": None, "applied_at": None,
                "queued_run": None, "queued_runs": 0, "run_url": None, "queue": "", "error": None, "launch": {},
-               "attention": ["invalid spec file: nothing of it can be applied"]}
+               "attention": [INVALID]}
         rows.append(row)
         attention.append({"id": file, "reason": row["attention"][0], "status": "not applied"})
+    attention.sort(key=lambda a: (_severity(a["reason"]), a["id"]))
     summary = {
         "specs": len(rows),
         "git": {state: sum(1 for r in rows if r["git"] == state) for state in GIT_STATES},
@@ -226,6 +233,15 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
             "attention": attention, "specs": rows, "schedules": schedules, "previews": list(previews)}
 
 
+# The attention list, worst first: what stops every apply, what failed, what may have been sent,
+# what is left running against the spec, then what waits.
+_ORDER = ("invalid", "failed", "unknown", "withdraw", "pending", "queue item")
+
+
+def _severity(reason: str) -> int:
+    return next((i for i, start in enumerate(_ORDER) if reason.startswith(start)), len(_ORDER))
+
+
 def _count(values: Iterable[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in values:
@@ -233,17 +249,24 @@ def _count(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def preview_rows(ledgers: Mapping[str, Ledger], app: str = DEFAULT_WANDB_APP) -> list[dict[str, Any]]:
-    """Open previews: per pull request (`pr-N`), each spec's latest preview item."""
+def preview_rows(records: Mapping[str, Mapping[str, Any]], app: str = DEFAULT_WANDB_APP) -> list[dict[str, Any]]:
+    """Open previews: per pull request (`pr-N`: its preview ledger record, reconciler.preview),
+    each spec's latest preview item."""
     rows = []
-    for pr, ledger in sorted(ledgers.items(), key=lambda kv: (len(kv[0]), kv[0])):
-        for spec_id, entry in sorted(ledger.specs.items()):
-            run = entry.latest_run
-            rows.append({"pr": pr, "id": spec_id, "status": entry.status,
+    for pr, record in sorted(records.items(), key=lambda kv: (len(kv[0]), kv[0])):
+        specs = record.get("specs")
+        for spec_id, entry in sorted(specs.items() if isinstance(specs, Mapping) else ()):
+            if not isinstance(entry, Mapping):
+                continue
+            runs = [r for r in entry.get("queued_runs") or () if isinstance(r, Mapping)]
+            run = runs[-1] if runs else None
+            found = entry.get("launch")
+            launch: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+            rows.append({"pr": pr, "id": str(spec_id), "head": record.get("head"), "status": entry.get("status"),
                          "queue_state": str(run.get("state") or "pending").lower() if run else None,
                          "queued_run": str(run["id"]) if run and run.get("id") else None,
                          "enqueued_at": run.get("enqueued_at") if run else None,
-                         "run_url": run_url(run, entry.launch, app) if run else None})
+                         "run_url": run_url(run, launch, app) if run else None, "error": entry.get("error")})
     return rows
 
 
@@ -255,16 +278,15 @@ def collect(settings: Settings, now: datetime.datetime) -> dict[str, Any]:
     current = engine.ledger(settings)
     loaded = engine.specs(settings, current)
     app = wandb_app_url()
-    return build(current, loaded.specs, loaded.problems, now, preview_rows(_previews(settings), app), app)
+    return build(current, loaded.specs, loaded.problems, now, preview_rows(_previews(settings), app), app,
+                 settings.withdraw)
 
 
-def _previews(settings: Settings) -> dict[str, Ledger]:
-    """The preview ledgers of open pull requests, read from the preview branch when this clone has
-    it (`pr-N/` folders of shards; a PR marked closed is left out). None when there is none."""
+def _previews(settings: Settings) -> dict[str, Mapping[str, Any]]:
+    """The preview ledgers of open pull requests (`pr-N/ledger.json` on the preview branch, this
+    clone's copy or origin's), by `pr-N`; none when the clone has no such branch."""
     import json
     import subprocess
-
-    from reconciler.ledger import LedgerError, parse_shard_text
 
     for ref in (f"refs/heads/{PREVIEW_BRANCH}", f"refs/remotes/origin/{PREVIEW_BRANCH}"):
         listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref], cwd=settings.root,
@@ -273,27 +295,20 @@ def _previews(settings: Settings) -> dict[str, Ledger]:
             break
     else:
         return {}
-    out: dict[str, Ledger] = {}
-    names = [n for n in listed.stdout.splitlines() if n.startswith("pr-") and n.endswith(".json")]
-    closed = set()
-    for name in names:
+    out: dict[str, Mapping[str, Any]] = {}
+    for name in listed.stdout.splitlines():
         pr, _, rest = name.partition("/")
-        text = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=settings.root, capture_output=True,
-                              text=True, check=False).stdout
-        if rest == "_ledger.json" or rest.startswith("_"):
-            try:
-                if json.loads(text).get("closed"):
-                    closed.add(pr)
-            except (ValueError, AttributeError):
-                pass
+        if not (pr.startswith("pr-") and pr[3:].isdigit() and rest == "ledger.json"):
             continue
+        shown = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=settings.root, capture_output=True,
+                               text=True, check=False)
         try:
-            shard = parse_shard_text(text, rest, name)
-        except (LedgerError, ValueError):
-            continue
-        have = out.get(pr, Ledger())
-        out[pr] = Ledger(specs={**have.specs, **shard.entries})
-    return {pr: ledger for pr, ledger in out.items() if pr not in closed}
+            record = json.loads(shown.stdout)
+        except ValueError:
+            continue  # preview apply names a broken record; the status page shows what it can
+        if isinstance(record, Mapping) and record.get("state", "open") == "open":
+            out[pr] = record
+    return out
 
 
 def write(folder: Path, document: Mapping[str, Any]) -> list[Path]:

@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def _run(n: int, state: str, at: str, change: str, **more: Any) -> dict[str, Any
             "change": change, **more}
 
 
-def fixture() -> tuple[Ledger, dict[str, Spec], list[Problem], dict[str, Ledger]]:
+def fixture() -> tuple[Ledger, dict[str, Spec], list[Problem], dict[str, dict[str, Any]]]:
     entries: dict[str, Entry] = {}
     specs: dict[str, Spec] = {}
 
@@ -87,7 +87,9 @@ def fixture() -> tuple[Ledger, dict[str, Spec], list[Problem], dict[str, Ledger]
     add("team-b/edited", "applied", [_run(4, "withdrawn", "2026-12-01T08:00:00Z", old),
                                      _run(5, "running", "2026-12-02T07:00:00Z", "new")],
         change="new", git_launch=_launch("team-b-edited", template_variables={"gpus": 4}))
-    add("team-b/stuck", "applied", [_run(6, "running", "2026-12-01T08:00:00Z", old),
+    add("team-b/kept", "applied", [_run(10, "running", "2026-12-01T08:00:00Z", old),
+                                   _run(11, "pending", "2026-12-02T07:30:00Z", "new")], change="new")
+    add("team-b/stuck", "applied", [_run(6, "pending", "2026-12-01T08:00:00Z", old),
                                     _run(7, "pending", "2026-12-02T07:30:00Z", "new")], change="new")
     specs["team-b/new-spec"] = Spec("team-b/new-spec", "launches/team-b/new-spec.yaml", _launch("new"),
                                     digest_of(_launch("new")))
@@ -108,9 +110,10 @@ def fixture() -> tuple[Ledger, dict[str, Spec], list[Problem], dict[str, Ledger]
                        {"slot": "2026-11-27T02:17:00Z", "why": "concurrency: forbid"}]}})
     problems = [Problem("launches/broken.yaml", 3, 5, "unknown key 'parameters': did you mean 'config'?"),
                 Problem("launches/team-a/failed.yaml", 1, 1, "apiVersion: required")]
-    preview = Ledger(specs={"team-a/applied": Entry(
-        digest=digest_of(_launch("p")), source="launches/team-a/applied.yaml", launch=_launch("p"), status="applied",
-        change="p", kind="preview:pr-7", queued_runs=(_run(30, "pending", "2026-12-02T07:00:00Z", "p"),))})
+    preview = {"version": 1, "pr": 7, "state": "open", "head": "a" * 40, "base": "b" * 40, "specs": {
+        "team-a/applied": {"digest": digest_of(_launch("p")), "launch": _launch("p"), "status": "applied",
+                           "change": "p", "kind": "preview:pr-7", "source": "launches/team-a/applied.yaml",
+                           "queued_runs": [_run(30, "pending", "2026-12-02T07:00:00Z", "p")]}}}
     return Ledger(specs=entries, repository="f" * 32), specs, problems, {"pr-7": preview}
 
 
@@ -145,8 +148,12 @@ def test_every_state_is_in_the_fixture() -> None:
     assert ("team-a/waiting", "queue item pending for more than 24 h") in reasons
     assert ("team-b/stuck", "withdraw not honoured") in reasons
     assert ("launches/broken.yaml", "invalid spec file") in reasons
+    assert ("team-a/failed", "invalid spec file") in reasons
     # a recent pending item, a withdrawn one and a running current one need nothing
     assert not rows["team-b/edited"]["attention"] and not rows["team-a/applied"]["attention"]
+    assert not rows["team-b/kept"]["attention"]  # a superseded item already running is kept on purpose
+    quiet = report.build(*fixture()[:3], NOW, withdraw=False)
+    assert not any(a["reason"].startswith("withdraw") for a in quiet["attention"])
     assert rows["team-a/applied"]["run_url"] == "https://wandb.ai/acme/evals/runs/r4nd0m1d"
 
 
@@ -301,41 +308,29 @@ def test_report_command_end_to_end(empty_repo: Path, tmp_path: Path) -> None:
 
 
 def test_report_reads_open_previews_from_the_preview_branch(empty_repo: Path, tmp_path: Path) -> None:
-    ledger, _, _, previews = fixture()
-    from reconciler.ledger import shard_text
+    """The preview ledger as reconciler.preview writes it: `pr-N/ledger.json` on an orphan branch;
+    a closed pull request's record is left out."""
+    _, _, _, previews = fixture()
+    closed = {**previews["pr-7"], "pr": 8, "state": "closed"}
 
     def blob(text: str) -> str:
         return subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=empty_repo, input=text, text=True,
                               capture_output=True, check=True).stdout.strip()
 
-    shard = blob(shard_text("launches/team-a/applied.yaml", previews["pr-7"].specs, None))
-    closed = blob(shard_text("launches/team-a/applied.yaml", previews["pr-7"].specs, None))
-    meta = blob('{"closed": true}\n')
-    tree = subprocess.run(["git", "mktree"], cwd=empty_repo, text=True, capture_output=True, check=True, input="".join(
-        f"040000 tree {sub}\t{name}\n" for name, sub in (
-            ("pr-7", _tree(empty_repo, {"team-a/applied.yaml.json": shard})),
-            ("pr-8", _tree(empty_repo, {"team-a/applied.yaml.json": closed, "_ledger.json": meta}))))).stdout.strip()
-    commit = git(empty_repo, "commit-tree", tree, "-m", "previews").strip()
-    git(empty_repo, "update-ref", "refs/heads/launchops/previews", commit)
+    def tree(entries: str) -> str:
+        return subprocess.run(["git", "mktree"], cwd=empty_repo, text=True, capture_output=True, check=True,
+                              input=entries).stdout.strip()
+
+    folders = {name: tree(f"100644 blob {blob(json.dumps(record))}\tledger.json\n")
+               for name, record in (("pr-7", previews["pr-7"]), ("pr-8", closed))}
+    root = tree(f"100644 blob {blob('{}')}\t_previews.json\n"
+                + "".join(f"040000 tree {sha}\t{name}\n" for name, sha in folders.items()))
+    git(empty_repo, "update-ref", "refs/heads/launchops/previews", git(empty_repo, "commit-tree", root, "-m", "p").strip())
     out = tmp_path / "site"
     assert cli(empty_repo, "report", "--html", str(out), "--now", "2026-12-02T08:00:00Z").exit_code == 0
     document = json.loads((out / "status.json").read_text(encoding="utf-8"))
     assert [(p["pr"], p["id"], p["queue_state"]) for p in document["previews"]] == [
         ("pr-7", "team-a/applied", "pending")]
-
-
-def _tree(repo: Path, files: Mapping[str, str]) -> str:
-    folders: dict[str, dict[str, str]] = {}
-    lines = []
-    for name, sha in files.items():
-        head, _, rest = name.partition("/")
-        if rest:
-            folders.setdefault(head, {})[rest] = sha
-        else:
-            lines.append(f"100644 blob {sha}\t{name}\n")
-    lines += [f"040000 tree {_tree(repo, sub)}\t{name}\n" for name, sub in folders.items()]
-    return subprocess.run(["git", "mktree"], cwd=repo, text=True, capture_output=True, check=True,
-                          input="".join(sorted(lines, key=lambda s: s.split("\t")[1]))).stdout.strip()
 
 
 # ---- the page in a real browser -------------------------------------------------------------------
