@@ -304,3 +304,33 @@ def test_dst_through_apply_berlin_autumn_enqueues_the_repeated_time_once(repo: P
     for now in ("2026-10-25T00:31:00Z", "2026-10-25T01:31:00Z", "2026-10-25T02:00:00Z"):
         apply(repo, now)
     assert slots_sent(repo) == Counter({"2026-10-25T00:30:00Z": 1})
+
+
+# ---- cost ----------------------------------------------------------------------------------------
+
+def test_a_fresh_clone_finds_due_slots_without_reading_the_spec_file(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler import engine, specs as specs_mod
+    from reconciler.plan import make_plan
+    from reconciler.render import documents
+    from reconciler.settings import load_settings
+
+    author = make_repo(tmp_path / "author", examples=False)
+    scheduled(author, 'cron: "0 * * * *"\ntimezone: Europe/Berlin\ncatchup: all\nmax_catchup: 2')
+    apply(author, "2026-11-20T03:10:00Z")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(author), str(clone)], check=True)
+    monkeypatch.setenv(schedule.NOW_ENV, "2026-11-20T06:10:00Z")
+    settings = load_settings(clone)
+    full = make_plan(specs_mod.load_specs(settings).specs, engine.ledger(settings))
+    seen: list[str] = []
+    original = specs_mod._Loader.load_file
+
+    def counting(self: specs_mod._Loader, path: Path) -> object:
+        seen.append(self.rel(path))
+        return original(self, path)
+    monkeypatch.setattr(specs_mod._Loader, "load_file", counting)
+    planned = engine.plan(settings).plan
+    assert planned is not None and seen == []
+    assert documents.plan(planned) == documents.plan(full)
+    assert [c.slot for c in planned.changes] == ["2026-11-20T05:00:00Z", "2026-11-20T06:00:00Z"]
