@@ -307,6 +307,25 @@ def test_report_command_end_to_end(empty_repo: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
 
 
+def test_report_groups_matrix_cells_and_shows_schedules(empty_repo: Path, tmp_path: Path) -> None:
+    """Real matrix and schedule specs through apply: the cells under their spec, the slot record."""
+    write(empty_repo, "launches/sweep.yaml", "apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [0.1, 0.01], seed: [0, 1]}\n"
+          "launch:\n  job: acme/llm/train:v3\n  queue_name: gpu\n"
+          "  config: {lr: '${matrix.lr}', seed: '${matrix.seed}'}\n")
+    write(empty_repo, "launches/nightly.yaml", "apiVersion: launchops/v1\nschedule:\n  cron: '17 3 * * *'\n"
+          "launch: {job: acme/llm/eval:v1, queue_name: gpu}\n")
+    commit_all(empty_repo)
+    assert cli(empty_repo, "apply", "--yes").exit_code == 0
+    out = tmp_path / "site"
+    assert cli(empty_repo, "report", "--html", str(out)).exit_code == 0
+    document = json.loads((out / "status.json").read_text(encoding="utf-8"))
+    cells = [r for r in document["specs"] if r["group"] == "sweep"]
+    assert len(cells) == 4 and all(r["cell"] and r["id"].startswith("sweep[") for r in cells)
+    assert [s["id"] for s in document["schedules"]] == ["nightly"] and document["schedules"][0]["next"]
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert html.count('<tr class="cell') == 4 and "matrix · 4 cells" in html and 'id="schedules"' in html
+
+
 def test_report_reads_open_previews_from_the_preview_branch(empty_repo: Path, tmp_path: Path) -> None:
     """The preview ledger as reconciler.preview writes it: `pr-N/ledger.json` on an orphan branch;
     a closed pull request's record is left out."""

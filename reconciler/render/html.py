@@ -246,12 +246,16 @@ def _unsaid(reason: str, status: str) -> str:
     return reason[len(status) + 2:] if reason.startswith(status + ": ") else reason
 
 
+MISSED_SHOWN = 5  # the newest; status.json has every one the ledger keeps
+
+
 def _missed(missed: list[Mapping[str, Any]]) -> str:
     if not missed:
         return '<span class="mute">none</span>'
-    shown = "<br>".join(f'{_when(m["slot"], "")} <span class="mute">{esc(m.get("why") or "")}</span>'
-                        for m in reversed(missed))  # newest first
-    return f'{pill("missed")} {len(missed)}<div class="nw">{shown}</div>'
+    newest = list(reversed(missed))[:MISSED_SHOWN]
+    shown = "<br>".join(f'{_when(m["slot"], "")} <span class="mute">{esc(m.get("why") or "")}</span>' for m in newest)
+    more = f'<br><span class="mute">and {len(missed) - len(newest)} earlier</span>' if len(missed) > len(newest) else ""
+    return f'{pill("missed")} {len(missed)}<div class="nw">{shown}{more}</div>'
 
 
 def _schedules(items: list[Mapping[str, Any]], now: str) -> str:
