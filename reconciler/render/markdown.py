@@ -63,11 +63,12 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
     s = doc["summary"]
     title = ("### launchops plan: no changes" if not doc["changes"] else
              f"### launchops plan: {s['create']} to create, {s['update']} to update, {s['retry']} to retry, "
-             f"{s['remove']} to remove")
+             f"{s['remove']} to remove" + (f", {plural(s['slot'], 'slot')} due" if s.get("slot") else ""))
     causes = [f"- {c['count']} spec{'s change' if c['count'] != 1 else ' changes'} because "
               f"<code>{md(c['file'])}</code> changed {', '.join(f'<code>{md(p)}</code>' for p in c['paths'])}"
               for c in doc.get("causes", [])]
-    head = "\n".join([MARKER, title, "", *_counts(s, _COLUMNS), "", *causes, *([""] if causes else [])]) + "\n"
+    columns = (*_COLUMNS[:4], "slot", _COLUMNS[4]) if s.get("slot") else _COLUMNS  # a schedule's due slots
+    head = "\n".join([MARKER, title, "", *_counts(s, columns), "", *causes, *([""] if causes else [])]) + "\n"
     blocks = []
     for change in doc["changes"]:
         lines = [f"<details><summary>{SYMBOLS[change['action']]} {change['action']} "
