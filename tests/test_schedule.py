@@ -215,6 +215,8 @@ def test_plan_lists_due_slots_and_each_schedules_next_slot(repo: Path) -> None:
     assert doc["schedules"][0]["next_slot"] == "2026-11-20T17:30:00Z"
     text = cli(repo, "plan", "--now", "2026-11-20T05:10:00Z").output
     assert "@ nightly/eval  (slot: slot 2026-11-20T05:00:00Z is due" in text and "1 slot due" in text
+    comment = cli(repo, "plan", "--format", "markdown", "--now", "2026-11-20T05:10:00Z").output
+    assert "to remove, 1 slot due" in comment and "| create | update | retry | remove | slot | unchanged |" in comment
 
 
 # ---- concurrency ---------------------------------------------------------------------------------
