@@ -382,6 +382,18 @@ def parse_shard(data: Any, name: str, trusted: bool = False) -> tuple[str, dict[
 
 
 def _entry(raw: Any, source: str, where: str, fix: str, trusted: bool = False) -> Entry:
+    if not trusted:  # a sealed shard is launchops' own output: it passed these checks when written
+        _check_entry(raw, where, fix)
+    cell = raw.get("cell")
+    return Entry(digest=raw["digest"], source=source, launch=raw["launch"], status=raw["status"],
+                 change=raw["change"], previous=raw.get("previous"), applied_commit=raw.get("applied_commit"),
+                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=raw.get("claim"),
+                 marker=raw.get("marker"), kind=str(raw.get("kind") or "change"),
+                 cell=cell if isinstance(cell, dict) else None,
+                 extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS})
+
+
+def _check_entry(raw: Any, where: str, fix: str) -> None:
     if not isinstance(raw, dict):
         raise LedgerError(f"{where} must be an object; {fix}")
     for key, kind in (("digest", str), ("launch", dict), ("status", str), ("queued_runs", list), ("change", str)):
@@ -393,23 +405,14 @@ def _entry(raw: Any, source: str, where: str, fix: str, trusted: bool = False) -
     if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
         raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
     _optional_strings(raw, where, fix)
-    if not trusted:
-        from reconciler.specs import digest_of  # specs brings YAML and JSON Schema: only when checking
+    from reconciler.specs import digest_of  # specs brings YAML and JSON Schema: only when checking
 
-        if digest_of(raw["launch"]) != raw["digest"]:
-            raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); "
-                              f"{fix}")
+    if digest_of(raw["launch"]) != raw["digest"]:
+        raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); {fix}")
     claim = raw.get("claim")
     if claim is not None and not claim_ok(claim):
         raise LedgerError(f"{where}.claim must be an object of host and machine (strings), pid (a whole number) "
                           f"and at (an ISO 8601 time with its zone); {fix}")
-    cell = raw.get("cell")
-    return Entry(digest=raw["digest"], source=source, launch=raw["launch"], status=raw["status"],
-                 change=raw["change"], previous=raw.get("previous"), applied_commit=raw.get("applied_commit"),
-                 queued_runs=tuple(raw["queued_runs"]), error=raw.get("error"), claim=claim,
-                 marker=raw.get("marker"), kind=str(raw.get("kind") or "change"),
-                 cell=cell if isinstance(cell, dict) else None,
-                 extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS})
 
 
 def _optional_strings(raw: Mapping[str, Any], where: str, fix: str) -> None:
@@ -456,8 +459,9 @@ def shard_text(source: str, entries: Mapping[str, Entry], made_from: Mapping[str
     if made_from:
         data["made_from"] = dict(made_from)
     bare = dumps(data)
-    data["seal"] = hashlib.sha256(bare.encode("utf-8")).hexdigest()
-    return dumps(data)
+    # "seal" sorts just before the top-level "source" (indent 2: the only line of its kind)
+    at = bare.index('\n  "source": ') + 1
+    return f'{bare[:at]}  "seal": "{hashlib.sha256(bare.encode("utf-8")).hexdigest()}",\n{bare[at:]}'
 
 
 def meta_text(ledger: Ledger) -> str:
@@ -480,9 +484,10 @@ class Shard:
     sealed: bool
 
 
-def read_shard(path: Path, name: str, shown: str) -> Shard:
+def read_shard(path: str | Path, name: str, shown: str) -> Shard:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:  # not Path.read_text: 10,000 shards feel its overhead
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"{shown}: cannot be read: {exc}") from None
     return parse_shard_text(text, name, shown)
@@ -500,9 +505,10 @@ def shard_files(folder: Path) -> list[str]:
     for here, dirs, names in os.walk(folder):
         dirs.sort()
         rel = os.path.relpath(here, folder)
+        prefix = "" if rel == "." else Path(rel).as_posix() + "/"
         for name in sorted(names):
             if name.endswith(SUFFIX) and not (rel == "." and name == META) and not name.startswith("."):
-                out.append(name if rel == "." else f"{Path(rel).as_posix()}/{name}")
+                out.append(prefix + name)
     return out
 
 
@@ -531,7 +537,8 @@ def read_folder(folder: Path, shown: str) -> Ledger:
         meta = parse_meta(decode(meta_path.read_text(encoding="utf-8"), f"{shown}/{META}"), f"{shown}/{META}")
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"{shown}/{META}: cannot be read: {exc}") from None
-    return assemble(meta, [read_shard(folder / n, n, f"{shown}/{n}") for n in shard_files(folder)], shown)
+    return assemble(meta, [read_shard(os.path.join(folder, n), n, f"{shown}/{n}") for n in shard_files(folder)],
+                    shown)
 
 
 def tombstone(folder_rel: str) -> str:
@@ -568,7 +575,8 @@ def read(folder: Path, legacy: Path, shown: str, legacy_shown: str,
 # ---- writing -------------------------------------------------------------------------------------
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomically (temp file, fsync, rename), with the mode a new file gets under the user's umask."""
+    """Atomically (temp file, rename), with the mode a new file gets under the user's umask. Not
+    fsynced: the journal is the durable record, and apply syncs once before it forgets the journal."""
     import tempfile  # only a run that writes pays for its import
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -579,8 +587,6 @@ def _write_text(path: Path, text: str) -> None:
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600: a ledger is as readable as any file the user makes
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -656,12 +662,6 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
     for name in gone:
         (folder / name).unlink(missing_ok=True)
         written.append(name)
-    if written:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
     return written, replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
 
 
