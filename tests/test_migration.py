@@ -100,6 +100,9 @@ def test_migrate_command_and_a_version_1_launchops_refuses_the_result(v1_code: P
     assert local_items(repo) == before  # nothing enqueued
     ledger = read_ledger(repo)
     assert ledger["specs"]["a"]["status"] == "pending" and ledger["specs"]["a"]["marker"].startswith("lo-")
+    for name in "ab":  # as apply's migration: a fresh clone's plan reads neither spec file
+        shard = json.loads((repo / f".launchops/ledger/{name}.yaml.json").read_text())
+        assert shard["made_from"]["spec"] == git(repo, "rev-parse", f"HEAD:launches/{name}.yaml").strip()
     for args in (("plan",), ("apply", "--yes"), ("status",)):
         old = v1(v1_code, repo, *args)
         assert old.returncode == 1, (args, old.stdout, old.stderr)
