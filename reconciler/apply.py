@@ -6,9 +6,7 @@ Order of writes, so that no kill point can enqueue a change twice or lose a Queu
   2. a retry of a `pending` or `unknown` attempt first looks the item up on the backend by marker
      and adopts what it finds;
   3. each QueuedRun ID goes to the journal the moment the backend returns it;
-  4. the ledger is written once from the journal (only the shards that changed, none fsynced by
-     itself: the journal can write them all again), committed, one `sync` puts files and commit on
-     disk, and only then is the journal cleared.
+  4. the ledger is written once from the journal, committed, and only then is the journal cleared.
 With --push the ledger push is the compare-and-swap between racing runs: a rejected push means
 another run got there first, so catch up with the remote, re-plan, and enqueue only what is left.
 
@@ -97,6 +95,7 @@ class Options:
     remote: str = "origin"
     fail_fast: bool = False
     push_attempts: int = 5
+    replace: tuple[str, ...] = ()  # apply --replace: specs enqueued again although unchanged
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,8 @@ def _request(change: Change, repository: str) -> EnqueueRequest:
 
 def intents(plan: Plan, repository: str, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
     return [intent(c.id, c.change, c.previous, c.digest, c.source, c.launch, commit, claimant, c.marker,
-                   mark=_request(c, repository).marker, kind="slot" if c.action is Action.SLOT else "change",
+                   mark=_request(c, repository).marker,
+                   kind={Action.SLOT: "slot", Action.REPLACE: "replace"}.get(c.action, "change"),
                    schedule=c.schedule)
             for c in plan.changes if c.action.enqueues]
 
@@ -371,7 +371,8 @@ class Applier:
             specs = self.reload_specs()
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
-            plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw)
+            plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
+                             replace_ids=self.options.replace)
         recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
         if not plan.changes and not recovered and not self.options.push and not any(u.changed for u in plan.schedules):
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
@@ -408,7 +409,6 @@ class Applier:
         return Result(plan, tuple(outcomes), ledger, commit, False, tuple(notes))
 
     def _forget(self, seq: int) -> None:
-        os.sync()  # the ledger files (written without fsync) and git's commit reach the disk first
         try:
             self.journal.forget(seq)
         except sqlite3.Error:
@@ -541,6 +541,21 @@ class Applier:
             commit = self.repo.commit_only(self._files_to_commit(), message)
         return seq, ledger, commit
 
+    def commit_verb(self, ledger: Ledger | None, events: list[Event], message: str) -> str | None:
+        """A lifecycle verb's ledger commit (forget, adopt): `events` are journalled first (what
+        adopt records survives a kill), then `ledger` (None: the current one with them folded in)
+        is written and committed, and the journal forgotten: the commit holds everything in it."""
+        self._record(events)
+        if self.journal_error:
+            raise ApplyAborted(self.journal_error + "; nothing was recorded")
+        seq = self.journal.last_seq()
+        self._write(ledger if ledger is not None else self.current_ledger())
+        commit = None
+        if self.options.commit and self.repo is not None:
+            commit = self.repo.commit_only(self._files_to_commit(), message)
+        self._forget(seq)
+        return commit
+
     def _push_intents(self, plan: Plan, early: list[Outcome], head: str | None, claimant: dict[str, object],
                       notes: list[str]) -> tuple[Plan, list[Outcome]]:
         """Commit and push the intents before any enqueue; re-plan when another run got there first."""
@@ -563,7 +578,8 @@ class Applier:
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
-            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw))
+            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
+                                                  replace_ids=self.options.replace))
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
 

@@ -263,13 +263,16 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
               help="Seconds to wait for another apply in this clone to finish.")
 @click.option("--max-enqueue", type=click.IntRange(0), default=None, metavar="N",
               help="Allow a plan that enqueues up to N items (default: setting max_enqueue, 256).")
+@click.option("--replace", "replace_ids", multiple=True, metavar="ID",
+              help="Enqueue this spec again although it did not change (repeatable), as terraform -replace.")
 @format_option("apply")
 @now_option
 @click.pass_obj
 def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool, local: bool, remote: str,
           allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str,
-          max_enqueue: int | None) -> None:
+          max_enqueue: int | None, replace_ids: tuple[str, ...]) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
+    from reconciler import lifecycle
     from reconciler.apply import Options
     from reconciler.plan import make_plan
     from reconciler.render import documents, text
@@ -288,13 +291,18 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
     clock = _apply_clock()
     limit = settings.max_enqueue if max_enqueue is None else max_enqueue
-    shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock)
+    unknown = lifecycle.unknown_replaces(replace_ids, specs.specs)
+    if unknown:
+        fail(unknown)
+    shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock,
+                      replace_ids=replace_ids)
     _refuse_blast_radius(settings, shown, limit)
     asked = None if yes else _confirm(shown, fmt)
-    options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast)
+    options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock)
+        the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock,
+                             replace_ids=replace_ids)
         _refuse_blast_radius(settings, the_plan, limit)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
@@ -466,6 +474,50 @@ def migrate(obj: Ctx, new_repository_id: bool, no_commit: bool, push: bool, remo
         fail(str(exc))
     for note in notes:
         click.echo(escape.lines(note))
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Also drop pending or unknown entries (their items may be on the queue).")
+@click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another apply in this clone to finish.")
+@click.pass_obj
+def forget(obj: Ctx, ids: tuple[str, ...], force: bool, no_commit: bool, lock_timeout: float) -> None:
+    """Drop ledger entries without touching the queue (terraform state rm); a re-added spec is a new change."""
+    from reconciler import engine
+    from reconciler.apply import Options
+
+    try:
+        commit = engine.forget(obj.settings(), Options(commit=not no_commit), list(ids), force, lock_timeout,
+                               say=lambda n: click.echo(escape.lines(n), err=True))
+    except engine.EngineError as exc:
+        fail(str(exc))
+    where = f"ledger committed as {commit[:12]}" if commit else "ledger written (not committed)"
+    click.echo(escape.lines(f"forgot {', '.join(escape.text(i) for i in ids)}; {where}"))
+
+
+@main.command()
+@click.argument("spec_id", metavar="ID")
+@click.option("--queued-run", "queued_run", required=True, metavar="QRID",
+              help="The QueuedRun ID of the item on the queue to record for this spec.")
+@backend_option
+@click.option("--no-commit", is_flag=True, help="Write the ledger but do not commit it.")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another apply in this clone to finish.")
+@click.pass_obj
+def adopt(obj: Ctx, spec_id: str, queued_run: str, backend: str | None, no_commit: bool, lock_timeout: float) -> None:
+    """Record an item already on the queue as the spec's applied state, enqueueing nothing (terraform import)."""
+    from reconciler import engine
+    from reconciler.apply import Options
+
+    try:
+        commit, what = engine.adopt(obj.settings(backend), Options(commit=not no_commit), spec_id, queued_run,
+                                    lock_timeout, say=lambda n: click.echo(escape.lines(n), err=True))
+    except engine.EngineError as exc:
+        fail(str(exc))
+    where = f"ledger committed as {commit[:12]}" if commit else "ledger written (not committed)"
+    click.echo(escape.lines(f"{escape.text(what.removeprefix('launchops: ').removesuffix(' [skip ci]'))}; {where}"))
 
 
 @main.group()

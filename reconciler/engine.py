@@ -198,10 +198,50 @@ def migrate(settings: Settings, options: Options, new_repository_id: bool, lock_
             return ["the ledger is version 2 already; nothing to do"]
         if current.repository is None and not current.legacy:
             raise EngineError("there is no ledger yet: the first apply gives it a repository id")
-        from reconciler import cost
-
-        loaded = specs(settings, current)  # as apply's migration: the shards record what they were made from
-        if loaded.valid:
-            runner.shard_inputs = cost.shard_inputs(settings, loaded)
         runner.migrate(notes, new_id=new_repository_id)
     return notes
+
+
+def forget(settings: Settings, options: Options, ids: list[str], force: bool, lock_timeout: float = 0,
+           say: Callable[[str], None] = lambda _: None) -> str | None:
+    """`launchops forget ID…`: drop ledger entries (no queue item is touched); the commit."""
+    from reconciler.lifecycle import LifecycleError, forgotten
+
+    with session(settings, options, "forget", lock_timeout, say=say) as runner:
+        try:
+            ledger, message = forgotten(runner.current_ledger(), ids, force)
+        except LifecycleError as exc:
+            raise EngineError(str(exc)) from None
+        return runner.commit_verb(ledger, [], message)
+
+
+def adopt(settings: Settings, options: Options, spec_id: str, queued_run: str, lock_timeout: float = 0,
+          say: Callable[[str], None] = lambda _: None) -> tuple[str | None, str]:
+    """`launchops adopt ID --queued-run QRID`: record an item that is on the queue (enqueued by hand)
+    as the applied state of the spec's current digest; nothing is enqueued. The commit, and a note."""
+    from reconciler.backends.base import BackendError
+    from reconciler.lifecycle import LifecycleError, adopt_events, adopt_request
+
+    loaded = specs(settings)
+    if not loaded.valid:
+        raise EngineError("the specs are invalid (launchops validate lists the problems); nothing was recorded")
+    spec = loaded.specs.get(spec_id)
+    if spec is None:
+        raise EngineError(f"adopt: there is no spec {spec_id} (ids are as plan shows them); nothing was recorded")
+    with session(settings, options, "adopt", lock_timeout, say=say) as runner:
+        notes: list[str] = []
+        runner.ensure_version_2(notes)
+        current = runner.current_ledger()
+        try:
+            wanted = adopt_request(spec, queued_run, settings.backend)
+            found = runner.backend.lookup(wanted)
+        except BackendError as exc:
+            raise EngineError(f"adopt: could not look up {queued_run} on the {settings.backend} backend: {exc}; "
+                              "nothing was recorded") from None
+        try:
+            events, message = adopt_events(spec, current, found, queued_run, runner.repo.head() if runner.repo
+                                           else None)
+        except LifecycleError as exc:
+            raise EngineError(str(exc)) from None
+        commit = runner.commit_verb(None, events, message)
+        return commit, message.splitlines()[0]

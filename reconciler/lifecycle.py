@@ -13,13 +13,15 @@ Nothing here reads a backend or writes a file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reconciler.ledger import Entry
+    from reconciler.backends.base import QueuedRun
+    from reconciler.ledger import Entry, Event, Ledger
     from reconciler.plan import Change, Plan
+    from reconciler.specs import Spec
 
 # `withdrawing`: the delete was journalled as about to happen; a kill may have cut it short, so the
 # next apply reads the item again. It is as unsettled as `pending`.
@@ -68,13 +70,127 @@ def outcome_of(run_id: str, result: str, was: str | None) -> Withdrawal:
     return Withdrawal(result, f"kept {run_id}: it is {result} already, so it was not withdrawn (it will run)")
 
 
+# ---- apply --replace ---------------------------------------------------------------------------------
+
+def replaces(changes: list[Change], unchanged: int, specs: Mapping[str, Any], ledger: Ledger,
+             ids: Sequence[str]) -> tuple[list[Change], int]:
+    """Terraform's `-replace`: each named spec that is applied and unchanged is enqueued again, as
+    a change of kind `replace` (its own identity, so its own marker). A spec the plan already
+    enqueues, or whose last attempt is unsettled, needs no replace and is left as planned."""
+    from reconciler.ledger import identity
+    from reconciler.plan import Action, Change
+
+    planned = {c.id for c in changes}
+    out = list(changes)
+    for spec_id in sorted(set(ids)):
+        spec, entry = specs.get(spec_id), ledger.specs.get(spec_id)
+        if spec is None or entry is None or spec_id in planned or entry.status != "applied":
+            continue
+        if entry.digest != spec.digest:
+            continue
+        out.append(Change(spec_id, Action.REPLACE, spec.source, spec.digest,
+                          identity("replace", spec_id, entry.basis, spec.digest), spec.launch,
+                          prior_status=entry.status, previous=entry.basis,
+                          reason="apply --replace: enqueued again although its digest did not change"))
+        unchanged -= 1
+    return sorted(out, key=lambda c: c.id), unchanged
+
+
+def unknown_replaces(ids: Sequence[str], specs: Mapping[str, Any]) -> str | None:
+    """Why `--replace` cannot be done, or None: every id must be a spec."""
+    missing = sorted({i for i in ids if i not in specs})
+    if not missing:
+        return None
+    return (f"--replace: there is no spec {', '.join(missing)} (ids are as plan shows them); nothing was "
+            "enqueued")
+
+
+# ---- launchops forget and adopt ------------------------------------------------------------------------
+
+class LifecycleError(Exception):
+    """A lifecycle verb cannot be done as asked; nothing was written. The message says why."""
+
+
+def forgotten(ledger: Ledger, ids: Sequence[str], force: bool) -> tuple[Ledger, str]:
+    """Terraform's `state rm`: the ledger without these entries, and the commit message listing every
+    QueuedRun ID dropped. Each id's last identity stays in `forgotten`, so a spec added again is a
+    new change. No queue item is touched. An uncertain entry (`pending`, `unknown`: its item may be
+    on the queue with no ID recorded) is refused without `force`."""
+    from reconciler.ledger import UNCERTAIN
+
+    missing = sorted({i for i in ids if i not in ledger.specs})
+    if missing:
+        raise LifecycleError(f"forget: the ledger has no entry {', '.join(missing)}; nothing was written")
+    unsure = sorted(i for i in set(ids) if ledger.specs[i].status in UNCERTAIN)
+    if unsure and not force:
+        raise LifecycleError("forget: " + ", ".join(f"{i} is {ledger.specs[i].status}" for i in unsure)
+                             + " (an attempt that may have enqueued an item whose ID is not recorded yet): run apply "
+                             "to resolve it first, or pass --force to drop it anyway; nothing was written")
+    specs = {k: e for k, e in ledger.specs.items() if k not in ids}
+    kept = dict(ledger.forgotten)
+    lines = []
+    for spec_id in sorted(set(ids)):
+        entry = ledger.specs[spec_id]
+        basis = entry.basis
+        if basis:
+            kept[spec_id] = basis
+        runs = ", ".join(str(r.get("id")) for r in entry.queued_runs) or "no QueuedRun"
+        lines.append(f"{spec_id} -> forgotten ({entry.status}; dropped {runs})")
+    count = len(set(ids))
+    message = (f"launchops: forget {count} entr{'y' if count == 1 else 'ies'} [skip ci]\n\n"
+               "No queue item was touched; git history keeps what was dropped.\n\n" + "\n".join(lines) + "\n")
+    return replace(ledger, specs=specs, forgotten=kept), message
+
+
+def adopt_request(spec: Spec, queued_run: str, backend: str) -> QueuedRun:
+    """The item `launchops adopt` looks for: the id given, on the queue the spec's launch names."""
+    from reconciler.backends.base import QueuedRun, utc_now
+
+    launch = spec.launch
+    return QueuedRun(id=queued_run, backend=backend, queue_name=launch.get("queue_name") or "default",
+                     entity=launch.get("entity"), project_queue=launch.get("project_queue") or "model-registry",
+                     priority=launch.get("priority"), digest=spec.digest, enqueued_at=utc_now(),
+                     extra={"project": launch.get("project")} if launch.get("project") else {})
+
+
+def adopt_events(spec: Spec, ledger: Ledger, found: QueuedRun | None, queued_run: str,
+                 commit: str | None) -> tuple[list[Event], str]:
+    """Terraform's `import`: the events that record `found` as the applied state of the spec's
+    current digest (a change of its own when the digest is new to the ledger), marked `adopted`
+    so that no withdraw ever touches it, and the commit message. Nothing is enqueued."""
+    from reconciler.ledger import UNCERTAIN, Event, identity, intent
+
+    if found is None:
+        queue = spec.launch.get("queue_name") or "default"
+        raise LifecycleError(f"adopt: there is no queue item {queued_run} on the queue {queue!r} that {spec.id} "
+                             "names; nothing was recorded")
+    entry = ledger.specs.get(spec.id)
+    if entry is not None and entry.status in UNCERTAIN:
+        raise LifecycleError(f"adopt: {spec.id} is {entry.status} (an attempt whose item may be on the queue): run "
+                             "apply to resolve it first; nothing was recorded")
+    if entry is not None and any(r.get("id") == found.id for r in entry.queued_runs):
+        raise LifecycleError(f"adopt: {found.id} is recorded for {spec.id} already; nothing was recorded")
+    run = {**found.to_json(), "adopted": True, "digest": spec.digest}
+    events: list[Event] = []
+    if entry is not None and entry.status == "applied" and entry.digest == spec.digest:
+        change = entry.change
+    else:
+        basis = ledger.basis(spec.id)
+        change = identity("change", spec.id, basis, spec.digest)
+        events.append(intent(spec.id, change, basis, spec.digest, spec.source, spec.launch, commit, None))
+    events.append(Event("enqueued", spec.id, change, {"queued_run": run}))
+    message = (f"launchops: adopt {found.id} for {spec.id} [skip ci]\n\nNothing was enqueued: the item was on the "
+               f"queue already ({found.state}).\n\n{spec.id} -> {found.id} (adopted)\n")
+    return events, message
+
+
 # ---- the blast radius ----------------------------------------------------------------------------
 
 def enqueue_count(plan: Plan) -> int:
     """What counts against max_enqueue: creates and updates (and replaces); retries do not."""
     from reconciler.plan import Action
 
-    return sum(1 for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE))
+    return sum(1 for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ then compared by digest, then classified. Field diffs explain an update; they ne
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ class Action(str, Enum):
     RETRY = "retry"
     REMOVE = "remove"
     SLOT = "slot"  # a schedule's slot fell due (reconciler.schedule)
+    REPLACE = "replace"  # apply --replace: enqueued again although its digest did not change
 
     @property
     def enqueues(self) -> bool:
@@ -78,6 +79,8 @@ class Plan:
             counts[change.action.value] += 1
         if not counts["slot"]:  # said only when there is one: documents without schedules stay as they were
             del counts["slot"]
+        if not counts["replace"]:  # likewise, only when apply --replace asked for one
+            del counts["replace"]
         return {**counts, "unchanged": self.unchanged}
 
     @property
@@ -120,7 +123,7 @@ MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrat
 
 
 def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (),
-              withdraw: bool = True, now: datetime.datetime | None = None) -> Plan:
+              withdraw: bool = True, now: datetime.datetime | None = None, replace_ids: Sequence[str] = ()) -> Plan:
     """Pair desired specs with ledger entries by id, then compare digests, then classify.
     `withdraw`: the setting; updates and removals then name the item they supersede. A
     scheduled spec is enqueued per due slot at `now` (default: --now / LAUNCHOPS_NOW / the clock), never
@@ -165,9 +168,21 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
             unchanged += 1
     if ledger.legacy:
         notes = (MIGRATION_NOTE, *notes)
+    changes, unchanged = _lifecycle(changes, unchanged, specs, ledger, withdraw, replace_ids)
+    return Plan(tuple(changes), unchanged, specs, notes, schedules=tuple(schedules))
+
+
+def _lifecycle(changes: list[Change], unchanged: int, specs: Mapping[str, Spec], ledger: Ledger, withdraw: bool,
+               replace_ids: Sequence[str]) -> tuple[list[Change], int]:
+    """apply --replace (an unchanged, applied spec enqueued again) and withdraw (the item each
+    change supersedes), as reconciler.lifecycle decides them."""
+    if replace_ids:
+        from reconciler.lifecycle import replaces
+
+        changes, unchanged = replaces(changes, unchanged, specs, ledger, replace_ids)
     if withdraw:
         changes = [_with_withdraw(c, ledger) for c in changes]
-    return Plan(tuple(changes), unchanged, specs, notes, schedules=tuple(schedules))
+    return changes, unchanged
 
 
 def _with_withdraw(change: Change, ledger: Ledger) -> Change:

@@ -272,3 +272,133 @@ def test_max_enqueue_setting_and_retries_do_not_count(tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "would enqueue 2 items, more than max_enqueue (1)" in refused.output
     assert "that many specs are new or changed" in refused.output
     assert cli(repo, "apply", "--yes", "--max-enqueue", "2").exit_code == 0
+
+
+# ---- apply --replace -----------------------------------------------------------------------------
+
+def test_replace_enqueues_one_new_item_and_keeps_the_old_in_history(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, "withdraw = false\n")
+    (old,) = _by_spec(repo)["a"]
+    applied = cli(repo, "apply", "--yes", "--replace", "a")
+    assert applied.exit_code == 0, applied.output
+    assert "± a  (replace: apply --replace" in applied.output
+    items = _by_spec(repo)
+    assert [i["id"] for i in items["a"]][0] == old["id"] and len(items["a"]) == 2 and len(items["b"]) == 1
+    assert sends(local_items(repo)) == Counter({i["marker"]: 1 for v in items.values() for i in v})
+    entry = read_ledger(repo)["specs"]["a"]
+    assert entry["kind"] == "replace" and entry["status"] == "applied"
+    assert [r["id"] for r in entry["queued_runs"]] == [old["id"], items["a"][1]["id"]]
+    assert f"a -> {items['a'][1]['id']}" in git(repo, "log", "-1", "--format=%B")
+    again = cli(repo, "apply", "--yes")  # a replace is one change: nothing more to do
+    assert again.exit_code == 0 and "No changes" in again.stdout
+    # with withdraw on (the default), the replaced item is withdrawn while still pending
+    write(repo, "launchops.toml", "")
+    commit_all(repo, "withdraw on")
+    assert cli(repo, "apply", "--yes", "--replace", "a").exit_code == 0
+    assert [i["state"] for i in _by_spec(repo)["a"]] == ["pending", "withdrawn", "pending"]
+
+
+def test_replace_of_an_unknown_id_is_an_error(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    out = cli(repo, "apply", "--yes", "--replace", "nope")
+    assert out.exit_code == 1 and "--replace: there is no spec nope" in out.output
+
+
+# ---- launchops forget and adopt -----------------------------------------------------------------
+
+def test_forget_drops_the_entry_touches_no_item_and_a_re_add_is_a_new_change(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (old,) = _by_spec(repo)["b"]
+    before = read_ledger(repo)["specs"]["b"]
+    (repo / "launches" / "b.yaml").unlink()
+    commit_all(repo, "remove b")
+    assert cli(repo, "apply", "--yes").exit_code == 0  # removed, its item withdrawn
+
+    out = cli(repo, "forget", "b")
+    assert out.exit_code == 0, out.output
+    ledger = read_ledger(repo)
+    assert "b" not in ledger["specs"] and ledger["forgotten"] == {"b": before["change"]}
+    assert not (repo / ".launchops/ledger/b.yaml.json").exists()  # a shard with no entries left goes
+    message = git(repo, "log", "-1", "--format=%B")
+    assert message.startswith("launchops: forget 1 entry") and f"b -> forgotten (removed; dropped {old['id']})" in message
+    assert [i["state"] for i in _by_spec(repo)["b"]] == ["withdrawn"]  # the queue is as it was
+
+    write(repo, "launches/b.yaml", spec(1))  # the same digest as before: still a new change
+    commit_all(repo, "b again")
+    plan = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert [(c["id"], c["action"]) for c in plan["changes"]] == [("b", "create")]
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    items = _by_spec(repo)["b"]
+    assert len(items) == 2 and items[1]["marker"] != items[0]["marker"]
+    assert read_ledger(repo)["specs"]["b"]["previous"] == before["change"]
+
+
+def test_forget_refuses_uncertain_entries_without_force_and_unknown_ids(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+
+    def uncertain(spec_id: str, entry: dict[str, object]) -> None:
+        if spec_id == "a":
+            entry["status"] = "unknown"
+
+    edit_entries(repo, uncertain)
+    commit_all(repo, "an uncertain entry")
+    head = git(repo, "rev-parse", "HEAD")
+    refused = cli(repo, "forget", "a")
+    assert refused.exit_code == 1 and "a is unknown" in refused.output and "--force" in refused.output
+    missing = cli(repo, "forget", "nope")
+    assert missing.exit_code == 1 and "no entry nope" in missing.output
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert cli(repo, "forget", "a", "--force").exit_code == 0
+    assert "a" not in read_ledger(repo)["specs"]
+
+
+def test_adopt_records_an_existing_item_and_enqueues_nothing(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    write(repo, "launches/c.yaml", spec(7))
+    commit_all(repo, "c, enqueued by hand")
+    from reconciler.backends.base import EnqueueRequest
+    from reconciler.backends.local import LocalQueue
+    from reconciler.specs import digest_of
+
+    queue = LocalQueue(repo / ".launchops" / "queue.db")
+    launch = {"config": {"overrides": {"run_config": {"v": 7}}}, "docker_image": "img:1", "entity": "ent",
+              "queue_name": "q"}
+    by_hand = queue.enqueue(EnqueueRequest("c", digest_of(launch), "by-hand-1", launch))
+    queue.close()
+    count = len(local_items(repo))
+
+    unknown = cli(repo, "adopt", "c", "--queued-run", "UnVuUXVldWVJdGVtOjE=")
+    assert unknown.exit_code == 1 and "no queue item UnVuUXVldWVJdGVtOjE=" in unknown.output
+    assert "c" not in read_ledger(repo)["specs"]  # nothing recorded
+    missing = cli(repo, "adopt", "zzz", "--queued-run", by_hand.id)
+    assert missing.exit_code == 1 and "there is no spec zzz" in missing.output
+
+    out = cli(repo, "adopt", "c", "--queued-run", by_hand.id)
+    assert out.exit_code == 0, out.output
+    entry = read_ledger(repo)["specs"]["c"]
+    assert entry["status"] == "applied" and entry["digest"] == digest_of(launch)
+    assert [(r["id"], r["adopted"]) for r in entry["queued_runs"]] == [(by_hand.id, True)]
+    assert f"c -> {by_hand.id} (adopted)" in git(repo, "log", "-1", "--format=%B")
+    assert len(local_items(repo)) == count  # nothing enqueued
+    assert "No changes" in cli(repo, "apply", "--yes").stdout
+
+    # an adopted item is never withdrawn: an edit leaves it pending
+    write(repo, "launches/c.yaml", spec(8))
+    commit_all(repo, "edit c")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert [i["state"] for i in _by_spec(repo)["c"]] == ["pending", "pending"]
+
+
+def test_wandb_adopt_checks_the_item_on_the_server(tmp_path: Path, wandb_server: WandbServer) -> None:
+    repo, env = _wandb_repo(tmp_path, wandb_server)
+    with wandb_server.state.lock:
+        (item,) = [dict(i) for i in wandb_server.state.items]
+    assert launchops(repo, "forget", "a", env=env).returncode == 0
+    unknown = launchops(repo, "adopt", "a", "--queued-run", "UnVuUXVldWVJdGVtOjk5OQ==", env=env)
+    assert unknown.returncode == 1 and "no queue item" in unknown.stderr
+    adopted = launchops(repo, "adopt", "a", "--queued-run", item["id"], env=env)
+    assert adopted.returncode == 0, adopted.stderr
+    runs = read_ledger(repo)["specs"]["a"]["queued_runs"]
+    assert [(r["id"], r["adopted"], r["state"]) for r in runs] == [(item["id"], True, "pending")]
+    with wandb_server.state.lock:
+        assert len(wandb_server.state.items) == 1

@@ -58,6 +58,9 @@ class LazyBackend(Backend):
     def refresh(self, run: QueuedRun) -> QueuedRun:
         return self._built().refresh(run)
 
+    def lookup(self, run: QueuedRun) -> QueuedRun | None:
+        return self._built().lookup(run)
+
     def delete(self, run: QueuedRun) -> bool:
         return self._built().delete(run)
 

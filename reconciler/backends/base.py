@@ -97,6 +97,11 @@ class Backend(abc.ABC):
         """The item's current state (and run id); the same run when the backend cannot tell."""
         return run
 
+    def lookup(self, run: QueuedRun) -> QueuedRun | None:
+        """The item with run.id on the queue run names, with its state; None when it is not there.
+        Raise BackendError when the backend cannot tell (`launchops adopt` records only what exists)."""
+        raise BackendError(f"the {self.name} backend cannot look up a queue item by id")
+
     def delete(self, run: QueuedRun) -> bool:
         """Remove a still-pending duplicate; False when it could not be removed."""
         return False

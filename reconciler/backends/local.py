@@ -109,6 +109,10 @@ class LocalQueue(Backend):
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (run.id,)).fetchone()
         return self._run(row) if row else run
 
+    def lookup(self, run: QueuedRun) -> QueuedRun | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (run.id,)).fetchone()
+        return self._run(row) if row else None
+
     def delete(self, run: QueuedRun) -> bool:
         return self._db.execute("DELETE FROM items WHERE id = ? AND state = 'pending'", (run.id,)).rowcount == 1
 

@@ -587,6 +587,14 @@ class WandbBackend(Backend):
         state = str(item.get("state") or run.state).lower()
         return replace(run, state=state, run_id=item.get("associatedRunId") or run.run_id)
 
+    def lookup(self, run: QueuedRun) -> QueuedRun | None:
+        """The item by id on the queue `run` names (BackendError when W&B cannot be read)."""
+        item = self._item(run)
+        if not item:
+            return None
+        return replace(run, state=str(item.get("state") or "pending").lower(),
+                       run_id=item.get("associatedRunId") or run.run_id)
+
     def delete(self, run: QueuedRun) -> bool:
         """Remove a duplicate only while it is still pending (an agent may have taken it since)."""
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from reconciler.render.escape import text as esc
 
-SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@"}
+SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@", "replace": "±"}
 
 
 def value(v: Any) -> str:
@@ -33,7 +33,8 @@ def plural(n: int, word: str) -> str:
 def summary_line(summary: dict[str, int]) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
             f"{summary['remove']} to remove, {summary['unchanged']} unchanged"
-            + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else ""))
+            + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else "")
+            + (f", {summary['replace']} to replace" if summary.get("replace") else ""))
 
 
 def plan(doc: dict[str, Any]) -> str:
