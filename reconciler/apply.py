@@ -6,7 +6,9 @@ Order of writes, so that no kill point can enqueue a change twice or lose a Queu
   2. a retry of a `pending` or `unknown` attempt first looks the item up on the backend by marker
      and adopts what it finds;
   3. each QueuedRun ID goes to the journal the moment the backend returns it;
-  4. the ledger is written once from the journal, committed, and only then is the journal cleared.
+  4. the ledger is written once from the journal (only the shards that changed, none fsynced by
+     itself: the journal can write them all again), committed, one `sync` puts files and commit on
+     disk, and only then is the journal cleared.
 With --push the ledger push is the compare-and-swap between racing runs: a rejected push means
 another run got there first, so catch up with the remote, re-plan, and enqueue only what is left.
 
@@ -409,6 +411,7 @@ class Applier:
         return Result(plan, tuple(outcomes), ledger, commit, False, tuple(notes))
 
     def _forget(self, seq: int) -> None:
+        os.sync()  # the ledger files (written without fsync) and git's commit reach the disk first
         try:
             self.journal.forget(seq)
         except sqlite3.Error:

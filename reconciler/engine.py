@@ -198,6 +198,11 @@ def migrate(settings: Settings, options: Options, new_repository_id: bool, lock_
             return ["the ledger is version 2 already; nothing to do"]
         if current.repository is None and not current.legacy:
             raise EngineError("there is no ledger yet: the first apply gives it a repository id")
+        from reconciler import cost
+
+        loaded = specs(settings, current)  # as apply's migration: the shards record what they were made from
+        if loaded.valid:
+            runner.shard_inputs = cost.shard_inputs(settings, loaded)
         runner.migrate(notes, new_id=new_repository_id)
     return notes
 
