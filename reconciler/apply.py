@@ -183,6 +183,15 @@ def _with_slot(event: Event, slot: str) -> Event:
                                                                                         "slot": slot}})
 
 
+def _schedules_message(plan: Plan) -> str | None:
+    """A ledger commit that enqueued nothing but a schedule's record (first seen, edited, slots missed)."""
+    kept = [u for u in plan.schedules if u.changed]
+    if not kept:
+        return None
+    lines = "".join(f"{u.id}: next slot {u.next_slot or 'none'}\n" for u in kept)
+    return f"launchops: record {len(kept)} schedule{'s' if len(kept) != 1 else ''} [skip ci]\n\n{lines}"
+
+
 def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> str:
     lines = [f"launchops: {phase} " + ", ".join(f"{n} {k}" for k, n in sorted(count_results(result_outcomes).items()))
              + " [skip ci]", ""]
@@ -402,7 +411,7 @@ class Applier:
             outcomes.append(Outcome(c.id, c.action, "removed", notes=(gone,) if gone else (), withdraw=gone))
         outcomes.sort(key=lambda o: o.id)
         message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
-                   if recovered else "launchops: publish the ledger [skip ci]\n")
+                   if recovered else _schedules_message(plan) or "launchops: publish the ledger [skip ci]\n")
         if self.options.push and self.options.commit and self.repo is not None:
             ledger, commit = self.publish(message, notes)
             return Result(plan, tuple(outcomes), ledger, commit, True, tuple(notes))
