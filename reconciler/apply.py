@@ -170,7 +170,7 @@ def _request(change: Change, repository: str) -> EnqueueRequest:
 
 def intents(plan: Plan, repository: str, commit: str | None, claimant: dict[str, object] | None = None) -> list[Event]:
     return [intent(c.id, c.change, c.previous, c.digest, c.source, c.launch, commit, claimant, c.marker,
-                   mark=_request(c, repository).marker,
+                   mark=_request(c, repository).marker, cell=c.cell,
                    kind={Action.SLOT: "slot", Action.REPLACE: "replace"}.get(c.action, "change"),
                    schedule=c.schedule)
             for c in plan.changes if c.action.enqueues]
@@ -760,7 +760,7 @@ class Applier:
         fresh = renewed(self._claim)
         ledger = self.current_ledger()
         events = [intent(spec_id, e.change, e.previous, e.digest, e.source, e.launch, e.applied_commit, fresh,
-                         e.marker, e.kind, e.marker_in(self.repository))
+                         e.marker, e.kind, e.marker_in(self.repository), e.cell)
                   for spec_id, e in sorted(ledger.specs.items()) if e.status == "pending" and e.claim == self._claim]
         self._claim = fresh
         if not events:

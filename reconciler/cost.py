@@ -31,7 +31,7 @@ from reconciler.settings import Settings
 from reconciler.specs import DEFAULTS_NAMES, Spec
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
-_RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "schedule.py",
+_RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "matrix.py", "schedule.py",
           "launch-spec.v1.schema.json")
 
 
@@ -138,7 +138,7 @@ def known_specs(settings: Settings, ledger: Ledger) -> dict[str, list[Spec]]:
     for spec_id, entry in ledger.specs.items():
         if entry.status != "removed":
             by_source.setdefault(entry.source, []).append(
-                Spec(spec_id, entry.source, entry.launch, entry.digest,
+                Spec(spec_id, entry.source, entry.launch, entry.digest, cell=entry.cell,
                      # the shard records its schedule: due slots are found without the spec file
                      schedule=from_record(entry.extra.get("schedule"))))
     out: dict[str, list[Spec]] = {}

@@ -218,9 +218,12 @@ def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
 
 def intent(spec_id: str, change: str, previous: str | None, digest: str, source: str, launch: Mapping[str, Any],
            commit: str | None, claim: Mapping[str, Any] | None, marker_kept: str | None = None,
-           kind: str = "change", mark: str = "", schedule: Mapping[str, Any] | None = None) -> Event:
+           kind: str = "change", mark: str = "", cell: Mapping[str, Any] | None = None,
+           schedule: Mapping[str, Any] | None = None) -> Event:
     data: dict[str, Any] = {"digest": digest, "source": source, "launch": dict(launch), "commit": commit,
                             "claim": dict(claim) if claim else None, "previous": previous, "marker": mark}
+    if cell is not None:
+        data["cell"] = dict(cell)
     if schedule is not None:
         data["schedule"] = dict(schedule)
     if marker_kept:
@@ -254,7 +257,8 @@ def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
         elif newer:
             events.append(intent(spec_id, entry.change, entry.previous, entry.digest, entry.source, entry.launch,
                                  entry.applied_commit, entry.claim, entry.marker, entry.kind,
-                                 entry.marker_in(repository), schedule=record if isinstance(record, Mapping) else None))
+                                 entry.marker_in(repository), entry.cell,
+                                 record if isinstance(record, Mapping) else None))
         known = {r.get("id") for r in other.queued_runs} if other else set()
         mine = entry.marker_in(repository)
         for run in entry.queued_runs:
@@ -375,6 +379,10 @@ def parse_shard(data: Any, name: str, trusted: bool = False) -> tuple[str, dict[
         raise LedgerError(f"{name}: \"source\" must be the spec file's path; {fix}")
     if not isinstance(specs, dict):
         raise LedgerError(f"{name}: \"specs\" must be an object; {fix}")
+    if "matrix" in data:
+        from reconciler.matrix import unpack
+
+        specs = unpack(specs, data["matrix"])
     entries = {spec_id: _entry(raw, source, f"{name}: specs[{spec_id!r}]", fix, trusted)
                for spec_id, raw in specs.items()}
     made = data.get("made_from")
@@ -454,8 +462,12 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 
 def shard_text(source: str, entries: Mapping[str, Entry], made_from: Mapping[str, Any] | None) -> str:
-    data: dict[str, Any] = {"version": VERSION, "source": source,
-                            "specs": {k: e.to_json() for k, e in sorted(entries.items())}}
+    from reconciler.matrix import pack  # a matrix spec's cells share one launch (SPEC "Matrix specs")
+
+    packed, shared = pack({k: e.to_json() for k, e in sorted(entries.items())})
+    data: dict[str, Any] = {"version": VERSION, "source": source, "specs": packed}
+    if shared:
+        data["matrix"] = shared
     if made_from:
         data["made_from"] = dict(made_from)
     bare = dumps(data)

@@ -6,6 +6,7 @@ normalised `launch` mapping, so cosmetic edits never enqueue anything.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -37,7 +38,13 @@ class Spec:
     description: str | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
     preview: Mapping[str, Any] | None = None  # the effective `preview:` mapping (reconciler.preview merges it)
+    cell: Mapping[str, Any] | None = None  # a matrix cell's values (reconciler.matrix); `id` is the cell's id
     schedule: Schedule | None = None  # enqueued once per slot of this schedule (reconciler.schedule)
+
+    @property
+    def matrix(self) -> str | None:
+        """The id of the matrix spec a cell belongs to."""
+        return self.id[: self.id.rindex("[")] if self.cell is not None else None
 
 
 @dataclass(frozen=True)
@@ -180,16 +187,16 @@ class _Loader:
             return []
         documents = self.read(path)
         folder_layers = self.defaults_for(path.parent)
-        out = []
+        out: list[tuple[Spec, tuple[int, int]]] = []
         for doc in documents:
             layer = _Layer(rel, path, doc.index, doc.data)
             nameless = "id" not in doc.data and len(documents) > 1
             if nameless:
                 self.problems.append(Problem(rel, doc.line, 1, f"document {doc.index + 1} needs an id: a file "
                                                               "with several documents names each one"))
-            spec = self._effective(layer, folder_layers, default_id)  # checked either way: every problem at once
-            if spec and not nameless:
-                out.append((spec, doc.id_at if "id" in doc.data else (doc.line, 1)))
+            found = self._effective(layer, folder_layers, default_id)  # checked either way: every problem at once
+            if not nameless:
+                out.extend((spec, doc.id_at if "id" in doc.data else (doc.line, 1)) for spec in found)
         return out
 
     def load_files(self, paths: Sequence[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
@@ -222,24 +229,79 @@ class _Loader:
         del self.problems[before:]
         return found, problems
 
-    def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> Spec | None:
+    def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> list[Spec]:
         effective: dict[str, Any] = {}
         for source in (*folder_layers, layer):
             effective = deep_merge(effective, source.data)
         effective.setdefault("id", default_id)
+        if "matrix" in effective:
+            return self._cells(layer, folder_layers, effective)
         findings = checks.check_spec(effective, self.backend)
         if findings:
-            for finding in findings:
-                if finding.whole:
-                    self.problems.append(self._whole_problem(layer, folder_layers, finding))
-                    continue
-                owner = next((s for s in reversed((*folder_layers, layer)) if _has(s.data, finding.path)), layer)
-                self.problems.append(self._finding_problem(owner, finding))
-            return None
+            self._report(layer, folder_layers, findings)
+            return []
         launch = checks.normalise(effective["launch"])
-        return Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
+        return [Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
                     description=effective.get("description"), labels=effective.get("labels") or {},
-                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")))
+                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")))]
+
+    def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
+        for finding in findings:
+            if finding.whole:
+                self.problems.append(self._whole_problem(layer, folder_layers, finding))
+                continue
+            owner = next((s for s in reversed((*folder_layers, layer)) if _has(s.data, finding.path)), layer)
+            self.problems.append(self._finding_problem(owner, finding))
+
+    def _cells(self, layer: _Layer, folder_layers: list[_Layer], effective: dict[str, Any]) -> list[Spec]:
+        """The cells of a matrix spec (reconciler.matrix), each checked as the spec it stands for; a
+        finding a cell's value caused is said at its placeholder, naming the cell."""
+        from reconciler import matrix
+
+        values, found = matrix.check(effective)
+        for item in found:
+            if item.warning and self._quoted(layer, item.path):
+                continue  # quoted on purpose: a string that looks like a number
+            problem = self.problem(layer, item.path, item.message, item.at_key)
+            self.problems.append(dataclasses.replace(problem, warning=item.warning))
+        base = {k: v for k, v in effective.items() if k != "matrix"}
+        spec_id = effective["id"] if isinstance(effective["id"], str) else ""
+        if not values:
+            # the rest of the document is still checked, with the placeholders left out of launch
+            bare = matrix.substitute(effective.get("launch"), _Blank()) if isinstance(effective.get("launch"),
+                                                                                     dict) else None
+            rest = checks.check_spec({**base, "launch": bare} if bare is not None else base, self.backend)
+            placed = matrix.placeholder_paths(effective.get("launch"))
+            self._report(layer, folder_layers, [f for f in rest if not _under(f.path, placed)])
+            return []
+        placed = matrix.placeholder_paths(effective["launch"])
+        specs: list[Spec] = []
+        findings: dict[checks.Finding, None] = {}
+        for cell in matrix.cells(spec_id, effective, values):
+            cell_findings = checks.check_spec({**base, "launch": cell.launch}, self.backend)
+            for f in cell_findings:
+                if _under(f.path, placed):  # the cell's value, not the file's text: no quoting hint
+                    f = checks.Finding(f.path, f"{f.message} (in cell {cell.id[len(spec_id):]})", f.at_key,
+                                       False, f.whole)
+                findings[f] = None
+            if not cell_findings:
+                launch = checks.normalise(cell.launch)
+                specs.append(Spec(id=cell.id, source=layer.rel, launch=launch, digest=digest_of(launch),
+                                  description=effective.get("description"), labels=effective.get("labels") or {},
+                                  preview=effective.get("preview"), cell=cell.values,
+                                  schedule=schedule.parse(effective.get("schedule"))))
+        if findings:
+            self._report(layer, folder_layers, findings)
+            return []
+        return specs
+
+    def _quoted(self, layer: _Layer, path: Sequence[str | int]) -> bool:
+        if layer.path is None:
+            return False
+        text = layer.path.read_text(encoding="utf-8-sig")
+        line, col, _ = locate(text, layer.doc_index, path)
+        lines = text.splitlines()
+        return 0 < line <= len(lines) and 0 < col <= len(lines[line - 1]) and lines[line - 1][col - 1] in "'\""
 
     def _whole_problem(self, layer: _Layer, folder_layers: list[_Layer], finding: checks.Finding) -> Problem:
         """A finding about the merged mapping is the spec file's to fix; the layers that gave parts
@@ -300,6 +362,17 @@ def _load_forked(loader: _Loader, paths: Sequence[Path],
             return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
     finally:
         _forked_loader = None
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    """Placeholder values while a matrix is invalid: each placeholder reads as an empty string."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _under(path: Sequence[str | int], placed: set[tuple[str | int, ...]]) -> bool:
+    return any(tuple(path[: len(p)]) == p for p in placed)
 
 
 def discover(settings: Settings) -> tuple[list[Path], list[Problem]]:

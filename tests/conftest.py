@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
+from reconciler.matrix import unpack
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "launches"
@@ -89,7 +90,8 @@ def read_ledger(repo: Path, rev: str | None = None, folder: str = LEDGER_DIR) ->
         if name == "_ledger.json":
             out.update(data)
             continue
-        for spec_id, entry in data["specs"].items():
+        # a matrix spec's cells keep their shared launch once (reconciler.matrix): shown whole here
+        for spec_id, entry in unpack(data["specs"], data.get("matrix")).items():
             out["specs"][spec_id] = {**entry, "source": data["source"]}
     return out
 

@@ -154,3 +154,16 @@ def bare_remote(path: Path, clone: Path) -> Path:
     git(clone, "remote", "add", "origin", str(path))
     git(clone, "push", "-q", "-u", "origin", "main")
     return path
+
+
+def matrix_text(seeds: list[int], queue: str = "q") -> str:
+    """A matrix spec: one cell per seed (in the order given: order never matters)."""
+    return ("apiVersion: launchops/v1\nmatrix:\n  axes:\n    seed: [" + ", ".join(map(str, seeds)) + "]\n"
+            f"launch:\n  docker_image: img:1\n  entity: ent\n  queue_name: {queue}\n  config:\n    overrides:\n"
+            "      run_config:\n        seed: ${matrix.seed}\n")
+
+
+def matrix_cells(spec_id: str, seeds: list[int], queue: str = "q") -> dict[str, dict[str, Any]]:
+    """cell id -> the launch its cell enqueues, as matrix_text's spec gives them."""
+    return {f"{spec_id}[seed={s}]": {"config": {"overrides": {"run_config": {"seed": s}}}, "docker_image": "img:1",
+                                     "entity": "ent", "queue_name": queue} for s in seeds}

@@ -18,10 +18,11 @@ import pytest
 
 from reconciler.backends.base import EnqueueRequest
 from reconciler.backends.local import LocalQueue
+from reconciler.specs import digest_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import make_repo  # noqa: E402
+from conftest import git, ledger_files, make_repo, read_ledger  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from crash_kit import (  # noqa: E402
     KILLED,
@@ -34,6 +35,9 @@ from crash_kit import (  # noqa: E402
     launch_of,
     launchops,
     ledger_ids,
+    local_items,
+    matrix_cells,
+    matrix_text,
     sends,
 )
 from wandb_server import WandbServer  # noqa: E402
@@ -182,3 +186,40 @@ def test_the_local_queue_counts_a_second_send_of_one_change(tmp_path: Path) -> N
     assert sends(queue.items()) == Counter({"lo-marker": 2})
     assert [s["created"] for s in queue.sends()] == [True, False]
     queue.close()
+
+
+# ---- a matrix spec: exactly once per cell ------------------------------------------------------
+
+MATRIX_POINTS = ["after-intent:1", "before-enqueue:2", "after-enqueue:2", "after-record:2", "before-ledger-write:1",
+                 "before-commit:1"]
+
+
+@pytest.mark.parametrize("point", MATRIX_POINTS)
+def test_matrix_cells_recover_to_exactly_once(tmp_path: Path, point: str) -> None:
+    """A matrix spec applied, then two axis values added, then a value removed with a non-axis edit:
+    killed each time at `point`, every cell's change is on the queue once and in the ledger."""
+    repo = make_repo(tmp_path / "repo", examples=False)
+    applied: dict[str, str] = {}
+    expected: Counter[tuple[str, str]] = Counter()
+    for seeds, queue in (([0, 1, 2], "q"), ([3, 0, 4, 1, 2], "q"), ([2, 1, 4, 3], "r")):
+        (repo / "launches" / "m.yaml").write_text(matrix_text(seeds, queue), encoding="utf-8")
+        git(repo, "add", "-A", "launches")
+        git(repo, "commit", "-qm", "matrix")
+        apply_until_done(repo, die_at=point)
+        cells = matrix_cells("m", seeds, queue)
+        for cell_id, launch in cells.items():
+            if applied.get(cell_id) != digest_of(launch):
+                applied[cell_id] = digest_of(launch)
+                expected[(cell_id, applied[cell_id])] += 1
+        items = local_items(repo)
+        assert Counter((i["spec_id"], digest_of(i["launch"])) for i in items) == expected
+        assert set(sends(items).values()) == {1}, "a cell's change was sent to the queue more than once"
+        ledger = read_ledger(repo)
+        assert sorted(i["id"] for i in items) == sorted(ledger_ids(ledger))
+        for cell_id, entry in ledger["specs"].items():
+            assert entry["status"] == ("applied" if cell_id in cells else "removed"), (cell_id, entry)
+            assert entry["cell"] == {"seed": int(cell_id[len("m[seed="):-1])}
+            if cell_id in cells:
+                assert entry["launch"] == cells[cell_id]
+        assert ledger_files(repo, "HEAD") == ledger_files(repo)
+        assert launchops(repo, "plan", "--detailed-exitcode").returncode == 0

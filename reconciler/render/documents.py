@@ -28,6 +28,7 @@ def plan(plan: Plan) -> dict[str, Any]:
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
             "diff": [_diff(d) for d in change.diff],
+            **({"matrix": change.matrix, "cell": dict(change.cell)} if change.cell is not None else {}),
             # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
             "withdraw": change.withdraw,
             **({"slot": change.slot} if change.slot else {}),

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.matrix import cells_line, grouped
 from reconciler.render.escape import markdown as md
 from reconciler.render.text import SYMBOLS, plural
 
@@ -70,7 +71,10 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
     columns = (*_COLUMNS[:4], "slot", _COLUMNS[4]) if s.get("slot") else _COLUMNS  # a schedule's due slots
     head = "\n".join([MARKER, title, "", *_counts(s, columns), "", *causes, *([""] if causes else [])]) + "\n"
     blocks = []
-    for change in doc["changes"]:
+    for change in grouped(doc["changes"]):  # a matrix spec's cells: one block per spec and action
+        if "cells" in change:
+            blocks.append(_group(change))
+            continue
         lines = [f"<details><summary>{SYMBOLS[change['action']]} {change['action']} "
                  f"<code>{md(change['id'])}</code> ({md(change['source'])})</summary>", "",
                  md(change["reason"]), ""]
@@ -84,6 +88,23 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
         lines += ["</details>", ""]
         blocks.append("\n".join(lines) + "\n")
     return head, blocks
+
+
+def _group(group: dict[str, Any]) -> str:
+    """A matrix spec's cells of one action: the diff they share, the fields that differ by cell;
+    a few hundred characters whatever the number of cells."""
+    lines = [f"<details><summary>{SYMBOLS[group['action']]} {group['action']} "
+             f"{plural(len(group['cells']), 'cell')} of <code>{md(group['id'])}</code> "
+             f"({md(group['source'])})</summary>", "", md(group["reason"]), "",
+             f"cells: <code>{md(cells_line(group))}</code>", ""]
+    if group["withdraw"]:
+        lines += [f"withdraw (if still pending) {plural(len(group['withdraw']), 'item')} of these cells", ""]
+    rows = [f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | "
+            f"{'(secret changed)' if _secret_changed(d) else _cell(d['new'])} |" for d in group["diff"]]
+    rows += [f"| <code>{md(path)}</code> | differs by cell | differs by cell |" for path in group["varies"]]
+    if rows:
+        lines += ["| field | old | new |", "|---|---|---|", *rows, ""]
+    return "\n".join([*lines, "</details>", ""]) + "\n"
 
 
 def _problem_parts(errors: list[dict[str, Any]]) -> tuple[str, list[str]]:

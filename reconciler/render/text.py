@@ -5,6 +5,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.matrix import cells_line, grouped
 from reconciler.render.escape import text as esc
 
 SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@", "replace": "±"}
@@ -39,7 +40,10 @@ def summary_line(summary: dict[str, int]) -> str:
 
 def plan(doc: dict[str, Any]) -> str:
     lines = []
-    for change in doc["changes"]:
+    for change in grouped(doc["changes"]):  # a matrix spec's cells: one line per spec and action
+        if "cells" in change:
+            lines.extend(_group(change))
+            continue
         lines.append(f"  {SYMBOLS[change['action']]} {esc(change['id'])}  ({change['action']}: "
                      f"{esc(change['reason'])}; {esc(change['source'])})")
         for d in change["diff"]:
@@ -74,6 +78,25 @@ def _schedules(schedules: Sequence[dict[str, Any]]) -> list[str]:
         lines.extend(f"      missed {esc(m.get('slot'))} ({esc(m.get('why'))})" for m in s.get("missed", [])[:5])
     return lines
 
+
+def _group(group: dict[str, Any]) -> list[str]:
+    """A matrix spec's cells of one action: the diff they share, the fields that differ by cell."""
+    count = plural(len(group["cells"]), "cell")
+    lines = [f"  {SYMBOLS[group['action']]} {esc(group['id'])}  ({group['action']} {count}: {esc(group['reason'])}; "
+             f"{esc(group['source'])})", f"      cells: {esc(cells_line(group))}"]
+    for d in group["diff"]:
+        if d.get("secret") and d["old"] is not None and d["new"] is not None:
+            lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
+        elif d["old"] is None:
+            lines.append(f"      + {esc(d['path'])}: {value(d['new'])}")
+        elif d["new"] is None:
+            lines.append(f"      - {esc(d['path'])}: {value(d['old'])}")
+        else:
+            lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
+    lines.extend(f"      ~ {esc(path)}: (differs by cell)" for path in group["varies"])
+    if group["withdraw"]:
+        lines.append(f"      withdraw (if still pending) {plural(len(group['withdraw']), 'item')} of these cells")
+    return lines
 
 
 def validate(doc: dict[str, Any]) -> str:
