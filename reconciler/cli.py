@@ -542,6 +542,11 @@ def _preview_run(obj: Ctx, backend: str | None, fmt: str, call: Callable[..., An
         click.echo(render("plan", "json", document), nl=False)
     else:
         click.echo(escape.lines(_preview_text(document)))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # the run's page says what was enqueued and left out; every line inert markdown
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write("### launchops preview\n\n" + "".join(f"- {escape.markdown(line)}\n"
+                                                            for line in _preview_text(document).splitlines()))
     if outcome.failed:
         raise SystemExit(1)
 

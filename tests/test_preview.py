@@ -336,3 +336,14 @@ def test_two_pull_requests_previewed_at_once_both_land(tmp_path: Path) -> None:
     assert sorted(i["marker"][:9] for i in items) == ["lo-pr-31-", "lo-pr-32-"]
     assert all(i["sends"] == 1 for i in items)
     assert apply(repo, 31)["enqueued"] == [] and apply(repo, 32)["enqueued"] == []
+
+
+def test_the_step_summary_says_what_was_left_out(tmp_path: Path) -> None:
+    repo = setup(tmp_path, cap=1)
+    push(repo, {"launches/a.yaml": spec("img-a:2"), "launches/b.yaml": spec("img-b:2")})
+    summary = tmp_path / "summary.md"
+    done = cli(repo, "preview", "apply", "--pr", "3", "--base", "origin/main", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.exit_code == 0, done.output
+    text = summary.read_text()
+    assert text.startswith("### launchops preview\n")
+    assert "left out b&#58; over preview.max&#95;launches &#40;1&#41;" in text and "1 enqueued" in text
