@@ -175,6 +175,14 @@ def test_a_pull_request_life_through_the_workflow(tmp_path: Path, wandb_server: 
     assert run_event(tmp_path, origin, wandb_server, "other", event("labeled", 6, head, labels)) == ["launch"]
     assert len(items) == 4
 
+    # a third one loses its label: the cleanup job withdraws its item; another label's removal does nothing
+    assert run_event(tmp_path, origin, wandb_server, "third", event("labeled", 7, head, labels)) == ["launch"]
+    assert len(items) == 6
+    assert run_event(tmp_path, origin, wandb_server, "other-label", event("unlabeled", 7, head, labels,
+                                                                          label="wip")) == []
+    assert run_event(tmp_path, origin, wandb_server, "unlabeled", event("unlabeled", 7, head, [])) == ["cleanup"]
+    assert len(items) == 4 and not any(i["runSpec"]["launchops_marker"].startswith("lo-pr-7-") for i in items)
+
     running = items[0]["id"]
     wandb_server.state.set_state(running, "CLAIMED", "run-1")
     assert run_event(tmp_path, origin, wandb_server, "closed", event("closed", 5, head, labels)) == ["cleanup"]
