@@ -336,3 +336,28 @@ def test_a_fresh_clone_finds_due_slots_without_reading_the_spec_file(tmp_path: P
     assert planned is not None and seen == []
     assert documents.plan(planned) == documents.plan(full)
     assert [c.slot for c in planned.changes] == ["2026-11-20T05:00:00Z", "2026-11-20T06:00:00Z"]
+
+
+# ---- matrix ----------------------------------------------------------------------------------------
+
+def test_a_matrix_spec_with_a_schedule_enqueues_every_cell_once_per_slot(repo: Path) -> None:
+    write(repo, "launches/sweep.yaml", """apiVersion: launchops/v1
+matrix:
+  axes: {lr: [0.1, 0.2], seed: [0, 1]}
+launch:
+  docker_image: python:3.12-slim
+  queue_name: default
+  config: {overrides: {run_config: {lr: "${matrix.lr}", seed: "${matrix.seed}"}}}
+schedule:
+  cron: "0 * * * *"
+""")
+    commit_all(repo, "sweep")
+    assert apply(repo, "2026-11-20T03:10:00Z")["summary"] == {}
+    for now in ("2026-11-20T04:10:00Z", "2026-11-20T04:20:00Z", "2026-11-20T05:01:00Z"):
+        apply(repo, now)
+    items = local_items(repo)
+    assert set(sends(items).values()) == {1}
+    per_cell = Counter(i["spec_id"] for i in items)
+    assert per_cell == Counter({f"sweep[lr={lr},seed={seed}]": 2 for lr in ("0.1", "0.2") for seed in (0, 1)})
+    runs = [r for e in read_ledger(repo)["specs"].values() for r in e["queued_runs"]]
+    assert Counter(r["slot"] for r in runs) == Counter({"2026-11-20T05:00:00Z": 4, "2026-11-20T04:00:00Z": 4})
