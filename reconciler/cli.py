@@ -296,6 +296,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
         fail(unknown)
     shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock,
                       replace_ids=replace_ids)
+    shown = _guarded(settings, shown)
     _refuse_blast_radius(settings, shown, limit)
     asked = None if yes else _confirm(shown, fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids)
@@ -303,6 +304,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock,
                              replace_ids=replace_ids)
+        the_plan = _guarded(settings, the_plan)
         _refuse_blast_radius(settings, the_plan, limit)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
@@ -332,6 +334,16 @@ def _apply_clock() -> datetime.datetime:
              "apply takes the slots due by then, and a slot taken is never enqueued again; plan --now shows the "
              "future without taking anything")
     return clock
+
+
+def _guarded(settings: Settings, the_plan: Plan) -> Plan:
+    """Removals held to their spec's last `lifecycle:`: protect fails here, before anything is sent."""
+    from reconciler import engine
+
+    try:
+        return engine.guard(settings, the_plan)
+    except engine.EngineError as exc:
+        fail(str(exc))
 
 
 def _refuse_blast_radius(settings: Settings, the_plan: Plan, limit: int) -> None:

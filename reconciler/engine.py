@@ -69,8 +69,48 @@ def plan(settings: Settings) -> Planned:
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
         return Planned(loaded, None)
-    made = make_plan(loaded.specs, current, notes, withdraw=settings.withdraw)
+    made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw))
     return Planned(loaded, replace(made, causes=causes(settings, made)))
+
+
+def guard(settings: Settings, plan: Plan) -> Plan:
+    """Hold each removal to its spec's last `lifecycle:` (protect, withdraw), read from git: the file
+    is gone. EngineError when a protected spec would be removed."""
+    from reconciler.lifecycle import LifecycleError, guarded, lifecycle_of
+
+    removed = [c for c in plan.changes if c.action.value == "remove"]
+    if not removed:
+        return plan
+    last = {c.id: lifecycle_of(_last_texts(settings, c.source), c.id, _default_id(settings, c.source))
+            for c in removed}
+    try:
+        return guarded(plan, last)
+    except LifecycleError as exc:
+        raise EngineError(str(exc)) from None
+
+
+def _default_id(settings: Settings, source: str) -> str:
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(source)
+    if settings.specs_dir not in (".", ""):
+        path = path.relative_to(settings.specs_dir)
+    return path.with_suffix("").as_posix()
+
+
+def _last_texts(settings: Settings, source: str) -> list[str]:
+    """The spec file's text as it is, or as it was before the commit that deleted it."""
+    from reconciler.gitrepo import GitError, Repo
+
+    path = settings.root / source
+    if path.is_file():
+        return [path.read_text(encoding="utf-8", errors="replace")]
+    try:
+        repo = Repo(settings.root)
+        touched = repo.history([source], limit=1)
+        return list(repo.files_at(f"{touched[0][0]}^", [source]).values()) if touched else []
+    except GitError:
+        return []
 
 
 def causes(settings: Settings, plan: Plan) -> tuple[Cause, ...]:

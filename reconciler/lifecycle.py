@@ -70,6 +70,41 @@ def outcome_of(run_id: str, result: str, was: str | None) -> Withdrawal:
     return Withdrawal(result, f"kept {run_id}: it is {result} already, so it was not withdrawn (it will run)")
 
 
+# ---- lifecycle: {protect, withdraw} of a removed spec -------------------------------------------------
+
+def guarded(plan: Plan, last: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """The plan with each removal held to the `lifecycle:` its spec had last (`last`: id -> that
+    mapping, read from git since the file is gone): `protect: true` is an error naming the spec,
+    `withdraw: false` keeps its item. Raise LifecycleError when a protected spec would go."""
+    from reconciler.plan import Action
+
+    guarded_ids = sorted(c.id for c in plan.changes if c.action is Action.REMOVE and last.get(c.id, {}).get("protect"))
+    if guarded_ids:
+        raise LifecycleError(", ".join(f"{i} has lifecycle.protect" for i in guarded_ids) + ": it would be removed. "
+                             "Put its spec back, or remove `protect: true` in a commit of its own first, then remove "
+                             "it; nothing was enqueued")
+    changes = tuple(replace(c, withdraw=None) if c.action is Action.REMOVE and c.withdraw
+                    and last.get(c.id, {}).get("withdraw") is False else c for c in plan.changes)
+    return replace(plan, changes=changes)
+
+
+def lifecycle_of(texts: Iterable[str], spec_id: str, default_id: str) -> Mapping[str, Any]:
+    """The `lifecycle:` mapping of the document that declared `spec_id` (a matrix cell: its spec)
+    in a spec file's text, as it was; empty when there is none or the text does not parse."""
+    import yaml
+
+    base = spec_id.split("[", 1)[0]
+    for text in texts:
+        try:
+            docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        except yaml.YAMLError:
+            continue
+        for doc in docs:
+            if doc.get("id", default_id) in (spec_id, base) and isinstance(doc.get("lifecycle"), dict):
+                return dict(doc["lifecycle"])
+    return {}
+
+
 # ---- apply --replace ---------------------------------------------------------------------------------
 
 def replaces(changes: list[Change], unchanged: int, specs: Mapping[str, Any], ledger: Ledger,

@@ -232,8 +232,14 @@ def _lifecycle(changes: list[Change], unchanged: int, specs: Mapping[str, Spec],
 
         changes, unchanged = replaces(changes, unchanged, specs, ledger, replace_ids)
     if withdraw:
-        changes = [_with_withdraw(c, ledger) for c in changes]
+        # a spec's own `lifecycle: {withdraw: false}` or `protect: true` keeps its items
+        changes = [c if _kept(specs.get(c.id)) else _with_withdraw(c, ledger) for c in changes]
     return changes, unchanged
+
+
+def _kept(spec: Spec | None) -> bool:
+    own = spec.lifecycle if spec is not None else {}
+    return own.get("withdraw") is False or own.get("protect") is True
 
 
 def _with_withdraw(change: Change, ledger: Ledger) -> Change:

@@ -40,6 +40,7 @@ class Spec:
     preview: Mapping[str, Any] | None = None  # the effective `preview:` mapping (reconciler.preview merges it)
     cell: Mapping[str, Any] | None = None  # a matrix cell's values (reconciler.matrix); `id` is the cell's id
     schedule: Schedule | None = None  # enqueued once per slot of this schedule (reconciler.schedule)
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)  # `lifecycle:` (withdraw, protect): reconciler.lifecycle
 
     @property
     def matrix(self) -> str | None:
@@ -243,7 +244,8 @@ class _Loader:
         launch = checks.normalise(effective["launch"])
         return [Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
                     description=effective.get("description"), labels=effective.get("labels") or {},
-                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")))]
+                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")),
+                    lifecycle=effective.get("lifecycle") or {})]
 
     def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
         for finding in findings:
@@ -289,7 +291,8 @@ class _Loader:
                 specs.append(Spec(id=cell.id, source=layer.rel, launch=launch, digest=digest_of(launch),
                                   description=effective.get("description"), labels=effective.get("labels") or {},
                                   preview=effective.get("preview"), cell=cell.values,
-                                  schedule=schedule.parse(effective.get("schedule"))))
+                                  schedule=schedule.parse(effective.get("schedule")),
+                                  lifecycle=effective.get("lifecycle") or {}))
         if findings:
             self._report(layer, folder_layers, findings)
             return []

@@ -402,3 +402,55 @@ def test_wandb_adopt_checks_the_item_on_the_server(tmp_path: Path, wandb_server:
     assert [(r["id"], r["adopted"], r["state"]) for r in runs] == [(item["id"], True, "pending")]
     with wandb_server.state.lock:
         assert len(wandb_server.state.items) == 1
+
+
+# ---- lifecycle: {withdraw, protect} in a spec ---------------------------------------------------
+
+def test_a_spec_with_withdraw_false_keeps_its_items_on_edit_and_on_removal(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    own = "lifecycle: {withdraw: false}\n"
+    write(repo, "launches/a.yaml", spec(1, extra=own))
+    write(repo, "launches/b.yaml", spec(1, extra=own))
+    write(repo, "launches/c.yaml", spec(1))
+    commit_all(repo, "specs")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    write(repo, "launches/a.yaml", spec(2, extra=own))
+    (repo / "launches" / "b.yaml").unlink()
+    (repo / "launches" / "c.yaml").unlink()  # the setting's default still withdraws this one
+    commit_all(repo, "edit a, remove b and c")
+    doc = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert {c["id"]: bool(c["withdraw"]) for c in doc["changes"]} == {"a": False, "b": False, "c": True}
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    states = {k: [i["state"] for i in v] for k, v in _by_spec(repo).items()}
+    assert states == {"a": ["pending", "pending"], "b": ["pending"], "c": ["withdrawn"]}
+
+
+def test_protect_fails_plan_and_apply_on_removal_and_turns_withdraw_off(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    own = "lifecycle: {protect: true}\n"
+    write(repo, "launches/keep.yaml", spec(1, extra=own))
+    commit_all(repo, "a protected spec")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+
+    write(repo, "launches/keep.yaml", spec(2, extra=own))  # an edit is fine, and withdraws nothing
+    commit_all(repo, "edit keep")
+    assert "withdraw" not in cli(repo, "plan").stdout
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert [i["state"] for i in _by_spec(repo)["keep"]] == ["pending", "pending"]
+
+    (repo / "launches" / "keep.yaml").unlink()
+    commit_all(repo, "remove keep")
+    head = git(repo, "rev-parse", "HEAD")
+    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
+        out = cli(repo, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert "keep has lifecycle.protect: it would be removed" in out.output
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert read_ledger(repo)["specs"]["keep"]["status"] == "applied"
+
+
+def test_an_unknown_lifecycle_key_is_invalid(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/a.yaml", spec(1, extra="lifecycle: {protekt: true}\n"))
+    out = cli(repo, "validate")
+    assert out.exit_code == 1 and "protekt" in out.output
