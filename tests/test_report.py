@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import fcntl
 import json
 import os
 import queue
@@ -363,12 +364,20 @@ def chromium() -> str:
                 "the status page is tested in a real browser")
 
 
+def _above_nine(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """A minimal DevTools-protocol client over chromium's pipe (fd 3: commands in, fd 4: out)."""
 
     def __init__(self, profile: Path) -> None:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
+        # the child's ends above 9, so that neither is 3 or 4, which the shell below overwrites
+        to_chrome_r, from_chrome_w = (_above_nine(fd) for fd in (to_chrome_r, from_chrome_w))
 
         # chromium reads the protocol on fd 3 and writes on fd 4: the shell puts the pipe ends there
         # (a preexec dup2 would be undone by Popen closing every descriptor not passed)
@@ -522,6 +531,36 @@ def test_page_in_a_real_browser(browser: Browser, tmp_path: Path) -> None:
     artifacts = ROOT / ".artifacts"
     artifacts.mkdir(exist_ok=True)
     (artifacts / "report.png").write_bytes(png)
+
+
+def test_a_large_page_shows_a_page_of_specs_and_sorts_them_all(browser: Browser, tmp_path: Path) -> None:
+    """Past 500 specs the table shows a page at a time (a browser lays out 10,000 rows slowly);
+    sorting sorts every spec, the button shows the next page, an attention link shows its row."""
+    from benchmarks.report import NOW as BENCH_NOW, fixture as bench_fixture
+
+    ledger, specs, previews = bench_fixture(1200)
+    document = report.build(ledger, specs, (), BENCH_NOW, report.preview_rows(previews))
+    report.write(tmp_path / "site", document)
+    _open(browser, tmp_path / "site" / "index.html")
+    assert browser.problems() == []
+    visible = "Array.from(document.querySelectorAll('#specs tbody')).filter(b => !b.hidden).length"
+    total = browser.evaluate("document.querySelectorAll('#specs tbody').length")
+    assert browser.evaluate(visible) == 500 and total > 1000
+    _click(browser, "Spec")
+    _click(browser, "Spec")  # descending: the last id of all specs comes first, not the last of the first page
+    assert _column(browser)[0] == max(r["id"] for r in document["specs"])
+    assert browser.evaluate(visible) == 500
+    assert browser.evaluate("Array.from(document.querySelectorAll('#specs tbody')).slice(0, 500).every(b => !b.hidden)")
+    browser.evaluate("document.getElementById('more').click()")
+    assert browser.evaluate(visible) == min(1000, total)
+    # a link in the attention list to a row not shown yet shows it
+    target = browser.evaluate(
+        "(function(){var a=Array.from(document.querySelectorAll('#attention a')).find(a => "
+        "document.getElementById(decodeURIComponent(a.hash.slice(1))).parentNode.hidden);"
+        "if(!a)return null;a.click();return decodeURIComponent(a.hash.slice(1));})()")
+    assert target is not None
+    assert browser.evaluate(f"document.getElementById({json.dumps(target)}).parentNode.hidden") is False
+    assert browser.problems() == []
 
 
 def test_a_blocked_external_load_is_seen(browser: Browser, tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ i{font-style:normal;color:var(--mute)}
 .alarm{color:#fff;background:var(--bad)}.err{color:var(--bad);font-size:12px}
 details summary{cursor:pointer}details pre{white-space:pre-wrap;word-break:break-all;margin:6px 0;
 padding:8px;background:var(--bg);border-radius:6px;max-width:720px}
-a{color:var(--new)}.empty{color:var(--mute);font-style:italic}
+a{color:var(--new)}#more{font:inherit;padding:6px 14px;border:1px solid var(--line);border-radius:6px;
+background:var(--bg);cursor:pointer}.empty{color:var(--mute);font-style:italic}
 """
 
 _SCRIPT = """
@@ -73,16 +74,25 @@ document.querySelectorAll('td.t').forEach(function(td){var t=td.textContent;if(!
 var at=Date.parse(t.replace(' ','T').replace(/(\\d\\d:\\d\\d)Z$/,'$1:00Z'));if(isNaN(at)||isNaN(now))return;
 var s=document.createElement('span');s.className='m';
 s.textContent=at<=now?' ('+ago((now-at)/1000)+' ago)':' (in '+ago((at-now)/1000)+')';td.appendChild(s);});
-function cmp(a,b){var x=parseFloat(a),y=parseFloat(b);
-if(!isNaN(x)&&!isNaN(y)&&String(x)===a&&String(y)===b)return x-y;return a<b?-1:a>b?1:0;}
+function num(s){var x=parseFloat(s);return String(x)===s?x:NaN;}
+function cmp(a,b){if(!isNaN(a[0])&&!isNaN(b[0]))return a[0]-b[0];return a[1]<b[1]?-1:a[1]>b[1]?1:0;}
 function rows(tb){return Array.prototype.filter.call(tb.rows,function(r){return !r.classList.contains('gh');});}
+function keyed(el,td){var k=key(td);return [num(k),k,el];}
 function sort(table,col,dir){
-var bodies=Array.prototype.slice.call(table.tBodies);
-bodies.forEach(function(tb){var rs=rows(tb);if(rs.length<2)return;
-rs.sort(function(a,b){return dir*cmp(key(a.cells[col]),key(b.cells[col]));});
-rs.forEach(function(r){tb.appendChild(r);});});
-bodies.sort(function(a,b){return dir*cmp(key(rows(a)[0].cells[col]),key(rows(b)[0].cells[col]));});
-var f=document.createDocumentFragment();bodies.forEach(function(tb){f.appendChild(tb);});table.appendChild(f);}
+var order=Array.prototype.map.call(table.tBodies,function(tb){var rs=rows(tb);
+if(rs.length>1){var ks=rs.map(function(r){return keyed(r,r.cells[col]);});
+ks.sort(function(a,b){return dir*cmp(a,b);});ks.forEach(function(k){tb.appendChild(k[2]);});rs=[ks[0][2]];}
+return keyed(tb,rs[0].cells[col]);});
+order.sort(function(a,b){return dir*cmp(a,b);});
+var f=document.createDocumentFragment();order.forEach(function(k){f.appendChild(k[2]);});table.appendChild(f);
+if(table.id==='specs')page();}
+var more=document.getElementById('more'),shown=more?+more.dataset.page:0;
+function page(){if(!more)return;var bs=document.getElementById('specs').tBodies,n=bs.length;
+for(var i=0;i<n;i++){var h=i>=shown;if(bs[i].hidden!==h)bs[i].hidden=h;}
+more.hidden=n<=shown;more.textContent='Show '+Math.min(+more.dataset.page,n-shown)+' more ('+(n-shown)+' not shown)';}
+if(more)more.addEventListener('click',function(){shown+=+more.dataset.page;page();});
+document.querySelectorAll('#attention a').forEach(function(a){a.addEventListener('click',function(){
+var row=document.getElementById(decodeURIComponent(a.hash.slice(1)));if(row)row.parentNode.hidden=false;});});
 document.querySelectorAll('table.sortable').forEach(function(table){
 var ths=table.tHead.rows[0].cells;
 Array.prototype.forEach.call(ths,function(th,col){var b=th.querySelector('button');if(!b)return;
@@ -210,16 +220,26 @@ def _spec_row(row: Mapping[str, Any], in_group: bool, details: bool) -> str:
             f'<td>{_link(row.get("run_url"), "run")}</td><td>{esc(row.get("queue") or "")}</td></tr>')
 
 
+# Specs (a matrix counts once) shown at a time: a browser lays out a few hundred rows at once, not
+# 10,000; every row is in the page (and found by the browser's search once shown), sorting sorts
+# them all, and a button shows the next page.
+PAGE = 500
+
+
+def _past(index: int) -> str:
+    return " hidden" if index >= PAGE else ""
+
+
 def _spec_bodies(rows: list[Mapping[str, Any]]) -> str:
     details = len(rows) <= DETAILS_UP_TO
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
-    out = []
+    out: list[str] = []
     for group, members in groups.items():
         matrix = len(members) > 1 or members[0].get("cell") is not None
         if not matrix:
-            out.append(f"<tbody>{_spec_row(members[0], False, details)}</tbody>")
+            out.append(f"<tbody{_past(len(out))}>{_spec_row(members[0], False, details)}</tbody>")
             continue
         states: dict[str, int] = {}
         for m in members:
@@ -227,7 +247,8 @@ def _spec_bodies(rows: list[Mapping[str, Any]]) -> str:
         tally = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
         head = (f'<tr class="gh"><td colspan="{len(_SPEC_COLUMNS)}">{esc(group)} '
                 f'<span class="mute">matrix · {len(members)} cells</span> {tally}</td></tr>')
-        out.append(f'<tbody class="matrix">{head}{"".join(_spec_row(m, True, details) for m in members)}</tbody>')
+        cells = "".join(_spec_row(m, True, details) for m in members)
+        out.append(f'<tbody class="matrix"{_past(len(out))}>{head}{cells}</tbody>')
     return "".join(out)
 
 
@@ -296,7 +317,11 @@ def page(document: Mapping[str, Any]) -> str:
     now = document["generated_at"]
     summary = document["summary"]
     specs = document["specs"]
-    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{_spec_bodies(specs)}</table>'
+    bodies = _spec_bodies(specs)
+    hidden = bodies.count("<tbody hidden>") + bodies.count('<tbody class="matrix" hidden>')
+    more = (f'<p><button type="button" id="more" data-page="{PAGE}">Show {min(PAGE, hidden)} more '
+            f"({hidden} not shown)</button></p>" if hidden else "")
+    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{bodies}</table>{more}'
              if specs else '<p class="empty">No specs and no ledger entries yet.</p>')
     if len(specs) > DETAILS_UP_TO:
         table = (f'<p class="m">More than {DETAILS_UP_TO} specs: each one\'s launch arguments are in '
