@@ -77,6 +77,7 @@ def walks_into(scenario: str) -> bool:
     """Whether the walk may take this scenario: it is no known open hole, or was asked for."""
     return scenario not in KNOWN_HOLES or scenario in _ASKED or "all" in _ASKED
 
+
 SPECS = ("a", "b", "c")
 CLONES = (0, 1)
 POLLS = 3000  # SIGINT waits at most this many 0.02 s polls for its moment
