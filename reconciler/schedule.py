@@ -285,6 +285,7 @@ def due(schedule: Schedule, record: Mapping[str, Any] | None, at: datetime.datet
     missed = sorted([(iso(s) or "", why) for s, why in skipped] + [(iso(s) or "", "starting_deadline") for s in late],
                     reverse=True)
     newest = max(within + late, default=None)
+    record.pop("taken", None)  # a chain of slots an earlier apply took (planned), resolved by now
     new = {**record, "spec": schedule.to_json(), "fingerprint": schedule.fingerprint, "since": iso(since),
            "last_slot": iso(newest) if newest is not None else record.get("last_slot")}
     old_missed = [m for m in record.get("missed", []) if isinstance(m, Mapping)]
@@ -373,17 +374,40 @@ def planned(spec: Any, entry: Any, basis: str | None, at: datetime.datetime) -> 
                        prior_status=entry.status, previous=entry.previous, marker=entry.marker,
                        reason=f"slot {last_slot or '?'}: last attempt is {entry.status}"
                        + (f": {entry.error}" if entry.error else ""), slot=last_slot, cell=getattr(spec, "cell", None))
-        return [retry], replace_upkeep(upkeep, found.changed and entry.status == "failed")
+        older = _taken_with(entry, record, spec) if entry.status in UNCERTAIN else []
+        return [*older, retry], replace_upkeep(upkeep, found.changed and entry.status == "failed")
     changes: list[Change] = []
     previous = entry.basis if live else basis
     cell = getattr(spec, "cell", None)
+    chain = []
     for slot in found.slots:
-        ident = identity("slot", spec.id, previous, spec.digest, slot)
+        chain.append((slot, identity("slot", spec.id, previous, spec.digest, slot), previous))
+        previous = chain[-1][1]
+    # The entry follows the newest slot of a chain; the others are named in the record, so an apply
+    # stopped between their sends is resolved for each of them (_taken_with), not only the newest.
+    carried = {**found.record, "taken": [{"slot": s, "change": i} for s, i, _ in chain]} if len(chain) > 1 \
+        else found.record
+    for slot, ident, after in chain:
         changes.append(Change(spec.id, Action.SLOT, spec.source, spec.digest, ident, spec.launch,
-                              previous=previous, reason=f"slot {slot} is due", slot=slot, schedule=found.record,
+                              previous=after, reason=f"slot {slot} is due", slot=slot, schedule=carried,
                               cell=cell, withdraw=None if changes else _replace_target(schedule, entry)))
-        previous = ident
     return changes, replace_upkeep(upkeep, found.changed and not changes)
+
+
+def _taken_with(entry: Any, record: Any, spec: Any) -> list[Any]:
+    """Retries of the older slots an interrupted apply took with the entry's current one and has no
+    run recorded for: each is looked up by its marker, adopted if found, sent if not (as any retry
+    of a pending attempt)."""
+    from reconciler.plan import Action, Change
+
+    taken = record.get("taken") if isinstance(record, Mapping) else None
+    recorded = {r.get("change") for r in entry.queued_runs}
+    return [Change(spec.id, Action.RETRY, spec.source, entry.digest, t["change"], entry.launch,
+                   prior_status=entry.status, slot=str(t["slot"]), cell=getattr(spec, "cell", None),
+                   reason=f"slot {t['slot']}: taken by an apply that was stopped before recording it")
+            for t in (taken if isinstance(taken, list) else [])
+            if isinstance(t, Mapping) and isinstance(t.get("change"), str) and t["change"] != entry.change
+            and t["change"] not in recorded]
 
 
 def replace_upkeep(upkeep: Upkeep, changed: bool) -> Upkeep:

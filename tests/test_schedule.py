@@ -98,6 +98,24 @@ def test_a_kill_between_intent_and_record_leaves_one_item(repo: Path) -> None:
     assert {r["id"] for r in ledger["specs"]["nightly/eval"]["queued_runs"]} == {i["id"] for i in local_items(repo)}
 
 
+def test_a_kill_between_the_sends_of_caught_up_slots_loses_no_id_and_sends_none_twice(repo: Path) -> None:
+    """catchup: all takes several slots in one apply: the entry follows the newest, the record names
+    the others, and the apply after a kill resolves each (adopts what was sent, sends what was not)."""
+    scheduled(repo, 'cron: "0 * * * *"\ncatchup: all')
+    apply(repo, "2026-11-20T03:10:00Z")
+    killed = cli_subprocess(repo, "apply", "--yes", "--now", "2026-11-20T06:10:00Z",
+                            env={"LAUNCHOPS_DIE_AT": "after-enqueue"})  # after the first of three sends
+    assert killed.returncode == -9, killed.stderr
+    assert len(local_items(repo)) == 1
+    again = cli_subprocess(repo, "apply", "--yes", "--now", "2026-11-20T06:20:00Z")
+    assert again.returncode == 0, again.stderr
+    assert slots_sent(repo) == Counter({f"2026-11-20T0{h}:00:00Z": 1 for h in (4, 5, 6)})
+    ledger = read_ledger(repo)
+    assert {r["id"] for r in ledger["specs"]["nightly/eval"]["queued_runs"]} == {i["id"] for i in local_items(repo)}
+    assert cli_subprocess(repo, "apply", "--yes", "--now", "2026-11-20T06:30:00Z").returncode == 0
+    assert len(local_items(repo)) == 3
+
+
 def test_two_clones_with_push_enqueue_a_slot_once(tmp_path: Path) -> None:
     author = make_repo(tmp_path / "author", examples=False)
     scheduled(author, 'cron: "17 3 * * *"')
