@@ -293,6 +293,7 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
     for _ in range(ATTEMPTS):
         repository = branch.repository(settings)
         record, work = _plan(branch, pr, chosen, repository, head, merge_base, result)
+        gone = _reverted(record, {c.id for c in candidates})
         if not work and _read_record(branch.files, pr) == record:
             return result
         try:
@@ -305,9 +306,7 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
             raise PreviewError(f"{exc}; nothing was enqueued") from None
     else:
         raise PreviewError(f"{BRANCH} kept moving: {ATTEMPTS} pushes lost their race; nothing was enqueued")
-    for cand, entry, look_up in work:
-        if not _send(backend, cand, entry, look_up, result):
-            break
+    _carry_out(backend, record, work, gone, result)
     lines = [f"{i} -> {q}" for i, q in result.enqueued + result.adopted]
     _save(branch, record, repository, f"launchops: preview of pull request #{pr} at {head[:12]}\n\n"
           + "\n".join(lines) + "\n", _keep_runs(record))
@@ -315,6 +314,34 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
 
 
 RETRY = ("pending", "unknown", "failed")
+
+
+def _carry_out(backend: Backend, record: Record, work: Sequence[tuple[Candidate, dict[str, Any], bool]],
+               gone: Sequence[str], result: Outcome) -> None:
+    """Send the intents, then withdraw the pending items of the specs this head reverted."""
+    for cand, entry, look_up in work:
+        if not _send(backend, cand, entry, look_up, result):
+            break
+    for spec_id in gone:
+        runs = record.specs[spec_id]["queued_runs"]
+        for i, run in enumerate(runs):
+            if run.get("state") == "pending":
+                _withdraw_run(backend, spec_id, runs, i, result)
+
+
+def _reverted(record: Record, differ: set[str]) -> list[str]:
+    """Entries whose spec no longer differs from the base (reverted, or deleted, in a later head):
+    marked `removed` (the same preview again later is a new change), and those whose run may still
+    be pending, to withdraw it."""
+    gone = []
+    for spec_id, entry in sorted(record.specs.items()):
+        if spec_id in differ or entry.get("status") not in ("applied", "removed"):
+            continue
+        assert isinstance(entry, dict)
+        entry["status"] = "removed"
+        if any(r.get("state") == "pending" for r in entry.get("queued_runs", [])):
+            gone.append(spec_id)
+    return gone
 
 
 def _plan(branch: Branch, pr: int, chosen: Sequence[Candidate], repository: str, head: str, merge_base: str,

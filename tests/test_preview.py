@@ -347,3 +347,17 @@ def test_the_step_summary_says_what_was_left_out(tmp_path: Path) -> None:
     text = summary.read_text()
     assert text.startswith("### launchops preview\n")
     assert "left out b&#58; over preview.max&#95;launches &#40;1&#41;" in text and "1 enqueued" in text
+
+
+def test_a_spec_reverted_in_a_later_head_withdraws_its_preview_and_counts_again_when_changed(tmp_path: Path) -> None:
+    repo = setup(tmp_path)
+    push(repo, {"launches/a.yaml": spec("img-a:2"), "launches/b.yaml": spec("img-b:2")})
+    first = {e["id"]: e["queued_run"] for e in apply(repo, 12)["enqueued"]}
+    push(repo, {"launches/b.yaml": spec("img-b:1")})  # b back to main's
+    second = apply(repo, 12)
+    assert second["enqueued"] == [] and [e["queued_run"] for e in second["withdrawn"]] == [first["b"]]
+    assert record(repo, 12)["specs"]["b"]["status"] == "removed"
+    assert apply(repo, 12)["withdrawn"] == []  # said once
+    push(repo, {"launches/b.yaml": spec("img-b:2")})  # the same preview as the first head's: run it again
+    third = apply(repo, 12)
+    assert [e["id"] for e in third["enqueued"]] == ["b"] and third["enqueued"][0]["queued_run"] != first["b"]
