@@ -38,6 +38,7 @@ lists the item (see backends/wandb.py).
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -268,11 +269,27 @@ class Applier:
         """The id this clone gives a ledger it makes. Kept in the journal: a ledger made on a
         detached HEAD or another branch and left behind there gives the same markers as the one
         made again here, so what the first sent is looked up, not sent again."""
-        known = None if fresh else self.journal.fact("repository")
+        known = None if fresh else self.journal.fact("repository") or self._repository_in_history()
         made = known or ledger_mod.new_repository_id()
         if made != known:
             self.journal.remember("repository", made)
         return made
+
+    def _repository_in_history(self) -> str | None:
+        """The repository id of the newest `_ledger.json` in HEAD's history: a revert of the commit
+        that made the ledger takes the file away, not the items its markers named on the queue."""
+        if self.repo is None:
+            return None
+        meta = f"{self.settings.ledger_dir}/{ledger_mod.META}"
+        for commit, _ in self.repo.history([meta]):
+            text = self.repo.files_at(commit, [meta]).get(meta)
+            try:
+                found = json.loads(text or "null")
+            except ValueError:
+                continue
+            if isinstance(found, dict) and isinstance(found.get("repository"), str) and found["repository"]:
+                return str(found["repository"])
+        return None
 
     def migrate(self, notes: list[str], new_id: bool = False) -> str | None:
         """Write version 2 in one ledger commit that enqueues nothing (SPEC "Migration"); with
