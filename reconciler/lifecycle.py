@@ -222,10 +222,12 @@ def adopt_events(spec: Spec, ledger: Ledger, found: QueuedRun | None, queued_run
 # ---- the blast radius ----------------------------------------------------------------------------
 
 def enqueue_count(plan: Plan) -> int:
-    """What counts against max_enqueue: creates and updates (and replaces); retries do not."""
+    """What counts against max_enqueue: creates and updates (and replaces), and the slots of a schedule
+    that has taken none before; retries and the slots of schedules already applied do not."""
     from reconciler.plan import Action
 
-    return sum(1 for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE))
+    return sum(1 for c in plan.changes if c.action in (Action.CREATE, Action.UPDATE, Action.REPLACE)
+               or (c.action is Action.SLOT and c.prior_status is None))
 
 
 @dataclass(frozen=True)

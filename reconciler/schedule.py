@@ -387,8 +387,11 @@ def planned(spec: Any, entry: Any, basis: str | None, at: datetime.datetime) -> 
     # stopped between their sends is resolved for each of them (_taken_with), not only the newest.
     carried = {**found.record, "taken": [{"slot": s, "change": i} for s, i, _ in chain]} if len(chain) > 1 \
         else found.record
+    # a schedule that has taken a slot before is "already applied": its slots do not count against
+    # max_enqueue (SPEC), its first ones do (a new matrix schedule may be thousands of items)
+    before = "applied" if isinstance(record, Mapping) and record.get("last_slot") else None
     for slot, ident, after in chain:
-        changes.append(Change(spec.id, Action.SLOT, spec.source, spec.digest, ident, spec.launch,
+        changes.append(Change(spec.id, Action.SLOT, spec.source, spec.digest, ident, spec.launch, prior_status=before,
                               previous=after, reason=f"slot {slot} is due", slot=slot, schedule=carried,
                               cell=cell, withdraw=None if changes else _replace_target(schedule, entry)))
     return changes, replace_upkeep(upkeep, found.changed and not changes)

@@ -379,3 +379,23 @@ schedule:
     assert per_cell == Counter({f"sweep[lr={lr},seed={seed}]": 2 for lr in ("0.1", "0.2") for seed in (0, 1)})
     runs = [r for e in read_ledger(repo)["specs"].values() for r in e["queued_runs"]]
     assert Counter(r["slot"] for r in runs) == Counter({"2026-11-20T05:00:00Z": 4, "2026-11-20T04:00:00Z": 4})
+
+
+def test_a_new_schedules_first_slots_count_against_max_enqueue_and_later_ones_do_not(repo: Path) -> None:
+    write(repo, "launchops.toml", "max_enqueue = 2\n")
+    write(repo, "launches/sweep.yaml", """apiVersion: launchops/v1
+matrix:
+  axes: {seed: [0, 1, 2]}
+launch:
+  docker_image: python:3.12-slim
+  config: {overrides: {run_config: {seed: "${matrix.seed}"}}}
+schedule:
+  cron: "0 * * * *"
+""")
+    commit_all(repo, "sweep")
+    apply(repo, "2026-11-20T03:10:00Z")
+    refused = cli(repo, "apply", "--yes", "--now", "2026-11-20T04:10:00Z")
+    assert refused.exit_code == 1 and "max_enqueue" in refused.output, refused.output
+    assert local_items(repo) == []
+    assert apply(repo, "2026-11-20T04:10:00Z", "--max-enqueue", "3")["summary"] == {"enqueued": 3}
+    assert apply(repo, "2026-11-20T05:10:00Z")["summary"] == {"enqueued": 3}  # already applied: not counted
