@@ -205,7 +205,10 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
             "error": entry.error if entry is not None else None,
             "launch": secrets.mask(dict(spec.launch if spec is not None else launch), ["launch"]),
         }
-        row["attention"] = _attention(row, entry, now, withdraw)
+        # as plan decides: a spec's own `lifecycle: {withdraw: false}` or `protect: true` keeps its items
+        own = spec.lifecycle if spec is not None else {}
+        kept = own.get("withdraw") is False or own.get("protect") is True
+        row["attention"] = _attention(row, entry, now, withdraw and not kept)
         rows.append(row)
         attention.extend({"id": spec_id, "reason": reason, "status": row["status"]} for reason in row["attention"])
         if entry is not None:

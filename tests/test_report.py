@@ -155,6 +155,11 @@ def test_every_state_is_in_the_fixture() -> None:
     assert not rows["team-b/kept"]["attention"]  # a superseded item already running is kept on purpose
     quiet = report.build(*fixture()[:3], NOW, withdraw=False)
     assert not any(a["reason"].startswith("withdraw") for a in quiet["attention"])
+    ledger, specs, problems, _ = fixture()
+    stuck = specs["team-b/stuck"]
+    specs["team-b/stuck"] = Spec(stuck.id, stuck.source, stuck.launch, stuck.digest, lifecycle={"withdraw": False})
+    kept = {r["id"]: r for r in report.build(ledger, specs, problems, NOW)["specs"]}
+    assert not kept["team-b/stuck"]["attention"]  # its spec keeps its items: nothing was to be withdrawn
     assert rows["team-a/applied"]["run_url"] == "https://wandb.ai/acme/evals/runs/r4nd0m1d"
 
 
