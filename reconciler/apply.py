@@ -44,9 +44,9 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +99,7 @@ class Options:
     fail_fast: bool = False
     push_attempts: int = 5
     replace: tuple[str, ...] = ()  # apply --replace: specs enqueued again although unchanged
+    moves: Mapping[str, str] = field(default_factory=dict)  # old id -> new id (reconciler.lifecycle.resolve)
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,12 @@ class Outcome:
     error: str | None = None
     notes: tuple[str, ...] = ()
     withdraw: str | None = None  # what became of the item this change superseded (lifecycle.outcome_of)
+    moved_from: str | None = None  # a move's old id
 
     @property
     def ok(self) -> bool:
         # `elsewhere`: another live apply is enqueueing it and will record it; nothing failed here.
-        return self.result in ("enqueued", "adopted", "removed", "elsewhere")
+        return self.result in ("enqueued", "adopted", "removed", "elsewhere", "moved")
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> 
     lines = [f"launchops: {phase} " + ", ".join(f"{n} {k}" for k, n in sorted(count_results(result_outcomes).items()))
              + " [skip ci]", ""]
     for outcome in result_outcomes:
-        runs = ", ".join(outcome.queued_runs) or outcome.result
+        runs = ", ".join(outcome.queued_runs) or (f"moved from {outcome.moved_from}" if outcome.moved_from
+                                                  else outcome.result)
         lines.append(f"{outcome.id} -> {runs}" + (f" ({outcome.withdraw})" if outcome.withdraw else ""))
     return "\n".join(lines) + "\n"
 
@@ -400,7 +403,7 @@ class Applier:
             if not specs.valid:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
-                             replace_ids=self.options.replace)
+                             replace_ids=self.options.replace, moves=self.options.moves)
         recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
         if not plan.changes and not recovered and not self.options.push and not any(u.changed for u in plan.schedules):
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
@@ -411,6 +414,9 @@ class Applier:
         work = [c for c in plan.changes if c.action.enqueues]
         repository = self.repository if work else ""  # one fold of the journal, not one per change
         refused = self.backend.preflight([_request(c, repository) for c in work]) if work else {}
+        moves = [c for c in plan.changes if c.action is Action.MOVE]
+        # before the intents: an update of a moved spec follows from the entry under its new id
+        self._record([Event("moved", c.id, c.change, {"from": c.moved_from, "source": c.source}) for c in moves])
         if self.options.push:
             plan, early = self._push_intents(plan, early, head, claimant, notes)
         else:
@@ -426,6 +432,8 @@ class Applier:
             gone = self._withdraw(c, targets.get(c.id))
             self._record([Event("removed", c.id, c.change)])
             outcomes.append(Outcome(c.id, c.action, "removed", notes=(gone,) if gone else (), withdraw=gone))
+        # a move first: its spec's update (if any) follows it
+        outcomes = [Outcome(c.id, c.action, "moved", moved_from=c.moved_from) for c in moves] + outcomes
         outcomes.sort(key=lambda o: o.id)
         message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
                    if recovered else _schedules_message(plan) or "launchops: publish the ledger [skip ci]\n")
@@ -608,7 +616,7 @@ class Applier:
                 raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
             plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
-                                                  replace_ids=self.options.replace))
+                                                  replace_ids=self.options.replace, moves=self.options.moves))
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
 

@@ -295,15 +295,16 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     if unknown:
         fail(unknown)
     shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock,
-                      replace_ids=replace_ids)
+                      replace_ids=replace_ids, moves=specs.moves)
     shown = _guarded(settings, shown)
     _refuse_blast_radius(settings, shown, limit)
     asked = None if yes else _confirm(shown, fmt)
-    options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids)
+    options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids,
+                      moves=specs.moves)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock,
-                             replace_ids=replace_ids)
+                             replace_ids=replace_ids, moves=specs.moves)
         the_plan = _guarded(settings, the_plan)
         _refuse_blast_radius(settings, the_plan, limit)
         if yes and not the_plan.empty:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from reconciler.ledger import Ledger
     from reconciler.lifecycle import Cause
     from reconciler.plan import Plan
+    from reconciler.problems import Problem
     from reconciler.specs import SpecSet
 
 
@@ -56,7 +57,29 @@ def specs(settings: Settings, current: Ledger | None = None) -> SpecSet:
     from reconciler import cost
     from reconciler.specs import load_specs
 
-    return load_specs(settings, known=cost.known_specs(settings, current or ledger(settings)))
+    current = current or ledger(settings)
+    return with_moves(settings, load_specs(settings, known=cost.known_specs(settings, current)), current)
+
+
+def with_moves(settings: Settings, loaded: SpecSet, current: Ledger) -> SpecSet:
+    """The specs with their moves resolved against the ledger (`<specs_dir>/_moved.yaml` and each
+    spec's moved_from): a wrong move is a problem at its line, a move with nothing to move a warning."""
+    from reconciler import lifecycle
+    from reconciler.specs import MOVED_NAME
+
+    path = settings.specs_path / MOVED_NAME
+    declared: list[lifecycle.Move] = []
+    problems: list[Problem] = []
+    if path.is_file():
+        rel = path.relative_to(settings.root).as_posix()
+        declared, problems = lifecycle.parse_moves(path.read_text(encoding="utf-8", errors="replace"), rel)
+    declared += [lifecycle.Move(old, spec.id, spec.source, 0)
+                 for spec in loaded.specs.values() for old in spec.moved_from]
+    if not declared and not problems:
+        return loaded
+    moves, refused, warnings = lifecycle.resolve(declared, loaded.specs, current)
+    return replace(loaded, problems=(*loaded.problems, *problems, *refused), warnings=(*loaded.warnings, *warnings),
+                   moves=moves)
 
 
 def plan(settings: Settings) -> Planned:
@@ -69,7 +92,7 @@ def plan(settings: Settings) -> Planned:
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
         return Planned(loaded, None)
-    made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw))
+    made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves))
     return Planned(loaded, replace(made, causes=causes(settings, made)))
 
 

@@ -129,7 +129,7 @@ class Ledger:
 class Event:
     """One durable fact about an apply, in the order it happened."""
 
-    kind: str  # intent | enqueued | failed | unknown | removed | refreshed
+    kind: str  # intent | enqueued | failed | unknown | removed | refreshed | scheduled | moved
     spec_id: str
     change: str  # the identity of the change it is about
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -147,6 +147,8 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
             folded = _fold_intent(entry, event, ledger.forgotten.get(event.spec_id))
         elif event.kind == "scheduled":
             folded = _fold_schedule(entry, event)
+        elif event.kind == "moved":
+            folded = _fold_move(specs, event)
         elif entry is None:
             continue
         else:
@@ -191,6 +193,17 @@ def _fold_schedule(entry: Entry | None, event: Event) -> Entry:
                  status="applied", change=event.change, previous=event.data.get("previous"),
                  queued_runs=entry.queued_runs if entry else (), kind="slot", cell=event.data.get("cell"),
                  extra=_with_schedule(entry.extra if entry else {}, event))
+
+
+def _fold_move(specs: dict[str, Entry], event: Event) -> Entry | None:
+    """An entry, its history and its change identity go to a new id (a move: reconciler.lifecycle);
+    None when there is nothing to move: moved already, or the new id has an entry of its own."""
+    old = specs.get(event.data["from"])
+    taken = specs.get(event.spec_id)
+    if old is None or old.change != event.change or (taken is not None and taken.status != "removed"):
+        return None
+    del specs[event.data["from"]]
+    return replace(old, source=event.data["source"])
 
 
 def _fold_outcome(entry: Entry, event: Event) -> Entry | None:

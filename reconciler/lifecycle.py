@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from reconciler.backends.base import QueuedRun
     from reconciler.ledger import Entry, Event, Ledger
     from reconciler.plan import Change, Plan
+    from reconciler.problems import Problem
     from reconciler.specs import Spec
 
 # `withdrawing`: the delete was journalled as about to happen; a kill may have cut it short, so the
@@ -68,6 +69,158 @@ def outcome_of(run_id: str, result: str, was: str | None) -> Withdrawal:
     if result == "pending":  # read again after the delete, and still there
         return Withdrawal("pending", f"withdraw not honoured (state=pending): {run_id} is still queued", ok=False)
     return Withdrawal(result, f"kept {run_id}: it is {result} already, so it was not withdrawn (it will run)")
+
+
+# ---- moves (Terraform's `moved` block) ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Move:
+    """One declared move: an id (or, ending in `/`, every id under a prefix) to another."""
+
+    old: str
+    new: str
+    file: str  # where it was declared (the moves file, or the spec with moved_from)
+    line: int  # 1-based; 0: the whole file
+
+
+def parse_moves(text: str, rel: str) -> tuple[list[Move], list[Problem]]:
+    """`<specs_dir>/_moved.yaml`: a list of {from, to}, each an id or a prefix ending in `/`."""
+    import yaml
+
+    from reconciler.problems import Problem
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [], [Problem(rel, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0,
+                            f"not YAML: {getattr(exc, 'problem', exc)}")]
+    if node is None:
+        return [], []
+    if not isinstance(node, yaml.SequenceNode):
+        return [], [Problem(rel, node.start_mark.line + 1, node.start_mark.column + 1,
+                            "the moves file is a list of {from: ID or PREFIX/, to: ID or PREFIX/}")]
+    moves: list[Move] = []
+    problems: list[Problem] = []
+    for item in node.value:
+        line, column = item.start_mark.line + 1, item.start_mark.column + 1
+        pairs = ({k.value: v.value for k, v in item.value if isinstance(k, yaml.ScalarNode)}
+                 if isinstance(item, yaml.MappingNode) else {})
+        old, new = pairs.get("from"), pairs.get("to")
+        if (not isinstance(old, str) or not isinstance(new, str) or not old or not new or set(pairs) != {"from", "to"}
+                or old.endswith("/") != new.endswith("/")):
+            problems.append(Problem(rel, line, column, "a move is {from: ID, to: ID} or {from: PREFIX/, to: PREFIX/}"))
+            continue
+        moves.append(Move(old, new, rel, line))
+    return moves, problems
+
+
+def resolve(declared: Sequence[Move], specs: Mapping[str, Spec], ledger: Ledger) -> tuple[dict[str, str],
+                                                                                         list[Problem], list[Problem]]:
+    """The moves to make (old id -> new id), the errors (each at its line) and the warnings.
+
+    Errors: `from` still exists as a spec; `to` is not a spec, or already has a ledger entry of its
+    own; two moves to one id; a cycle. A `from` with no ledger entry (the move was applied, or
+    never needed) is a warning: that line is safe to delete."""
+    from reconciler.problems import Problem
+
+    declared_edges = {m.old: m.new for m in declared}  # a cycle is wrong whatever the ledger holds
+    cycles = [m for m in declared if _cycle(m.old, declared_edges)]
+    pairs, problems, warnings = _expand([m for m in declared if m not in cycles], ledger)
+    problems += [Problem(m.file, m.line, 1, f"the moves of {m.old} go round in a cycle") for m in cycles]
+    edges = {o: n for o, (n, _) in pairs.items()}
+    targets: dict[str, Move] = {}
+    for old, (new, move) in sorted(pairs.items()):
+        problems.extend(_refused(old, new, move, targets.get(new), specs, ledger, edges))
+        targets[new] = move
+    return edges, sorted(set(problems)), warnings
+
+
+def _expand(declared: Sequence[Move], ledger: Ledger) -> tuple[dict[str, tuple[str, Move]], list[Problem],
+                                                                 list[Problem]]:
+    """Each ledger id a move names (a prefix: every id under it), with the move that names it."""
+    from reconciler.problems import Problem
+
+    pairs: dict[str, tuple[str, Move]] = {}
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for move in declared:
+        if move.old.endswith("/"):
+            found = {i: move.new + i[len(move.old):] for i in ledger.specs if i.startswith(move.old)}
+        else:
+            found = {move.old: move.new} if move.old in ledger.specs else {}
+        if not found:
+            warnings.append(Problem(move.file, move.line, 1, f"no ledger entry to move from {move.old!r} (the move is "
+                                    "done, or was never needed): this line is safe to delete", warning=True))
+        for old, new in found.items():
+            if old in pairs:
+                other = pairs[old][1]
+                problems.append(Problem(move.file, move.line, 1, f"{old} is moved twice ({other.file}:{other.line} "
+                                        "moves it too)"))
+            pairs[old] = (new, move)
+    return pairs, problems, warnings
+
+
+def _refused(old: str, new: str, move: Move, other: Move | None, specs: Mapping[str, Spec], ledger: Ledger,
+             edges: Mapping[str, str]) -> list[Problem]:
+    """Why this move of one ledger id cannot be made (empty: it can)."""
+    from reconciler.problems import Problem
+
+    out = []
+    if other is not None:
+        out.append(f"two moves to {new} (the other at {other.file}:{other.line})")
+    if old in specs:
+        out.append(f"cannot move {old} to {new}: {old} still exists as a spec (delete or rename it first)")
+    elif new not in specs:
+        out.append(f"cannot move {old} to {new}: there is no spec {new}")
+    elif new in ledger.specs and new not in edges and ledger.specs[new].status != "removed":
+        out.append(f"cannot move {old} onto {new}: {new} has a ledger entry of its own")
+    return [Problem(move.file, move.line, 1, message) for message in out]
+
+
+def _cycle(start: str, edges: Mapping[str, str]) -> bool:
+    seen = {start}
+    at = edges.get(start)
+    while at is not None:
+        if at in seen:
+            return at == start
+        seen.add(at)
+        at = edges.get(at)
+    return False
+
+
+def moved(ledger: Ledger, moves: Mapping[str, str], specs: Mapping[str, Spec]) -> tuple[Ledger, list[Change]]:
+    """The ledger as it is after the moves (each entry, its history and its change identity under
+    its new id, in its new file's shard) and one `move` change per move; the plan then compares
+    digests as for any entry: the same digest enqueues nothing, another is an update."""
+    from reconciler.plan import Action, Change
+
+    entries = dict(ledger.specs)
+    changes: list[Change] = []
+    for old, new in sorted(moves.items()):
+        entry = ledger.specs.get(old)
+        spec = specs.get(new)
+        if entry is None or spec is None:
+            continue
+        entries.pop(old, None)
+        entries[new] = replace(entry, source=spec.source)
+        changes.append(Change(new, Action.MOVE, spec.source, entry.digest, entry.change, entry.launch,
+                              prior_status=entry.status, reason=f"move {old} → {new}", previous=entry.previous,
+                              marker=entry.marker, moved_from=old))
+    return replace(ledger, specs=entries), changes
+
+
+def rename_hints(changes: Sequence[Change]) -> tuple[str, ...]:
+    """A remove and a create of one digest in one plan: probably a rename without moved_from."""
+    from reconciler.plan import Action
+
+    gone: dict[str, str] = {}
+    for c in sorted(changes, key=lambda c: c.id):
+        if c.action is Action.REMOVE:
+            gone.setdefault(c.digest, c.id)  # the first by id: deterministic
+    return tuple(f"{c.id} looks like a rename of {gone[c.digest]}; add moved_from: [{gone[c.digest]}] to its spec "
+                 "(or a line to the moves file) to keep its history instead of enqueueing it again"
+                 for c in changes if c.action is Action.CREATE and c.digest in gone)
 
 
 # ---- lifecycle: {protect, withdraw} of a removed spec -------------------------------------------------

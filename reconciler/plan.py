@@ -27,10 +27,11 @@ class Action(str, Enum):
     REMOVE = "remove"
     SLOT = "slot"  # a schedule's slot fell due (reconciler.schedule)
     REPLACE = "replace"  # apply --replace: enqueued again although its digest did not change
+    MOVE = "move"  # an entry and its history go to a new id (moved_from, the moves file)
 
     @property
     def enqueues(self) -> bool:
-        return self is not Action.REMOVE
+        return self not in (Action.REMOVE, Action.MOVE)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Change:
     previous: str | None = None  # the identity this change follows from
     marker: str | None = None  # a marker kept from before (version 1): a retry looks up and sends with it
     withdraw: str | None = None  # the QueuedRun ID this change supersedes: apply withdraws it if still pending
+    moved_from: str | None = None  # a move's old id (action move)
     cell: Mapping[str, Any] | None = None  # a matrix cell's values (the entry keeps them)
     matrix: str | None = None  # the matrix spec a cell belongs to: plans show its cells as one line
     slot: str | None = None  # a slot's UTC instant (action slot, or a retry of one)
@@ -82,6 +84,8 @@ class Plan:
             del counts["slot"]
         if not counts["replace"]:  # likewise, only when apply --replace asked for one
             del counts["replace"]
+        if not counts["move"]:  # and only when a spec moved
+            del counts["move"]
         return {**counts, "unchanged": self.unchanged}
 
     @property
@@ -152,11 +156,13 @@ MIGRATION_NOTE = ("the ledger is version 1: the first apply (or launchops migrat
 
 
 def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] = (),
-              withdraw: bool = True, now: datetime.datetime | None = None, replace_ids: Sequence[str] = ()) -> Plan:
+              withdraw: bool = True, now: datetime.datetime | None = None, replace_ids: Sequence[str] = (),
+              moves: Mapping[str, str] | None = None) -> Plan:
     """Pair desired specs with ledger entries by id, then compare digests, then classify.
     `withdraw`: the setting; updates and removals then name the item they supersede. A
     scheduled spec is enqueued per due slot at `now` (default: --now / LAUNCHOPS_NOW / the clock), never
-    because its file changed."""
+    because its file changed. `moves`: old id -> new id (reconciler.lifecycle.resolve)."""
+    ledger, moving = _moved(ledger, moves, specs)
     changes: list[Change] = []
     unchanged = 0
     schedules: list[Upkeep] = []
@@ -198,8 +204,23 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
     if ledger.legacy:
         notes = (MIGRATION_NOTE, *notes)
     changes, unchanged = _lifecycle(changes, unchanged, specs, ledger, withdraw, replace_ids)
-    changes = _with_cells(changes, specs, ledger)
-    return Plan(tuple(changes), unchanged, specs, notes, schedules=tuple(schedules))
+    changes = _with_cells(sorted(moving + changes, key=lambda c: c.id), specs, ledger)
+    return Plan(tuple(changes), unchanged, specs, (*notes, *_rename_hints(changes)), schedules=tuple(schedules))
+
+
+def _moved(ledger: Ledger, moves: Mapping[str, str] | None, specs: Mapping[str, Spec]) -> tuple[Ledger, list[Change]]:
+    """Moves first: each moved entry is then compared under its new id (reconciler.lifecycle)."""
+    if not moves:
+        return ledger, []
+    from reconciler.lifecycle import moved
+
+    return moved(ledger, moves, specs)
+
+
+def _rename_hints(changes: list[Change]) -> tuple[str, ...]:
+    from reconciler.lifecycle import rename_hints
+
+    return rename_hints(changes)
 
 
 def _with_cells(changes: list[Change], specs: Mapping[str, Spec], ledger: Ledger) -> list[Change]:
@@ -246,7 +267,7 @@ def _with_withdraw(change: Change, ledger: Ledger) -> Change:
     from reconciler.lifecycle import withdraw_target
 
     entry = ledger.specs.get(change.id)
-    if entry is None or change.action is Action.CREATE or change.slot is not None:
+    if entry is None or change.action in (Action.CREATE, Action.MOVE) or change.slot is not None:
         return change  # a schedule's items are withdrawn only by its concurrency: replace (reconciler.schedule)
     run = withdraw_target(entry, None if change.action is Action.REMOVE else change.change)
     return replace(change, withdraw=str(run["id"])) if run is not None else change

@@ -41,6 +41,7 @@ class Spec:
     cell: Mapping[str, Any] | None = None  # a matrix cell's values (reconciler.matrix); `id` is the cell's id
     schedule: Schedule | None = None  # enqueued once per slot of this schedule (reconciler.schedule)
     lifecycle: Mapping[str, Any] = field(default_factory=dict)  # `lifecycle:` (withdraw, protect): reconciler.lifecycle
+    moved_from: tuple[str, ...] = ()  # ids this spec had before: their entries move to it (reconciler.lifecycle)
 
     @property
     def matrix(self) -> str | None:
@@ -54,6 +55,7 @@ class SpecSet:
     problems: tuple[Problem, ...]
     files: int
     warnings: tuple[Problem, ...] = ()  # shown by validate and plan; they do not make a spec invalid
+    moves: Mapping[str, str] = field(default_factory=dict)  # old id -> new id, resolved (engine.specs)
 
     @property
     def valid(self) -> bool:
@@ -245,7 +247,8 @@ class _Loader:
         return [Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
                     description=effective.get("description"), labels=effective.get("labels") or {},
                     preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")),
-                    lifecycle=effective.get("lifecycle") or {})]
+                    lifecycle=effective.get("lifecycle") or {},
+                    moved_from=tuple(effective.get("moved_from") or ()))]
 
     def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
         for finding in findings:

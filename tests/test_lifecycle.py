@@ -454,3 +454,113 @@ def test_an_unknown_lifecycle_key_is_invalid(tmp_path: Path) -> None:
     write(repo, "launches/a.yaml", spec(1, extra="lifecycle: {protekt: true}\n"))
     out = cli(repo, "validate")
     assert out.exit_code == 1 and "protekt" in out.output
+
+
+# ---- moves -----------------------------------------------------------------------------------------
+
+def _team_repo(tmp_path: Path) -> Path:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    for name in ("x", "y", "z"):
+        write(repo, f"launches/team-a/{name}.yaml", spec(1))
+    commit_all(repo, "team a")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    return repo
+
+
+def test_a_folder_rename_with_a_prefix_move_enqueues_nothing(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    before = read_ledger(repo)["specs"]
+    git(repo, "mv", "launches/team-a", "launches/research")
+    write(repo, "launches/_moved.yaml", "- {from: team-a/, to: research/}\n")
+    commit_all(repo, "rename the folder")
+    doc = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert [(c["id"], c["action"], c.get("moved_from")) for c in doc["changes"]] == [
+        ("research/x", "move", "team-a/x"), ("research/y", "move", "team-a/y"), ("research/z", "move", "team-a/z")]
+    assert "→ research/x  (move: move team-a/x → research/x" in cli(repo, "plan").stdout
+
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert len(queue_items(repo)) == 3  # nothing enqueued
+    after = read_ledger(repo)["specs"]
+    assert sorted(after) == ["research/x", "research/y", "research/z"]
+    for name in ("x", "y", "z"):
+        old, new = before[f"team-a/{name}"], after[f"research/{name}"]
+        assert (new["change"], new["queued_runs"], new["status"]) == (old["change"], old["queued_runs"], "applied")
+        assert new["source"] == f"launches/research/{name}.yaml"
+    shards = sorted(p.relative_to(repo / ".launchops/ledger").as_posix() for p in (repo / ".launchops/ledger").rglob("*.json"))
+    assert shards == ["_ledger.json", "research/x.yaml.json", "research/y.yaml.json", "research/z.yaml.json"]
+    assert "research/x -> moved from team-a/x" in git(repo, "log", "-1", "--format=%B")
+    again = cli(repo, "plan")  # the move is done: its line warns that it is safe to delete
+    assert "No changes" in again.stdout and "safe to delete" in again.output
+
+
+def test_a_move_plus_an_edit_enqueues_one_update(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    (old,) = _by_spec(repo)["team-a/x"]
+    (repo / "launches/team-a/x.yaml").unlink()
+    write(repo, "launches/team-a/renamed.yaml", spec(2, extra="moved_from: [team-a/x]\n"))
+    commit_all(repo, "rename x and edit it")
+    doc = json.loads(cli(repo, "plan", "--format", "json").stdout)
+    assert [(c["id"], c["action"]) for c in doc["changes"]] == [("team-a/renamed", "move"), ("team-a/renamed", "update")]
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    items = _by_spec(repo)
+    assert len(items["team-a/renamed"]) == 1 and [i["state"] for i in items["team-a/x"]] == ["withdrawn"]
+    entry = read_ledger(repo)["specs"]["team-a/renamed"]
+    assert [r["id"] for r in entry["queued_runs"]] == [old["id"], items["team-a/renamed"][0]["id"]]
+    assert "team-a/x" not in read_ledger(repo)["specs"]
+
+
+def test_a_cycle_and_a_move_onto_an_existing_spec_are_errors_at_their_lines(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    (repo / "launches/team-a/x.yaml").unlink()
+    write(repo, "launches/_moved.yaml", "# moves\n- {from: team-a/x, to: team-a/y}\n- from: team-a/z\n  to: team-a/w\n")
+    write(repo, "launches/team-a/w.yaml", spec(1))
+    commit_all(repo, "bad moves")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1
+    assert "launches/_moved.yaml:2:1: cannot move team-a/x onto team-a/y: team-a/y has a ledger entry of its own" in out.output
+    assert "launches/_moved.yaml:3:1: cannot move team-a/z to team-a/w: team-a/z still exists as a spec" in out.output
+
+    write(repo, "launches/_moved.yaml", "- {from: team-a/x, to: team-a/q}\n- {from: team-a/q, to: team-a/x}\n")
+    (repo / "launches/team-a/w.yaml").unlink()
+    commit_all(repo, "a cycle")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "launches/_moved.yaml:1:1: the moves of team-a/x go round in a cycle" in out.output
+    head = git(repo, "rev-parse", "HEAD")
+    assert cli(repo, "apply", "--yes").exit_code == 1 and git(repo, "rev-parse", "HEAD") == head
+
+
+def test_two_moves_to_one_id_are_errors_and_a_rename_without_a_move_gets_a_hint(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    (repo / "launches/team-a/x.yaml").unlink()
+    (repo / "launches/team-a/y.yaml").unlink()
+    write(repo, "launches/team-a/n.yaml", spec(1))
+    write(repo, "launches/_moved.yaml", "- {from: team-a/x, to: team-a/n}\n- {from: team-a/y, to: team-a/n}\n")
+    commit_all(repo, "two onto one")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "launches/_moved.yaml:2:1: two moves to team-a/n (the other at launches/_moved.yaml:1)" in out.output
+
+    (repo / "launches/_moved.yaml").unlink()
+    commit_all(repo, "no moves")
+    plan = cli(repo, "plan")
+    assert plan.exit_code == 0
+    assert "team-a/n looks like a rename of team-a/x; add moved_from: [team-a/x]" in plan.stdout
+
+
+def test_a_moved_uncertain_entry_still_resolves_by_its_marker(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    write(repo, "launches/team-a/x.yaml", spec(1))
+    commit_all(repo, "x")
+    killed = launchops(repo, "apply", "--yes", die_at="after-enqueue:1")  # on the queue, its ID recorded nowhere
+    assert killed.returncode == -9
+    git(repo, "mv", "launches/team-a", "launches/research")
+    write(repo, "launches/_moved.yaml", "- {from: team-a/, to: research/}\n")
+    commit_all(repo, "rename the folder before the rerun")
+
+    rerun = launchops(repo, "apply", "--yes")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    items = local_items(repo)
+    assert len(items) == 1 and sends(items) == Counter({items[0]["marker"]: 1})  # adopted, not sent again
+    entry = read_ledger(repo)["specs"]["research/x"]
+    assert entry["status"] == "applied" and [r["id"] for r in entry["queued_runs"]] == [items[0]["id"]]

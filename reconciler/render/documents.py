@@ -31,6 +31,7 @@ def plan(plan: Plan) -> dict[str, Any]:
             **({"matrix": change.matrix, "cell": dict(change.cell)} if change.cell is not None else {}),
             # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
             "withdraw": change.withdraw,
+            **({"moved_from": change.moved_from} if change.moved_from else {}),
             **({"slot": change.slot} if change.slot else {}),
         })
     return {"format_version": FORMAT_VERSION, "valid": True, "errors": [], "summary": plan.summary,

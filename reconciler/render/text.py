@@ -8,7 +8,7 @@ from typing import Any
 from reconciler.matrix import cells_line, grouped
 from reconciler.render.escape import text as esc
 
-SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@", "replace": "±"}
+SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@", "replace": "±", "move": "→"}
 
 
 def value(v: Any) -> str:
@@ -35,7 +35,8 @@ def summary_line(summary: dict[str, int]) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
             f"{summary['remove']} to remove, {summary['unchanged']} unchanged"
             + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else "")
-            + (f", {summary['replace']} to replace" if summary.get("replace") else ""))
+            + (f", {summary['replace']} to replace" if summary.get("replace") else "")
+            + (f", {summary['move']} to move" if summary.get("move") else ""))
 
 
 def plan(doc: dict[str, Any]) -> str:
