@@ -118,3 +118,26 @@ def test_a_hand_edit_breaks_the_seal(tmp_path: Path) -> None:
     text = (tmp_path / "a.yaml.json").read_text()
     assert ledger_mod.seal_holds(text)
     assert not ledger_mod.seal_holds(text.replace('"Q1"', '"Q2"'))
+
+
+def test_ledger_files_are_json_dumps_byte_for_byte() -> None:
+    """The ledger's own encoder (json's is pure Python with an indent) writes exactly what
+    json.dumps(indent=2, sort_keys=True, ensure_ascii=False) writes, for any JSON value."""
+    import random
+
+    rng = random.Random(11)
+    leaves = [None, True, False, 0, -5, 2**70, 1.5, 1e-05, -0.0, float("inf"), float("nan"), "", "é\u2028\"\\\n\t\x00",
+              "\ud800", "x"]
+
+    def value(depth: int) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.3:
+            return rng.choice(leaves)
+        if roll < 0.65:
+            keys = ["a", "b", "é", "", "\n", "Z", "aa"] if rng.random() < 0.9 else [1, 2]
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    for _ in range(3000):
+        data = {"k": value(0)}
+        assert ledger_mod.dumps(data) == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", data
