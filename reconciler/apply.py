@@ -201,7 +201,8 @@ def commit_message(result_outcomes: Sequence[Outcome], phase: str = "apply") -> 
     for outcome in result_outcomes:
         runs = ", ".join(outcome.queued_runs) or (f"moved from {outcome.moved_from}" if outcome.moved_from
                                                   else outcome.result)
-        lines.append(f"{outcome.id} -> {runs}" + (f" ({outcome.withdraw})" if outcome.withdraw else ""))
+        said = [w for w in ("replace" if outcome.action is Action.REPLACE else None, outcome.withdraw) if w]
+        lines.append(f"{outcome.id} -> {runs}" + (f" ({'; '.join(said)})" if said else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -288,7 +288,7 @@ def test_replace_enqueues_one_new_item_and_keeps_the_old_in_history(tmp_path: Pa
     entry = read_ledger(repo)["specs"]["a"]
     assert entry["kind"] == "replace" and entry["status"] == "applied"
     assert [r["id"] for r in entry["queued_runs"]] == [old["id"], items["a"][1]["id"]]
-    assert f"a -> {items['a'][1]['id']}" in git(repo, "log", "-1", "--format=%B")
+    assert f"a -> {items['a'][1]['id']} (replace)" in git(repo, "log", "-1", "--format=%B")
     again = cli(repo, "apply", "--yes")  # a replace is one change: nothing more to do
     assert again.exit_code == 0 and "No changes" in again.stdout
     # with withdraw on (the default), the replaced item is withdrawn while still pending
@@ -564,3 +564,22 @@ def test_a_moved_uncertain_entry_still_resolves_by_its_marker(tmp_path: Path) ->
     assert len(items) == 1 and sends(items) == Counter({items[0]["marker"]: 1})  # adopted, not sent again
     entry = read_ledger(repo)["specs"]["research/x"]
     assert entry["status"] == "applied" and [r["id"] for r in entry["queued_runs"]] == [items[0]["id"]]
+
+
+@pytest.mark.parametrize("point", ["before-withdraw:1", "after-withdraw:1", "before-enqueue:1"])
+def test_wandb_kill_between_the_delete_and_the_replacement_loses_nothing(tmp_path: Path, wandb_server: WandbServer,
+                                                                        point: str) -> None:
+    """On W&B a withdrawn item is gone from the queue: only the journalled `withdrawing` tells the
+    next apply that the item it cannot find is the one this withdraw deleted."""
+    repo, env = _wandb_repo(tmp_path, wandb_server)
+    with wandb_server.state.lock:
+        (old,) = [dict(i) for i in wandb_server.state.items]
+    write(repo, "launches/a.yaml", spec(2))
+    commit_all(repo, "edit a")
+    runs = apply_until_done(repo, env=env, die_at=point)
+    with wandb_server.state.lock:
+        items = [dict(i) for i in wandb_server.state.items]
+        deleted = [i["id"] for i in wandb_server.state.deleted]
+    assert deleted == [old["id"]] and len(items) == 1 and wandb_server.state.pushes() == 2
+    recorded = [(r["id"], r["state"]) for r in read_ledger(repo)["specs"]["a"]["queued_runs"]]
+    assert recorded == [(old["id"], "withdrawn"), (items[0]["id"], "pending")], runs[-1].stdout
