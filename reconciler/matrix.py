@@ -360,10 +360,23 @@ def _common(a: Any, b: Any) -> Any:
             if shared is not _NONE:
                 out[key] = shared
         return out
-    return a if _kind(a) == _kind(b) and _compact(a) == _compact(b) else _NONE
+    return a if _equal(a, b) else _NONE
 
 
 _NONE: Any = object()
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equal as JSON values of the same types (1 is not true, nor 1.0): what a digest sees."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _differs(launch: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +388,7 @@ def _differs(launch: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
             below = _differs(value, shared[key])
             if below or (not value and shared[key]):
                 out[key] = below
-        elif not (_kind(value) == _kind(shared[key]) and _compact(value) == _compact(shared[key])):
+        elif not _equal(value, shared[key]):
             out[key] = value
     return out
 

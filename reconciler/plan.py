@@ -136,14 +136,22 @@ def _deep_diff(old: Any, new: Any, at: tuple[str | int, ...]) -> list[FieldDiff]
     return out
 
 
-def added_fields(launch: Mapping[str, Any], prefix: tuple[str | int, ...] = ("launch",)) -> tuple[FieldDiff, ...]:
-    """Every leaf of a new spec as an added field, so a reviewer sees all of what will be enqueued."""
+def added_fields(launch: Mapping[str, Any], prefix: tuple[str | int, ...] = ("launch",),
+                 memo: dict[tuple[int, tuple[str | int, ...]], tuple[Any, tuple[FieldDiff, ...]]] | None = None,
+                 ) -> tuple[FieldDiff, ...]:
+    """Every leaf of a new spec as an added field, so a reviewer sees all of what will be enqueued.
+    `memo` (one per plan): a value the cells of a matrix spec share (the same object) is listed
+    once and its FieldDiffs shared, so 64,000 new cells do not hold a million copies."""
     out: list[FieldDiff] = []
     for key, value in launch.items():
-        if isinstance(value, dict) and value:
-            out.extend(added_fields(value, (*prefix, key)))
-        else:
-            out.append(FieldDiff((*prefix, key), None, value))
+        at = (*prefix, key)
+        if memo is not None and (id(value), at) in memo:
+            out.extend(memo[id(value), at][1])
+            continue
+        found = added_fields(value, at, memo) if isinstance(value, dict) and value else (FieldDiff(at, None, value),)
+        if memo is not None:
+            memo[id(value), at] = (value, found)  # the value is kept: its id stays its own
+        out.extend(found)
     return tuple(sorted(out, key=lambda d: d.path)) if prefix == ("launch",) else tuple(out)
 
 
@@ -166,6 +174,7 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
     changes: list[Change] = []
     unchanged = 0
     schedules: list[Upkeep] = []
+    shared: dict[tuple[int, tuple[str | int, ...]], tuple[Any, tuple[FieldDiff, ...]]] = {}  # added_fields' memo
     for spec_id in sorted(set(specs) | set(ledger.specs)):
         spec, entry = specs.get(spec_id), ledger.specs.get(spec_id)
         if spec is None:
@@ -187,7 +196,7 @@ def make_plan(specs: Mapping[str, Spec], ledger: Ledger, notes: tuple[str, ...] 
             basis = ledger.basis(spec_id)
             changes.append(Change(spec_id, Action.CREATE, spec.source, spec.digest,
                                   identity("change", spec_id, basis, spec.digest), spec.launch,
-                                  diff=added_fields(spec.launch), previous=basis,
+                                  diff=added_fields(spec.launch, memo=shared), previous=basis,
                                   reason="new spec" if entry is None else "spec added again after removal"))
         elif entry.digest != spec.digest:
             changes.append(Change(spec_id, Action.UPDATE, spec.source, spec.digest,

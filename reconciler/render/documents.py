@@ -23,11 +23,13 @@ STATUS_FORMAT_VERSION = 2
 
 def plan(plan: Plan) -> dict[str, Any]:
     changes = []
+    seen: dict[int, dict[str, Any]] = {}
     for change in plan.changes:
         changes.append({
             "id": change.id, "action": change.action.value, "source": change.source, "digest": change.digest,
             "reason": change.reason,
-            "diff": [_diff(d) for d in change.diff],
+            # a FieldDiff the cells of a matrix spec share is rendered once (plan.added_fields)
+            "diff": [seen[id(d)] if id(d) in seen else seen.setdefault(id(d), _diff(d)) for d in change.diff],
             **({"matrix": change.matrix, "cell": dict(change.cell)} if change.cell is not None else {}),
             # the QueuedRun ID apply withdraws if it is still pending (plan reads no backend)
             "withdraw": change.withdraw,
