@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,22 +101,29 @@ def record(settings: Settings, sources: Iterable[str]) -> dict[str, dict[str, An
                 blobs[rel] = ""
         return blobs[rel] or None
 
+    above: dict[str, dict[str, str]] = {}  # folder -> its defaults files: 10,000 files share ~200 folders
     out: dict[str, dict[str, Any]] = {}
     for source in sources:
         spec = blob(source)
-        if spec is None:
-            continue
-        defaults: dict[str, str] = {}
-        for folder in _folders(settings, source):
+        if spec is not None:
+            out[source] = {"spec": spec, "defaults": _defaults_on_disk(settings, source, blob, above), "rules": key}
+    return out
+
+
+def _defaults_on_disk(settings: Settings, source: str, blob: Callable[[str], str | None],
+                      above: dict[str, dict[str, str]]) -> dict[str, str]:
+    folder = source.rpartition("/")[0]
+    if folder not in above:
+        above[folder] = {}
+        for level in _folders(settings, source):
             for name in DEFAULTS_NAMES:
-                rel = name if folder == "." else f"{folder}/{name}"
+                rel = name if level == "." else f"{level}/{name}"
                 if os.path.lexists(settings.root / rel):
                     found = blob(rel)
                     if found is None:
                         break
-                    defaults[rel] = found
-        out[source] = {"spec": spec, "defaults": defaults, "rules": key}
-    return out
+                    above[folder][rel] = found
+    return dict(above[folder])
 
 
 def known_specs(settings: Settings, ledger: Ledger) -> dict[str, list[Spec]]:

@@ -657,19 +657,15 @@ def _version_1(text: str, name: str, events: Sequence[tuple[str, str, int, Mappi
 def _write_text(path: Path, text: str) -> None:
     """Atomically (temp file, rename), with the mode a new file gets under the user's umask. Not
     fsynced: the journal is the durable record, and apply syncs once before it forgets the journal."""
-    import tempfile  # only a run that writes pays for its import
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-", suffix=".tmp")
+    tmp = path.with_name(f".ledger-{os.getpid()}-{path.name}.tmp")  # one applier at a time: the lock
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600: a ledger is as readable as any file the user makes
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # 0o666 under the umask: a ledger file is as readable as any file the user makes
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
