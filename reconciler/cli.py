@@ -210,12 +210,13 @@ def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:
     raise SystemExit(0 if result.valid else 1)
 
 
-def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None) -> Plan:
+def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None,
+          replace_ids: tuple[str, ...] = ()) -> Plan:
     """The plan, its specs' warnings shown; invalid specs end the command (`invalid` says how)."""
     from reconciler import engine
 
     try:
-        planned = engine.plan(settings)
+        planned = engine.plan(settings, replace_ids)
     except engine.EngineError as exc:
         fail(str(exc))
     _report(planned.specs, invalid, "there is no plan until they are fixed")
@@ -227,9 +228,11 @@ def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = No
 @format_option("plan")
 @backend_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--replace", "replace_ids", multiple=True, metavar="ID",
+              help="Show this spec enqueued again although it did not change, as apply --replace would (repeatable).")
 @now_option
 @click.pass_obj
-def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> None:
+def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool, replace_ids: tuple[str, ...]) -> None:
     """Show what apply would do. Reads files only: no backend, no credentials; writes nothing."""
     from reconciler.render import documents
 
@@ -240,7 +243,7 @@ def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool) -> No
         step_summary("plan", document)
         raise SystemExit(1)
 
-    the_plan = _plan(obj.settings(backend), invalid if fmt != "text" else None)
+    the_plan = _plan(obj.settings(backend), invalid if fmt != "text" else None, replace_ids)
     document = documents.plan(the_plan)
     click.echo(render("plan", fmt, document), nl=False)
     step_summary("plan", document)

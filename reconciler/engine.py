@@ -82,8 +82,9 @@ def with_moves(settings: Settings, loaded: SpecSet, current: Ledger) -> SpecSet:
                    moves=moves)
 
 
-def plan(settings: Settings) -> Planned:
-    """The specs and, when they are valid, the plan."""
+def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
+    """The specs and, when they are valid, the plan (`replace_ids`: as apply --replace would)."""
+    from reconciler.lifecycle import unknown_replaces
     from reconciler.plan import make_plan
 
     current = ledger(settings)
@@ -92,20 +93,27 @@ def plan(settings: Settings) -> Planned:
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
         return Planned(loaded, None)
-    made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves))
+    unknown = unknown_replaces(replace_ids, loaded.specs)
+    if unknown:
+        raise EngineError(unknown)
+    made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves,
+                                     replace_ids=replace_ids))
     return Planned(loaded, replace(made, causes=causes(settings, made)))
 
 
 def guard(settings: Settings, plan: Plan) -> Plan:
-    """Hold each removal to its spec's last `lifecycle:` (protect, withdraw), read from git: the file
-    is gone. EngineError when a protected spec would be removed."""
+    """Hold each removal and each move to the `lifecycle:` (protect, withdraw) the spec had at its
+    old id, read from git where the file or document is gone. EngineError when a protected spec
+    would be removed or moved away."""
     from reconciler.lifecycle import LifecycleError, guarded, lifecycle_of
 
-    removed = [c for c in plan.changes if c.action.value == "remove"]
-    if not removed:
+    gone = {c.id: c.source for c in plan.changes if c.action.value == "remove"}
+    gone.update({c.moved_from: c.moved_source for c in plan.changes
+                 if c.action.value == "move" and c.moved_from and c.moved_source})
+    if not gone:
         return plan
-    last = {c.id: lifecycle_of(_last_texts(settings, c.source), c.id, _default_id(settings, c.source))
-            for c in removed}
+    last = {i: lifecycle_of(_last_texts(settings, source), i, _default_id(settings, source))
+            for i, source in gone.items()}
     try:
         return guarded(plan, last)
     except LifecycleError as exc:
@@ -121,19 +129,20 @@ def _default_id(settings: Settings, source: str) -> str:
     return path.with_suffix("").as_posix()
 
 
-def _last_texts(settings: Settings, source: str) -> list[str]:
-    """The spec file's text as it is, or as it was before the commit that deleted it."""
+def _last_texts(settings: Settings, source: str) -> Iterator[str]:
+    """The spec file's text as it is, then as it was before the commit that last touched it (the
+    file, or the document in it, is gone): read from git only when the first does not declare the id."""
     from reconciler.gitrepo import GitError, Repo
 
     path = settings.root / source
     if path.is_file():
-        return [path.read_text(encoding="utf-8", errors="replace")]
+        yield path.read_text(encoding="utf-8", errors="replace")
     try:
         repo = Repo(settings.root)
         touched = repo.history([source], limit=1)
-        return list(repo.files_at(f"{touched[0][0]}^", [source]).values()) if touched else []
+        yield from (repo.files_at(f"{touched[0][0]}^", [source]).values() if touched else [])
     except GitError:
-        return []
+        return
 
 
 def causes(settings: Settings, plan: Plan) -> tuple[Cause, ...]:

@@ -742,8 +742,9 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
 
 
 # A withdrawn run stays (SPEC): it says why the change it was sent for never ran; `withdrawing` is a
-# withdraw an apply was stopped in the middle of, which the next apply finishes.
-_KEPT_STATES = ("withdrawn", "withdrawing")
+# withdraw an apply was stopped in the middle of, which the next apply finishes. A `claimed` or
+# `running` run that a withdraw kept (it will run) stays visible until a refresh reads it settled.
+_KEPT_STATES = ("withdrawn", "withdrawing", "claimed", "running")
 
 
 def compacted(ledger: Ledger) -> tuple[Ledger, list[tuple[str, str]]]:

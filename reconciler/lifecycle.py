@@ -206,7 +206,7 @@ def moved(ledger: Ledger, moves: Mapping[str, str], specs: Mapping[str, Spec]) -
         entries[new] = replace(entry, source=spec.source)
         changes.append(Change(new, Action.MOVE, spec.source, entry.digest, entry.change, entry.launch,
                               prior_status=entry.status, reason=f"move {old} → {new}", previous=entry.previous,
-                              marker=entry.marker, moved_from=old))
+                              marker=entry.marker, moved_from=old, moved_source=entry.source))
     return replace(ledger, specs=entries), changes
 
 
@@ -231,11 +231,13 @@ def guarded(plan: Plan, last: Mapping[str, Mapping[str, Any]]) -> Plan:
     `withdraw: false` keeps its item. Raise LifecycleError when a protected spec would go."""
     from reconciler.plan import Action
 
-    guarded_ids = sorted(c.id for c in plan.changes if c.action is Action.REMOVE and last.get(c.id, {}).get("protect"))
-    if guarded_ids:
-        raise LifecycleError(", ".join(f"{i} has lifecycle.protect" for i in guarded_ids) + ": it would be removed. "
-                             "Put its spec back, or remove `protect: true` in a commit of its own first, then remove "
-                             "it; nothing was enqueued")
+    removed = sorted(f"{c.id} has lifecycle.protect: it would be removed" for c in plan.changes
+                     if c.action is Action.REMOVE and last.get(c.id, {}).get("protect"))
+    moved = sorted(f"{c.moved_from} has lifecycle.protect: it would be moved to {c.id}" for c in plan.changes
+                   if c.action is Action.MOVE and c.moved_from and last.get(c.moved_from, {}).get("protect"))
+    if removed or moved:
+        raise LifecycleError("; ".join(removed + moved) + ". Put its spec back, or remove `protect: true` in a commit "
+                             "of its own first, then remove or move it; nothing was enqueued")
     changes = tuple(replace(c, withdraw=None) if c.action is Action.REMOVE and c.withdraw
                     and last.get(c.id, {}).get("withdraw") is False else c for c in plan.changes)
     return replace(plan, changes=changes)
@@ -252,9 +254,10 @@ def lifecycle_of(texts: Iterable[str], spec_id: str, default_id: str) -> Mapping
             docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
         except yaml.YAMLError:
             continue
-        for doc in docs:
-            if doc.get("id", default_id) in (spec_id, base) and isinstance(doc.get("lifecycle"), dict):
-                return dict(doc["lifecycle"])
+        for doc in docs:  # the first text that declares the id says it (a later one is older)
+            if doc.get("id", default_id) in (spec_id, base):
+                own = doc.get("lifecycle")
+                return dict(own) if isinstance(own, dict) else {}
     return {}
 
 

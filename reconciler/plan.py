@@ -60,6 +60,7 @@ class Change:
     marker: str | None = None  # a marker kept from before (version 1): a retry looks up and sends with it
     withdraw: str | None = None  # the QueuedRun ID this change supersedes: apply withdraws it if still pending
     moved_from: str | None = None  # a move's old id (action move)
+    moved_source: str | None = None  # the file the old id was in: its `lifecycle:` may protect it
     cell: Mapping[str, Any] | None = None  # a matrix cell's values (the entry keeps them)
     matrix: str | None = None  # the matrix spec a cell belongs to: plans show its cells as one line
     slot: str | None = None  # a slot's UTC instant (action slot, or a retry of one)
@@ -86,7 +87,9 @@ class Plan:
             del counts["replace"]
         if not counts["move"]:  # and only when a spec moved
             del counts["move"]
-        return {**counts, "unchanged": self.unchanged}
+        # the items apply withdraws if still pending: not an action of their own, a part of one
+        withdraws = sum(1 for change in self.changes if change.withdraw)
+        return {**counts, **({"withdraw": withdraws} if withdraws else {}), "unchanged": self.unchanged}
 
     @property
     def empty(self) -> bool:

@@ -71,13 +71,14 @@ def test_update_is_planned_with_a_field_diff_and_enqueued_once(repo: Path) -> No
     plan = cli(repo, "plan", "--format", "json")
     doc = json.loads(plan.stdout)
     assert doc["format_version"] == 1
-    assert doc["summary"] == {"create": 0, "update": 1, "retry": 0, "remove": 0, "unchanged": 2}
+    # the item the update supersedes is withdrawn if still pending: counted, not an action of its own
+    assert doc["summary"] == {"create": 0, "update": 1, "retry": 0, "remove": 0, "withdraw": 1, "unchanged": 2}
     change = doc["changes"][0]
     assert change["id"] == "team-b/train-7b" and change["action"] == "update"
     assert change["diff"] == [{"path": "launch.config.overrides.run_config.lr", "old": 0.0003, "new": 0.0001}]
     text = cli(repo, "plan").stdout
     assert "~ launch.config.overrides.run_config.lr: 0.0003 -> 0.0001" in text
-    assert "Plan: 0 to create, 1 to update, 0 to retry, 0 to remove, 2 unchanged." in text
+    assert "Plan: 0 to create, 1 to update, 0 to retry, 0 to remove, 2 unchanged, 1 to withdraw if still pending." in text
     assert cli(repo, "apply", "--yes").exit_code == 0
     runs = read_ledger(repo)["specs"]["team-b/train-7b"]["queued_runs"]
     assert len(runs) == 2 and runs[0]["id"] != runs[1]["id"]
@@ -341,7 +342,7 @@ def test_markdown_plan(repo: Path) -> None:
     commit_all(repo)
     md = html.unescape(cli(repo, "plan", "--format", "markdown").stdout)  # however markdown is escaped
     assert md.splitlines()[0] == "<!-- launchops-plan -->"
-    assert "| 0 | 1 | 0 | 0 | 2 |" in md
+    assert "| 0 | 1 | 0 | 0 | 1 | 2 |" in md  # create, update, retry, remove, withdraw, unchanged
     assert "<details><summary>~ update <code>team-b/train-7b</code>" in md
     assert "<code>launch.config.overrides.run_config.lr</code> | <code>0.0003</code> | <code>0.0001</code>" in md
 

@@ -87,9 +87,11 @@ def test_a_claimed_item_is_kept_and_the_apply_says_so(tmp_path: Path) -> None:
     assert applied.exit_code == 0, applied.output
     assert f"kept {old['id']}: it is claimed already" in applied.stdout
     assert [i["state"] for i in _by_spec(repo)["a"]] == ["claimed", "pending"]
-    # a claimed run of an earlier change is settled: compacted out, listed in the commit message
+    # a kept run of an earlier change still runs: it stays in the shard until it is read settled
     message = git(repo, "log", "-1", "--format=%B")
-    assert f"kept {old['id']}" in message and f"a -> {old['id']}" in message.split("Compacted out")[1]
+    assert f"kept {old['id']}" in message and "Compacted out" not in message
+    runs = read_ledger(repo)["specs"]["a"]["queued_runs"]
+    assert [(r["id"], r["state"]) for r in runs][0] == (old["id"], "claimed")
 
 
 def test_removal_withdraws(tmp_path: Path) -> None:
@@ -449,6 +451,46 @@ def test_protect_fails_plan_and_apply_on_removal_and_turns_withdraw_off(tmp_path
     assert read_ledger(repo)["specs"]["keep"]["status"] == "applied"
 
 
+def test_protect_fails_plan_and_apply_on_a_move_away(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", examples=False)
+    own = "lifecycle: {protect: true}\n"
+    write(repo, "launches/team-a/keep.yaml", spec(1, extra=own))
+    write(repo, "launches/team-a/two.yaml", "---\n".join([spec(1, extra="id: one\n" + own), spec(1, extra="id: two\n")]))
+    commit_all(repo, "protected specs")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+
+    git(repo, "mv", "launches/team-a", "launches/research")  # the file moves with its protect
+    write(repo, "launches/_moved.yaml", "- {from: team-a/, to: research/}\n")
+    commit_all(repo, "rename the folder")
+    head = git(repo, "rev-parse", "HEAD")
+    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
+        out = cli(repo, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert "team-a/keep has lifecycle.protect: it would be moved to research/keep" in out.output
+        assert "two" not in out.output.split("nothing was enqueued")[0].replace("research/two", "")
+    assert git(repo, "rev-parse", "HEAD") == head and "team-a/keep" in read_ledger(repo)["specs"]
+
+    # an id changed in place, in a file of several documents: protected at its old id
+    git(repo, "mv", "launches/research", "launches/team-a")
+    (repo / "launches/_moved.yaml").unlink()
+    commit_all(repo, "back")
+    write(repo, "launches/team-a/two.yaml", "---\n".join([spec(1, extra="id: uno\nmoved_from: [one]\n" + own),
+                                                          spec(1, extra="id: two\n")]))
+    commit_all(repo, "rename one")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and "one has lifecycle.protect: it would be moved to uno" in out.output
+
+    # protect taken off in a commit of its own first: the move goes ahead
+    write(repo, "launches/team-a/two.yaml", "---\n".join([spec(1, extra="id: one\n"), spec(1, extra="id: two\n")]))
+    commit_all(repo, "unprotect one")
+    write(repo, "launches/team-a/two.yaml", "---\n".join([spec(1, extra="id: uno\nmoved_from: [one]\n"),
+                                                          spec(1, extra="id: two\n")]))
+    commit_all(repo, "rename one")
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 0, out.output
+    assert "uno" in read_ledger(repo)["specs"] and len(queue_items(repo)) == 3
+
+
 def test_an_unknown_lifecycle_key_is_invalid(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", examples=False)
     write(repo, "launches/a.yaml", spec(1, extra="lifecycle: {protekt: true}\n"))
@@ -583,3 +625,35 @@ def test_wandb_kill_between_the_delete_and_the_replacement_loses_nothing(tmp_pat
     assert deleted == [old["id"]] and len(items) == 1 and wandb_server.state.pushes() == 2
     recorded = [(r["id"], r["state"]) for r in read_ledger(repo)["specs"]["a"]["queued_runs"]]
     assert recorded == [(old["id"], "withdrawn"), (items[0]["id"], "pending")], runs[-1].stdout
+
+
+# ---- counts of moves, withdraws and replaces, and plan --replace ---------------------------------
+
+def test_the_markdown_and_json_plans_count_moves_withdraws_and_replaces(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    git(repo, "mv", "launches/team-a/x.yaml", "launches/team-a/moved.yaml")
+    write(repo, "launches/_moved.yaml", "- {from: team-a/x, to: team-a/moved}\n")
+    write(repo, "launches/team-a/y.yaml", spec(2))  # an update that withdraws y's pending item
+    commit_all(repo, "move x, edit y")
+    doc = json.loads(cli(repo, "plan", "--format", "json", "--replace", "team-a/z").stdout)
+    assert doc["summary"] == {"create": 0, "update": 1, "retry": 0, "remove": 0, "replace": 1, "move": 1,
+                              "withdraw": 2, "unchanged": 1}
+    markdown = cli(repo, "plan", "--format", "markdown", "--replace", "team-a/z").stdout
+    assert ("### launchops plan: 0 to create, 1 to update, 0 to retry, 0 to remove, 1 to replace, 1 to move, "
+            "2 to withdraw if still pending\n") in markdown
+    assert ("| create | update | retry | remove | replace | move | withdraw | unchanged |\n"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|\n| 0 | 1 | 0 | 0 | 1 | 1 | 2 | 1 |\n") in markdown
+    assert "1 to move, 2 to withdraw if still pending" in cli(repo, "plan", "--replace", "team-a/z").stdout
+
+
+def test_plan_replace_shows_what_apply_replace_does(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (old,) = _by_spec(repo)["a"]
+    shown = cli(repo, "plan", "--replace", "a")
+    assert shown.exit_code == 0, shown.output
+    assert "± a  (replace: apply --replace" in shown.stdout and f"withdraw (if still pending) {old['id']}" in shown.stdout
+    doc = json.loads(cli(repo, "plan", "--format", "json", "--replace", "a").stdout)
+    assert [(c["id"], c["action"]) for c in doc["changes"]] == [("a", "replace")]
+    assert "No changes" in cli(repo, "plan").stdout  # without the flag, nothing
+    unknown = cli(repo, "plan", "--replace", "nope")
+    assert unknown.exit_code == 1 and "--replace: there is no spec nope" in unknown.output

@@ -36,7 +36,8 @@ def summary_line(summary: dict[str, int]) -> str:
             f"{summary['remove']} to remove, {summary['unchanged']} unchanged"
             + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else "")
             + (f", {summary['replace']} to replace" if summary.get("replace") else "")
-            + (f", {summary['move']} to move" if summary.get("move") else ""))
+            + (f", {summary['move']} to move" if summary.get("move") else "")
+            + (f", {summary['withdraw']} to withdraw if still pending" if summary.get("withdraw") else ""))
 
 
 def plan(doc: dict[str, Any]) -> str:
