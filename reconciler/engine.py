@@ -78,8 +78,34 @@ def with_moves(settings: Settings, loaded: SpecSet, current: Ledger) -> SpecSet:
     if not declared and not problems:
         return loaded
     moves, refused, warnings = lifecycle.resolve(declared, loaded.specs, current)
+    if (refused or warnings) and any(m.line == 0 for m in declared):
+        # a problem names a spec's moved_from (where it is, or as the other of two moves): found
+        # again at its key's line, as the moves file's are; read only when there is one to report
+        declared = [replace(m, line=_moved_from_line(settings, loaded.specs[m.new])) if m.line == 0 else m
+                    for m in declared]
+        moves, refused, warnings = lifecycle.resolve(declared, loaded.specs, current)
     return replace(loaded, problems=(*loaded.problems, *problems, *refused), warnings=(*loaded.warnings, *warnings),
                    moves=moves)
+
+
+def _moved_from_line(settings: Settings, spec: Any) -> int:
+    """The line of the `moved_from` key of the document that declares `spec` (0: not found)."""
+    import yaml
+
+    try:
+        text = (settings.root / spec.source).read_text(encoding="utf-8")
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return 0
+    default_id = _default_id(settings, spec.source)
+    for node in nodes:
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        keys = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+        declared = keys["id"][1].value if "id" in keys and isinstance(keys["id"][1], yaml.ScalarNode) else default_id
+        if declared == spec.id and "moved_from" in keys:
+            return int(keys["moved_from"][0].start_mark.line) + 1
+    return 0
 
 
 def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:

@@ -573,6 +573,38 @@ def test_a_cycle_and_a_move_onto_an_existing_spec_are_errors_at_their_lines(tmp_
     assert cli(repo, "apply", "--yes").exit_code == 1 and git(repo, "rev-parse", "HEAD") == head
 
 
+def test_moved_from_errors_are_reported_at_the_line_of_its_key(tmp_path: Path) -> None:
+    repo = _team_repo(tmp_path)
+    # from still exists as a spec: the line of moved_from in y's file
+    write(repo, "launches/team-a/y.yaml", "# y\n" + spec(1, extra="moved_from: [team-a/x]\n"))
+    commit_all(repo, "y claims x")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1
+    assert ("launches/team-a/y.yaml:3:1: cannot move team-a/x to team-a/y: team-a/x still exists as a spec"
+            in out.output), out.output
+
+    # two moves to one id, in the second document of a file
+    write(repo, "launches/team-a/y.yaml", spec(1))
+    (repo / "launches/team-a/x.yaml").unlink()
+    (repo / "launches/team-a/z.yaml").unlink()
+    write(repo, "launches/team-a/n.yaml", "---\n".join([spec(1, extra="id: team-a/m\n"),
+                                                        spec(1, extra="id: team-a/n\nmoved_from:\n- team-a/x\n")]))
+    write(repo, "launches/_moved.yaml", "- {from: team-a/z, to: team-a/n}\n")
+    commit_all(repo, "two onto n")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1 and ("launches/_moved.yaml:1:1: two moves to team-a/n (the other at launches/team-a/n.yaml:14)"
+                                  in out.output), out.output
+
+    # a cycle through moved_from
+    (repo / "launches/_moved.yaml").unlink()
+    write(repo, "launches/team-a/n.yaml", spec(1, extra="moved_from: [team-a/q]\n"))
+    write(repo, "launches/team-a/q.yaml", spec(1, extra="moved_from: [team-a/n]\n"))
+    commit_all(repo, "a cycle")
+    out = cli(repo, "plan")
+    assert out.exit_code == 1
+    assert "launches/team-a/n.yaml:2:1: the moves of team-a/q go round in a cycle" in out.output, out.output
+
+
 def test_two_moves_to_one_id_are_errors_and_a_rename_without_a_move_gets_a_hint(tmp_path: Path) -> None:
     repo = _team_repo(tmp_path)
     (repo / "launches/team-a/x.yaml").unlink()
