@@ -44,9 +44,9 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,7 +99,7 @@ class Options:
     fail_fast: bool = False
     push_attempts: int = 5
     replace: tuple[str, ...] = ()  # apply --replace: specs enqueued again although unchanged
-    moves: Mapping[str, str] = field(default_factory=dict)  # old id -> new id (reconciler.lifecycle.resolve)
+    max_enqueue: int | None = None  # a plan made again after a rejected push is held to it too (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -400,11 +400,7 @@ class Applier:
         migrating = self.current_ledger().legacy
         self.ensure_version_2(notes)
         if migrating and self.options.push:  # the remote's ledger may have won the race: plan on it
-            specs = self.reload_specs()
-            if not specs.valid:
-                raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
-            plan = make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
-                             replace_ids=self.options.replace, moves=self.options.moves)
+            plan = self._replan()
         recovered = recovered and self.journal.last_seq() > 0  # a migration records what it left
         if not plan.changes and not recovered and not self.options.push and not any(u.changed for u in plan.schedules):
             return Result(plan, (), self.current_ledger(), notes=tuple(notes))
@@ -612,14 +608,27 @@ class Applier:
                 return plan, early
             notes.append("the ledger push was rejected (another apply pushed first): re-planned on its ledger")
             self._catch_up()  # drops our unpushed intent commit
-            specs = self.reload_specs()
-            if not specs.valid:
-                raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
             head = self.repo.head()
-            plan, early = self._prepare(make_plan(specs.specs, self.current_ledger(), withdraw=self.settings.withdraw,
-                                                  replace_ids=self.options.replace, moves=self.options.moves))
+            plan, early = self._prepare(self._replan())
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
+
+    def _replan(self) -> Plan:
+        """The plan again, on the remote's specs and ledger after catching up, held to the same
+        checks as the first (protect, max_enqueue): the remote may have removed or moved a
+        protected spec, or added many. Its moves are resolved again against the ledger now."""
+        from reconciler import engine
+
+        ledger = self.current_ledger()
+        specs = engine.with_moves(self.settings, self.reload_specs(), ledger)
+        if not specs.valid:
+            raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
+        plan = make_plan(specs.specs, ledger, withdraw=self.settings.withdraw, replace_ids=self.options.replace,
+                         moves=specs.moves)
+        try:
+            return engine.vetted(self.settings, plan, self.options.max_enqueue)
+        except engine.EngineError as exc:
+            raise ApplyAborted(f"after catching up with the remote: {exc}") from None
 
     def _catch_up(self) -> None:
         """Move to the remote's tip; what our unpushed ledger commits held is journalled first.

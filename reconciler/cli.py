@@ -299,17 +299,15 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
         fail(unknown)
     shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock,
                       replace_ids=replace_ids, moves=specs.moves)
-    shown = _guarded(settings, shown)
-    _refuse_blast_radius(settings, shown, limit)
+    shown = _vetted(settings, shown, limit)
     asked = None if yes else _confirm(shown, fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids,
-                      moves=specs.moves)
+                      max_enqueue=limit)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
         the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock,
                              replace_ids=replace_ids, moves=specs.moves)
-        the_plan = _guarded(settings, the_plan)
-        _refuse_blast_radius(settings, the_plan, limit)
+        the_plan = _vetted(settings, the_plan, limit)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
@@ -340,24 +338,15 @@ def _apply_clock() -> datetime.datetime:
     return clock
 
 
-def _guarded(settings: Settings, the_plan: Plan) -> Plan:
-    """Removals held to their spec's last `lifecycle:`: protect fails here, before anything is sent."""
+def _vetted(settings: Settings, the_plan: Plan, limit: int) -> Plan:
+    """Protect (removals and moves held to their spec's last `lifecycle:`) and max_enqueue (one
+    folder-defaults edit must not launch hundreds of GPU jobs unasked), before anything is sent."""
     from reconciler import engine
 
     try:
-        return engine.guard(settings, the_plan)
+        return engine.vetted(settings, the_plan, limit)
     except engine.EngineError as exc:
         fail(str(exc))
-
-
-def _refuse_blast_radius(settings: Settings, the_plan: Plan, limit: int) -> None:
-    """max_enqueue: one folder-defaults edit must not launch hundreds of GPU jobs unasked."""
-    from reconciler import engine, lifecycle
-
-    if lifecycle.enqueue_count(the_plan) > limit:
-        why = lifecycle.refusal(the_plan, limit, engine.causes(settings, the_plan))
-        assert why is not None
-        fail(why)
 
 
 def _shown(change: Any) -> tuple[str, str, str]:

@@ -146,6 +146,18 @@ def guard(settings: Settings, plan: Plan) -> Plan:
         raise EngineError(str(exc)) from None
 
 
+def vetted(settings: Settings, plan: Plan, limit: int | None) -> Plan:
+    """What apply checks of every plan it may send, the first and one made again after a rejected
+    push alike: each removal and move held to its spec's `lifecycle:` (guard), then max_enqueue
+    (`limit`; None: no limit). EngineError says why a plan is refused; nothing was enqueued."""
+    from reconciler.lifecycle import enqueue_count, refusal
+
+    plan = guard(settings, plan)
+    if limit is not None and enqueue_count(plan) > limit:
+        raise EngineError(str(refusal(plan, limit, causes(settings, plan))))
+    return plan
+
+
 def _default_id(settings: Settings, source: str) -> str:
     from pathlib import PurePosixPath
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import edit_entries, make_repo, read_ledger  # noqa: E402
@@ -36,6 +38,7 @@ from crash_kit import (  # noqa: E402
     ledger_ids,
     local_items,
     sends,
+    spec_text,
 )
 from wandb_server import WandbServer  # noqa: E402
 
@@ -234,6 +237,39 @@ def test_two_clones_push_concurrently_sharing_one_queue(tmp_path: Path) -> None:
     for clone in clones:
         git(clone, "pull", "-q", "--ff-only")
         assert launchops(clone, "plan", "--detailed-exitcode", env=env).returncode == 0
+
+
+@pytest.mark.parametrize("race", ["max_enqueue", "protect"])
+def test_a_plan_made_again_after_a_rejected_push_is_checked_again(tmp_path: Path, race: str) -> None:
+    """While this clone's intent push is held, the remote gets three more specs, or loses a protected
+    one: the plan made again on the remote's specs is held to max_enqueue and protect as the first was
+    (d, whose intent this clone journalled, is then a retry: retries do not count)."""
+    author, remote, (clone,) = _clones(tmp_path, 1)
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    (author.repo / "launches/keep.yaml").write_text("lifecycle: {protect: true}\n" + spec_text(1), encoding="utf-8")
+    author.commit("a protected spec")
+    assert launchops(author.repo, "apply", "--yes", "--push", env=env).returncode == 0
+    _specs(author, d=1)
+    git(author.repo, "push", "-q")
+    git(clone, "pull", "-q", "--ff-only")
+    before = len(local_items(clone, env))
+    pause = Pause(tmp_path, "before-push")
+    held = _start(clone, "apply", "--yes", "--push", "--max-enqueue", "2", env={**env, **pause.env})
+    pause.reached(held)
+    if race == "max_enqueue":
+        _specs(author, e=1, f=1, g=1)
+    else:
+        (author.repo / "launches/keep.yaml").unlink()
+        author.commit("remove the protected spec")
+    git(author.repo, "push", "-q")
+    pause.release()
+    code, text = _finish(held)
+    assert code == 1 and "rejected" not in text.split("error:")[-1], text
+    wanted = ("would enqueue 3 items, more than max_enqueue (2)" if race == "max_enqueue"
+              else "keep has lifecycle.protect: it would be removed")
+    assert wanted in text, text
+    assert len(local_items(clone, env)) == before  # nothing was enqueued
+    assert "d" not in _remote_ledger(remote)["specs"]
 
 
 def _wandb_markers(server: WandbServer) -> Counter[str]:
