@@ -179,15 +179,7 @@ def test_unlabel_cleans_and_off_by_default(tmp_path: Path) -> None:
     assert off["enqueued"] == [] and "off" in off["notes"][0]
 
 
-def _needs_matrix() -> None:
-    from reconciler.checks import schema
-
-    if "matrix" not in schema()["properties"]:
-        pytest.skip("this launchops has no matrix specs")
-
-
 def test_max_launches_and_matrix_first(tmp_path: Path) -> None:
-    _needs_matrix()
     repo = setup(tmp_path, cap=2, matrix="first")
     grid = ("apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [1, 2, 3]}\nlaunch:\n  docker_image: img-m:1\n"
             "  queue_name: gpu\n  config: {lr: \"${matrix.lr}\"}\n")
@@ -203,7 +195,6 @@ def test_max_launches_and_matrix_first(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("policy", "expected"), [("none", ["a"]), ("all", ["a", "m[lr=1]", "m[lr=2]"])])
 def test_matrix_policy(tmp_path: Path, policy: str, expected: list[str]) -> None:
-    _needs_matrix()
     repo = setup(tmp_path, cap=5, matrix=policy)
     grid = ("apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [1, 2]}\nlaunch:\n  docker_image: img-m:1\n"
             "  queue_name: gpu\n  config: {lr: \"${matrix.lr}\"}\n")
