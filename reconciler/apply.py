@@ -285,7 +285,9 @@ class Applier:
         if self.repo is None:
             return None
         meta = f"{self.settings.ledger_dir}/{ledger_mod.META}"
-        for commit, _ in self.repo.history([meta]):
+        # then the remote's, as last fetched: a clone whose first apply comes after CI's takes its id
+        tip = self.repo.tracking(self.options.remote)
+        for commit in [c for c, _ in self.repo.history([meta])] + ([tip] if tip else []):
             text = self.repo.files_at(commit, [meta]).get(meta)
             try:
                 found = json.loads(text or "null")
@@ -455,6 +457,10 @@ class Applier:
         wanted = {_request(c, repository).marker for c in plan.changes if c.action.enqueues}
         if not wanted:
             return set()
+        if self.repo is not None and self.repo.behind(self.options.remote, [self.settings.ledger_dir]):
+            # the remote's ledger is ahead (another clone or CI applied): the same change has the
+            # same identity and marker there, so what it sent is looked up, not sent again
+            return wanted
         return self.journal.sent_before(wanted) | (self._history_markers(plan) & wanted)
 
     def _history_markers(self, plan: Plan) -> set[str]:

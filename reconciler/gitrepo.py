@@ -324,6 +324,27 @@ class Repo:
             at = header_end + 1 + size + 1
         return out
 
+    def tracking(self, remote: str) -> str | None:
+        """This clone's copy of `remote`'s branch, as last fetched (nothing is fetched here)."""
+        branch = self.branch()
+        if branch is None:
+            return None
+        try:
+            return str(self.git.rev_parse("--verify", "-q", f"refs/remotes/{remote}/{branch}")).strip() or None
+        except git.GitCommandError:
+            return None
+
+    def behind(self, remote: str, paths: Sequence[str]) -> bool:
+        """Whether `remote`'s branch as last fetched holds commits touching `paths` that HEAD does not."""
+        tip = self.tracking(remote)
+        if tip is None:
+            return False
+        try:
+            out: str = self.git.rev_list("--count", f"HEAD..{tip}", "--", *paths)
+        except git.GitCommandError:
+            return False
+        return out.strip() not in ("", "0")
+
     def remote_url(self, remote: str = "origin") -> str | None:
         try:
             return str(self._repo.remote(remote).url)

@@ -85,3 +85,34 @@ def test_ids_of_an_unpushed_ledger_commit_are_folded_onto_the_remotes_ledger(tmp
     git(b, "pull", "-q", "--ff-only")
     for clone in (a, b):
         assert cli(clone, "plan", "--detailed-exitcode", env=env).exit_code == 0
+
+
+def _sends(repo: Path, env: dict[str, str]) -> dict[str, int]:
+    listed = json.loads(cli(repo, "queue", "list", "--format", "json", env=env).output)
+    return {item["spec_id"]: item["sends"] for item in listed["items"]}
+
+
+def test_an_apply_behind_the_remotes_ledger_looks_up_what_the_remote_sent(tmp_path: Path) -> None:
+    """A developer applies on a laptop a spec change that CI has already applied and published:
+    the laptop fetched, but its ledger is behind the remote's. The change has the same identity
+    (and marker) in both clones, so the laptop looks it up and adopts CI's item instead of sending
+    it a second time."""
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    author = make_repo(tmp_path / "author", examples=False)
+    write(author, "launches/s0.yaml", _spec("s0"))
+    commit_all(author, "s0")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(author), str(remote)], check=True)
+    ci, laptop = _clone(remote, tmp_path / "ci"), _clone(remote, tmp_path / "laptop")
+
+    published = cli(ci, "apply", "--yes", "--push", env=env)  # CI: the change, sent and published
+    assert published.exit_code == 0, published.output
+    git(laptop, "fetch", "-q")  # the laptop knows the remote moved, but has not merged it
+
+    applied = cli(laptop, "apply", "--yes", env=env)
+
+    assert applied.exit_code == 0, applied.output
+    assert "adopted" in applied.output, applied.output
+    assert _sends(laptop, env) == {"s0": 1}  # one send: the laptop found CI's item by its marker
+    ci_id = _remote_ledger(remote)["s0"]["queued_runs"][0]["id"]
+    assert [r["id"] for r in read_ledger(laptop)["specs"]["s0"]["queued_runs"]] == [ci_id]

@@ -70,7 +70,7 @@ def test_push_that_times_out_but_lands_is_unknown_then_adopted(tmp_path: Path, w
 
     deadline = time.monotonic() + 15
     while not wandb_server.state.items and time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
     (landed,) = [i["id"] for i in wandb_server.state.items]
 
     second = launchops(model.repo, "apply", "--yes", env=env)
