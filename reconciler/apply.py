@@ -229,6 +229,7 @@ class Applier:
         # what the shards a write touches are made from (reconciler.cost), once the specs are known
         self.shard_inputs: ledger_mod.Inputs | None = None
         self._unjournalled: list[Event] = []  # events the journal refused: still folded into the ledger
+        self._folded: tuple[Ledger, object, Ledger] | None = None  # current_ledger's last answer, and what from
         self.journal_error: str | None = None
         self._maybe_sent: set[str] = set()  # markers that may have been sent before: looked up first
         self._claim: dict[str, object] | None = None
@@ -241,8 +242,15 @@ class Applier:
         """The committed ledger with every journalled event folded in: recovery after a crash."""
         if self._base is None:
             self._base = ledger_mod.load(self.settings, self.journal.v1_events())
+        # asked for many times per apply with nothing recorded in between: folding 10,000 changes'
+        # events again each time was a seventh of an apply (profile)
+        made_from = (self.journal.state(), len(self._unjournalled))
+        if self._folded is not None and self._folded[0] is self._base and self._folded[1] == made_from:
+            return self._folded[2]
         journalled = [event for _, event in self.journal.events()]
-        return ledger_mod.fold(ledger_mod.fold(self._base, journalled), self._unjournalled)
+        ledger = ledger_mod.fold(ledger_mod.fold(self._base, journalled), self._unjournalled)
+        self._folded = (self._base, made_from, ledger)
+        return ledger
 
     @property
     def repository(self) -> str:
@@ -409,13 +417,11 @@ class Applier:
         # With --push even a run with nothing to enqueue publishes: an earlier run may have left
         # ledger commits unpushed (killed, rejected, or run without --push).
         claimant = self._claim = claim()
+        self._move(plan)
         plan, early = self._prepare(plan)
         work = [c for c in plan.changes if c.action.enqueues]
         repository = self.repository if work else ""  # one fold of the journal, not one per change
         refused = self.backend.preflight([_request(c, repository) for c in work]) if work else {}
-        moves = [c for c in plan.changes if c.action is Action.MOVE]
-        # before the intents: an update of a moved spec follows from the entry under its new id
-        self._record([Event("moved", c.id, c.change, {"from": c.moved_from, "source": c.source}) for c in moves])
         if self.options.push:
             plan, early = self._push_intents(plan, early, head, claimant, notes)
         else:
@@ -432,7 +438,8 @@ class Applier:
             self._record([Event("removed", c.id, c.change)])
             outcomes.append(Outcome(c.id, c.action, "removed", notes=(gone,) if gone else (), withdraw=gone))
         # a move first: its spec's update (if any) follows it
-        outcomes = [Outcome(c.id, c.action, "moved", moved_from=c.moved_from) for c in moves] + outcomes
+        outcomes = [Outcome(c.id, c.action, "moved", moved_from=c.moved_from) for c in plan.changes
+                    if c.action is Action.MOVE] + outcomes
         outcomes.sort(key=lambda o: o.id)
         message = (commit_message(outcomes) if outcomes else "launchops: record an interrupted apply [skip ci]\n"
                    if recovered else _schedules_message(plan) or "launchops: publish the ledger [skip ci]\n")
@@ -615,9 +622,17 @@ class Applier:
             notes.append("the ledger push was rejected (another apply pushed first): re-planned on its ledger")
             self._catch_up()  # drops our unpushed intent commit
             head = self.repo.head()
-            plan, early = self._prepare(self._replan())
+            plan = self._replan()
+            self._move(plan)
+            plan, early = self._prepare(plan)
         raise ApplyAborted(f"the ledger push was rejected {self.options.push_attempts} times; nothing was "
                            "enqueued; run apply again")
+
+    def _move(self, plan: Plan) -> None:
+        """Record the plan's moves before anything else looks at its entries: a retry or update of a
+        moved spec is then judged (a live claim, an uncertain attempt) on the entry under its new id."""
+        self._record([Event("moved", c.id, c.change, {"from": c.moved_from, "source": c.source})
+                      for c in plan.changes if c.action is Action.MOVE])
 
     def _replan(self) -> Plan:
         """The plan again, on the remote's specs and ledger after catching up, held to the same

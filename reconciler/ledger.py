@@ -143,8 +143,12 @@ def _add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tup
 
 def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
     specs = dict(ledger.specs)
+    owners: dict[str, str] = {}  # change identity -> the id whose entry holds it; made when needed
     for event in events:
         entry = specs.get(event.spec_id)
+        if entry is None and event.kind != "moved":
+            event = _after_move(specs, owners, event)
+            entry = specs.get(event.spec_id)
         if event.kind == "intent":
             folded = _fold_intent(entry, event, ledger.forgotten.get(event.spec_id))
         elif event.kind == "scheduled":
@@ -157,7 +161,24 @@ def fold(ledger: Ledger, events: Iterable[Event]) -> Ledger:
             folded = _fold_outcome(entry, event)
         if folded is not None:
             specs[event.spec_id] = folded
+            if owners:
+                owners[folded.change] = event.spec_id
     return replace(ledger, specs=specs)
+
+
+def _after_move(specs: Mapping[str, Entry], owners: dict[str, str], event: Event) -> Event:
+    """An event for an id the ledger does not hold whose change it holds under another id: that id
+    was moved (a move keeps the change identity, which is unique to the id it was made for), say on
+    the remote while this clone applied. The event goes to the new id, so the old one is not
+    resurrected and no QueuedRun ID it got is lost. `owners` is filled on first use."""
+    if not owners:
+        owners.update((e.change, i) for i, e in specs.items())
+    known = (event.change, event.data.get("previous"))  # an intent of an update that follows the move: its previous
+    moved_to = next((owners[c] for c in known if isinstance(c, str) and c and c in owners), None)
+    if moved_to is None or moved_to not in specs or moved_to == event.spec_id:
+        return event
+    data = {**event.data, "source": specs[moved_to].source} if "source" in event.data else event.data
+    return replace(event, spec_id=moved_to, data=data)
 
 
 def _fold_intent(entry: Entry | None, event: Event, forgotten: str | None) -> Entry | None:

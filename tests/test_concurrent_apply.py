@@ -272,6 +272,70 @@ def test_a_plan_made_again_after_a_rejected_push_is_checked_again(tmp_path: Path
     assert "d" not in _remote_ledger(remote)["specs"]
 
 
+def _move_x_to_y(clone: Path) -> None:
+    git(clone, "pull", "-q", "--ff-only")
+    git(clone, "mv", "launches/x.yaml", "launches/y.yaml")
+    (clone / "launches/_moved.yaml").write_text("- {from: x, to: y}\n", encoding="utf-8")
+    git(clone, "add", "launches")
+    git(clone, "commit", "-qm", "rename x to y")
+
+
+def test_a_move_pushed_while_this_clone_applied_is_kept_when_it_catches_up(tmp_path: Path) -> None:
+    """The other clone moved x to y (and applied b's edit) and pushed while this one held its intents
+    (for b) unpushed:
+    catching up must not bring x back (nor withdraw y's item as x's removal)."""
+    author, remote, (mover, clone) = _clones(tmp_path)
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    _specs(author, x=1)
+    git(author.repo, "push", "-q")
+    assert launchops(author.repo, "apply", "--yes", "--push", env=env).returncode == 0
+    (x_run,) = [r["id"] for r in _remote_ledger(remote)["specs"]["x"]["queued_runs"]]
+    git(author.repo, "pull", "-q", "--ff-only")
+    _specs(author, b=2)
+    git(author.repo, "push", "-q")
+    git(clone, "pull", "-q", "--ff-only")
+    pause = Pause(tmp_path, "before-push")
+    held = _start(clone, "apply", "--yes", "--push", env={**env, **pause.env})
+    pause.reached(held)
+    _move_x_to_y(mover)
+    moved = launchops(mover, "apply", "--yes", "--push", env=env)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    pause.release()
+    code, text = _finish(held)
+    assert code == 0 and "rejected" in text, text
+    ledger = _remote_ledger(remote)["specs"]
+    assert "x" not in ledger and [r["id"] for r in ledger["y"]["queued_runs"]] == [x_run], text
+    assert {i["id"]: i["state"] for i in local_items(clone, env)}[x_run] == "pending"
+    assert launchops(clone, "plan", "--detailed-exitcode", env=env).returncode == 0
+
+
+def test_an_item_sent_for_a_spec_the_remote_moved_meanwhile_is_recorded_under_its_new_id(tmp_path: Path) -> None:
+    """This clone pushed its intent to update x and holds still before enqueueing; the other clone
+    moves x to y (x's attempt is in progress elsewhere: it leaves it) and pushes. This clone then
+    sends x's update and its results push is rejected: the QueuedRun ID goes to y, not lost with x."""
+    author, remote, (mover, clone) = _clones(tmp_path)
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    _specs(author, x=1)
+    git(author.repo, "push", "-q")
+    assert launchops(author.repo, "apply", "--yes", "--push", env=env).returncode == 0
+    git(clone, "pull", "-q", "--ff-only")
+    _specs(Model(clone), x=2)
+    pause = Pause(tmp_path, "after-intent")
+    held = _start(clone, "apply", "--yes", "--push", env={**env, **pause.env})
+    pause.reached(held)
+    _move_x_to_y(mover)
+    moved = launchops(mover, "apply", "--yes", "--push", env=env)
+    assert moved.returncode == 0 and "in progress elsewhere" in moved.stdout, moved.stdout + moved.stderr
+    pause.release()
+    code, text = _finish(held)
+    assert code == 0 and "rejected" in text, text
+    sent = [i["id"] for i in local_items(clone, env) if i["spec_id"] == "x"]
+    assert len(sent) == 2, sent  # the first apply's item and this update's
+    ledger = _remote_ledger(remote)["specs"]
+    assert "x" not in ledger, text
+    assert [r["id"] for r in ledger["y"]["queued_runs"]] == sent and ledger["y"]["status"] == "applied", text
+
+
 def _wandb_markers(server: WandbServer) -> Counter[str]:
     with server.state.lock:
         return Counter(i["runSpec"].get("launchops_marker") for i in server.state.items)
