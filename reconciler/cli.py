@@ -297,17 +297,24 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     unknown = lifecycle.unknown_replaces(replace_ids, specs.specs)
     if unknown:
         fail(unknown)
-    shown = make_plan(specs.specs, _ledger_with_journal(settings), withdraw=settings.withdraw, now=clock,
-                      replace_ids=replace_ids, moves=specs.moves)
+    planned_from = _ledger_with_journal(settings)
+    shown = make_plan(specs.specs, planned_from, withdraw=settings.withdraw, now=clock, replace_ids=replace_ids,
+                      moves=specs.moves)
     shown = _vetted(settings, shown, limit)
     asked = None if yes else _confirm(shown, fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids,
                       max_enqueue=limit)
     threads = parallel if parallel is not None else settings.parallel
     with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        the_plan = make_plan(specs.specs, runner.current_ledger(), withdraw=settings.withdraw, now=clock,
-                             replace_ids=replace_ids, moves=specs.moves)
-        the_plan = _vetted(settings, the_plan, limit)
+        current = runner.current_ledger()
+        the_plan = shown
+        # planned again only when something was recorded meanwhile (another apply in this clone; a
+        # migration): what a plan reads of the ledger is the same, so would be the plan
+        if (current.specs, current.forgotten, current.legacy) != (planned_from.specs, planned_from.forgotten,
+                                                                   planned_from.legacy):
+            the_plan = make_plan(specs.specs, current, withdraw=settings.withdraw, now=clock,
+                                 replace_ids=replace_ids, moves=specs.moves)
+            the_plan = _vetted(settings, the_plan, limit)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:

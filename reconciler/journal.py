@@ -157,6 +157,14 @@ class Journal:
         return [(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, data in self._db.execute(
             f"SELECT kind, spec_id, change, data FROM events WHERE {where} AND identity IS NULL ORDER BY seq")]
 
+    def state(self) -> tuple[tuple[int, ...] | None, int, int]:
+        """Which events fold now, as a key: the sessions folded, their count and last seq. A seq is
+        never reused and `forget` drops only the oldest, so an equal key means the same events."""
+        sessions = _folding(self._db, self.lineage)
+        count, seq = self._db.execute(
+            f"SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE {_where(sessions)}").fetchone()
+        return (None if sessions is None else tuple(sessions)), int(count), int(seq)
+
     def last_seq(self) -> int:
         where = _where(_folding(self._db, self.lineage))
         (seq,) = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {where}").fetchone()
