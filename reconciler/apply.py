@@ -254,7 +254,12 @@ class Applier:
 
     @property
     def repository(self) -> str:
-        found = self.current_ledger().repository
+        # events change entries, never the id: the base ledger says it without folding the journal
+        # (which for each enqueue batch was a twentieth of an apply, profile)
+        if self._base is None:
+            self.current_ledger()
+        assert self._base is not None
+        found = self._base.repository
         assert found, "the repository id is made before anything is planned to be sent (ensure_version_2)"
         return found
 
