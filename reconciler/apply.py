@@ -646,6 +646,9 @@ class Applier:
         from reconciler import engine
 
         ledger = self.current_ledger()
+        if not ledger.repository and not ledger.legacy:  # the remote had no ledger yet: ours went
+            self._write(replace(ledger, repository=self._repository_id(), remote=self._remote_url()))
+            ledger = self.current_ledger()
         specs = engine.with_moves(self.settings, self.reload_specs(), ledger)
         if not specs.valid:
             raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")

@@ -59,26 +59,18 @@ class PullRequestRunner(Runner):
     def __init__(self, tmp: Path, origin: Origin, name: str, payload: dict[str, str], server: WandbServer,
                  open_prs: str = "") -> None:
         super().__init__(tmp, origin, name, "pull_request", payload.get("ref", "refs/heads/feature"),
-                         secrets={"WANDB_API_KEY": DUMMY_API_KEY})
+                         secrets={"WANDB_API_KEY": DUMMY_API_KEY}, open_prs=open_prs)
         self.payload = payload
         self.server_env = {k: v for k, v in server.env(http_timeout=10).items()
                            if k.startswith("WANDB_") and k != "WANDB_API_KEY"}  # the key: only the secret
-        bin_dir = self.base / "bin"
-        bin_dir.mkdir()
-        gh = bin_dir / "gh"
-        gh.write_text(f"#!/bin/sh\necho '{open_prs}'\n")  # `gh pr list … --jq …` as GitHub would answer
-        gh.chmod(0o755)
-        self.bin = bin_dir
 
     def env(self, step_env: dict[str, str], output_file: Path) -> dict[str, str]:
         env = super().env(step_env, output_file)
         env.update(self.server_env)
-        env["PATH"] = f"{self.bin}:{env.get('PATH', '')}"
         return env
 
     def expressions(self, extra: dict[str, str] | None = None) -> Expressions:
-        outputs = {f"steps.{step}.outputs.{k}": v for step, out in self.outputs.items() for k, v in out.items()}
-        return super().expressions({**self.payload, **outputs, "github.token": "token", **(extra or {})})
+        return super().expressions({**self.payload, **(extra or {})})
 
     def checkout(self, ref: str) -> None:
         w = self.workspace

@@ -176,7 +176,8 @@ class Runner:
 
     venv: Path  # the action's virtual environment, installed once per session (action_venv)
 
-    def __init__(self, tmp: Path, origin: Origin, name: str, event: str, ref: str, secrets: dict | None = None):
+    def __init__(self, tmp: Path, origin: Origin, name: str, event: str, ref: str, secrets: dict | None = None,
+                 open_prs: str = ""):
         self.origin = origin
         self.base = tmp / name
         self.workspace = self.base / "work"
@@ -194,6 +195,13 @@ class Runner:
         # What the action's install step made (action_venv, below); the step itself finds it
         # installed and says so, as on a second use of the action in a job.
         (self.temp / "launchops-venv").symlink_to(Runner.venv, target_is_directory=True)
+        # `gh` talks to GitHub's API, which cannot run here: this one answers `gh pr list … --jq …`
+        # with the open pull requests' numbers, as GitHub would.
+        self.bin = self.base / "bin"
+        self.bin.mkdir()
+        gh = self.bin / "gh"
+        gh.write_text(f"#!/bin/sh\necho '{open_prs}'\n")
+        gh.chmod(0o755)
 
     # -- the environment of a runner --------------------------------------------------------------
     def env(self, step_env: dict[str, str], output_file: Path) -> dict[str, str]:
@@ -215,6 +223,7 @@ class Runner:
             RUNNER_TEMP=str(self.temp),
             PYTHONPATH=os.pathsep.join(pythonpath),
         )
+        env["PATH"] = f"{self.bin}:{env.get('PATH', '')}"
         env.update(step_env)
         return env
 
@@ -230,7 +239,9 @@ class Runner:
             "github.ref": self.ref,
             "github.ref_name": self.ref.rsplit("/", 1)[-1],
             "github.workspace": str(self.workspace),
+            "github.token": "token",
             **{f"secrets.{k}": v for k, v in self.secrets.items()},
+            **{f"steps.{step}.outputs.{k}": v for step, out in self.outputs.items() for k, v in out.items()},
         }
         values.update(extra or {})
         return Expressions(values)
@@ -263,6 +274,8 @@ class Runner:
                 before[key]()
             uses = step.get("uses", "")
             expr = self.expressions()
+            if "vars.LAUNCHOPS_PAGES == 'true'" in str(step.get("if", "")):
+                continue  # publishing with Pages is opt-in: the repository variable is not set here
             if uses.startswith("actions/checkout@"):
                 ref = expr(step.get("with", {}).get("ref", "")) or self.ref
                 self.checkout(ref)
@@ -271,6 +284,15 @@ class Runner:
                 env = {k: expr(v) for k, v in (step.get("env") or {}).items()}
                 with_ = {k: expr(v) for k, v in (step.get("with") or {}).items()}
                 outcomes[key] = self.run_action(key, with_, env)
+            elif uses.startswith("actions/upload-artifact@"):
+                # GitHub's artifact store cannot run here: the files are copied where a test can look
+                with_ = {k: expr(str(v)) for k, v in (step.get("with") or {}).items()}
+                source = Path(with_["path"])
+                found = source.exists() and (source.is_file() or any(source.iterdir()))
+                if found:
+                    shutil.copytree(source, self.base / "artifacts" / with_["name"], dirs_exist_ok=True)
+                ok = found or with_.get("if-no-files-found", "warn") != "error"
+                outcomes[key] = "success" if ok else "failure"
             elif "run" in step:
                 env = {k: expr(v) for k, v in (step.get("env") or {}).items()}
                 code = self.bash(key, step["run"], env)
@@ -586,8 +608,12 @@ def test_preview_merge_apply_and_sync(world):
     for spec_id, entry in ledger_2["specs"].items():
         assert entry["status"] == "applied", (spec_id, entry)
         assert f"{spec_id} -> {entry['queued_runs'][-1]['id']}" in message, message
-    assert len(ledger_2["specs"]["team-a/nightly-eval"]["queued_runs"]) == 2  # first digest, then the update
-    assert ledger_ids(ledger_1) <= ledger_ids(ledger_2)
+    # the first digest's run belongs to an earlier change and is settled (this runner's fresh local
+    # queue does not hold it, so there is nothing to withdraw): compacted out of the shard, its ID
+    # is listed in the commit message, and git history keeps it
+    runs = ledger_2["specs"]["team-a/nightly-eval"]["queued_runs"]
+    assert len(runs) == 1 and runs[0]["digest"] == ledger_2["specs"]["team-a/nightly-eval"]["digest"], runs
+    assert all(i in ledger_ids(ledger_2) or i in message for i in ledger_ids(ledger_1)), message
 
     # -- the scheduled sync, twice: nothing new is enqueued, nothing is lost ----------------------
     for n in (1, 2):
@@ -607,7 +633,8 @@ def test_preview_merge_apply_and_sync(world):
     final = read_ledger(origin.path, BRANCH)
     assert len(items) == 3, items  # a@digest1, a@digest2, b
     assert len({item["id"] for item in items}) == 3
-    assert {item["id"] for item in items} == ledger_ids(final)
+    # the ledger holds what is current; the first digest's run is in the commit that compacted it
+    assert ledger_ids(final) | ledger_ids(ledger_1) == {item["id"] for item in items}
     per_change = {}
     for spec_id, entry in final["specs"].items():
         for run in entry["queued_runs"]:
