@@ -666,7 +666,7 @@ def _version_1(text: str, name: str, events: Sequence[tuple[str, str, int, Mappi
     """A version 1 ledger file, converted (None: the tombstone a migration leaves)."""
     from reconciler import ledger_v1
 
-    data = ledger_v1.decode(text, name)
+    data = decode(text, name)
     if check_version(data, name) == VERSION:
         return None
     old = ledger_v1.fold(ledger_v1.parse(data, name), events)

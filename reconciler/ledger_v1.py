@@ -10,8 +10,6 @@ version 1 marker: it is looked up by the marker its earlier attempt carried.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,22 +37,6 @@ class V1Entry:
     claim: Mapping[str, Any] | None
 
 
-_CONFLICT = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.M)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise LedgerError(f"the key {key!r} appears twice in one object")
-        seen[key] = value
-    return seen
-
-
-def _not_json(constant: str) -> Any:
-    raise LedgerError(f"{constant} is not JSON")
-
-
 def parse(data: Any, name: str) -> dict[str, V1Entry]:
     """The entries of a decoded version 1 ledger; LedgerError names what is wrong."""
     fix = f"restore it from git (git log -p -- {name}) or remove the bad part by hand"
@@ -62,19 +44,6 @@ def parse(data: Any, name: str) -> dict[str, V1Entry]:
     if not isinstance(specs, dict):
         raise LedgerError(f"{name}: \"specs\" must be an object; {fix}")
     return {spec_id: _entry(raw, f"{name}: specs[{spec_id!r}]", fix) for spec_id, raw in specs.items()}
-
-
-def decode(text: str, name: str) -> Any:
-    fix = f"restore it from git (git log -p -- {name}) or remove the bad part by hand"
-    if _CONFLICT.search(text):
-        raise LedgerError(f"{name}: holds git merge-conflict markers; resolve the conflict (keep the union of both "
-                          f"sides' queued_runs), then run launchops again")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_json)
-    except LedgerError as exc:
-        raise LedgerError(f"{name}: {exc}; {fix}") from None
-    except json.JSONDecodeError as exc:
-        raise LedgerError(f"{name}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {fix}") from None
 
 
 def _entry(raw: Any, where: str, fix: str) -> V1Entry:

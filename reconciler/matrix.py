@@ -393,16 +393,6 @@ def _differs(launch: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(shared: dict[str, Any], differs: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(shared)
-    for key, value in differs.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def pack(specs: Mapping[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """(entries, matrix section) of a shard's JSON entries: each cell entry's `launch` becomes
     `launch_differs` against the launch its spec's cells share, kept once in the section."""
@@ -430,6 +420,8 @@ def pack(specs: Mapping[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]]
 def unpack(specs: Mapping[str, Any], section: Any) -> dict[str, Any]:
     """The inverse of pack; entries that are not packed cells pass through as they are (what is
     wrong with them is the ledger's to say)."""
+    from reconciler.specs import deep_merge  # specs imports this module: its merge, not a second one
+
     if not isinstance(section, dict):
         return dict(specs)
     out = dict(specs)
@@ -439,7 +431,7 @@ def unpack(specs: Mapping[str, Any], section: Any) -> dict[str, Any]:
             differs = raw["launch_differs"]
             if isinstance(shared, dict) and isinstance(shared.get("launch"), dict) and isinstance(differs, dict):
                 entry = {k: v for k, v in raw.items() if k != "launch_differs"}
-                entry["launch"] = _merge(shared["launch"], differs)
+                entry["launch"] = deep_merge(shared["launch"], differs)
                 out[entry_id] = entry
     return out
 
