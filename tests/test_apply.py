@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import cli, cli_subprocess, commit_all, git, queue_items, read_ledger, write
 
@@ -365,3 +366,37 @@ def test_progress_is_plain_lines_without_a_terminal(empty_repo: Path) -> None:
     lines = [line for line in out.stderr.splitlines() if line.startswith("[")]
     assert len(lines) == 7 and lines[0].startswith("[1/7] enqueued s") and lines[-1].startswith("[7/7] enqueued")
     assert "\r" not in out.stderr  # no progress bar redraws in CI logs
+
+
+def test_an_apply_between_the_shown_plan_and_the_lock_is_planned_against(repo: Path, monkeypatch: Any) -> None:
+    """apply sends the plan it showed when nothing was recorded before it took the lock (it plans
+    once); when another apply in this clone ran in between, it plans again on that ledger and
+    sends nothing a second time."""
+    import reconciler.cli as cli_mod
+
+    vetted = cli_mod._vetted
+    plans: list[Any] = []
+
+    def another_apply_after_the_first_plan(settings: Any, plan: Any, limit: int) -> Any:
+        plans.append(plan)
+        if len(plans) == 1:
+            other = cli_subprocess(repo, "apply", "--yes")
+            assert other.returncode == 0, other.stderr
+        return vetted(settings, plan, limit)
+
+    monkeypatch.setattr(cli_mod, "_vetted", another_apply_after_the_first_plan)
+    result = cli(repo, "apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(plans) == 2 and plans[1].empty  # planned again, on the other apply's ledger
+    items = queue_items(repo)
+    assert len(items) == 3 and all(i["sends"] == 1 for i in items)
+
+    edit(repo, TRAIN, "lr: 0.0003", "lr: 0.0001")
+    commit_all(repo, "edit")
+    plans.clear()
+    monkeypatch.setattr(cli_mod, "_vetted", lambda settings, plan, limit: plans.append(plan) or vetted(settings, plan,
+                                                                                                      limit))
+    result = cli(repo, "apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(plans) == 1  # nothing recorded meanwhile: the plan shown is the plan sent
+    assert sorted(i["sends"] for i in queue_items(repo)) == [1, 1, 1, 1]
