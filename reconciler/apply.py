@@ -649,9 +649,12 @@ class Applier:
         if not ledger.repository and not ledger.legacy:  # the remote had no ledger yet: ours went
             self._write(replace(ledger, repository=self._repository_id(), remote=self._remote_url()))
             ledger = self.current_ledger()
+        from reconciler import cost
+
         specs = engine.with_moves(self.settings, self.reload_specs(), ledger)
         if not specs.valid:
             raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
+        self.shard_inputs = cost.shard_inputs(self.settings, specs)
         plan = make_plan(specs.specs, ledger, withdraw=self.settings.withdraw, replace_ids=self.options.replace,
                          moves=specs.moves)
         try:
@@ -678,6 +681,9 @@ class Applier:
             self._record(ledger_mod.as_events(ours, theirs))
         folding = self.journal.folding()
         self.repo.catch_up(fetched, self._own_files())
+        # the specs loaded before are not the files on disk now: no shard written from here on may
+        # claim to be made from them (a re-plan loads the new ones and says what they are)
+        self.shard_inputs = None
         self._base = None
         self.journal.follow(folding, self.repo.head())  # what folded before the move still folds
 
