@@ -264,6 +264,10 @@ class _Loader:
         from reconciler import matrix
 
         values, found = matrix.check(effective)
+        if effective.get("moved_from"):  # which cell would it move to? the moves file names the cell
+            self.problems.append(self.problem(layer, ("moved_from",), "a matrix spec cannot say moved_from: move an "
+                                              "id onto one of its cells in the moves file (_moved.yaml, with `to:` "
+                                              "the cell's id, e.g. team/grid[lr=0.1])", True))
         for item in found:
             if item.warning and self._quoted(layer, item.path):
                 continue  # quoted on purpose: a string that looks like a number

@@ -304,3 +304,34 @@ def test_the_field_diff_walk_says_what_deepdiff_says() -> None:
                           key=lambda d: d.path)
         assert [(d.path, repr(d.old), repr(d.new)) for d in field_diff(old, new)] == \
             [(d.path, repr(d.old), repr(d.new)) for d in expected], (old, new)
+
+
+def test_a_plain_spec_moved_onto_one_cell_keeps_its_history_and_enqueues_nothing(empty_repo: Path) -> None:
+    """Lifecycle meets matrix: a plain spec that becomes one cell of a grid is moved there by the
+    moves file (`to:` a cell id), keeping its QueuedRun ID; only the grid's other cells are sent."""
+    write(empty_repo, "launches/x.yaml", "apiVersion: launchops/v1\nlaunch:\n  docker_image: img:1\n"
+                                         "  config: {overrides: {run_config: {lr: 1}}}\n")
+    commit_all(empty_repo, "x")
+    assert cli(empty_repo, "apply", "--yes").exit_code == 0
+    first = read_ledger(empty_repo)["specs"]["x"]["queued_runs"][0]["id"]
+    (empty_repo / "launches" / "x.yaml").unlink()
+    write(empty_repo, "launches/m.yaml", "apiVersion: launchops/v1\nmatrix:\n  axes: {lr: [1, 2]}\nlaunch:\n"
+                                         "  docker_image: img:1\n  config: {overrides: {run_config: {lr: '${matrix.lr}'}}}\n")
+    write(empty_repo, "launches/_moved.yaml", '- {from: x, to: "m[lr=1]"}\n')
+    commit_all(empty_repo, "x becomes a cell")
+
+    result = cli(empty_repo, "apply", "--yes")
+
+    assert result.exit_code == 0, result.output
+    specs = read_ledger(empty_repo)["specs"]
+    assert "x" not in specs and [r["id"] for r in specs["m[lr=1]"]["queued_runs"]] == [first]
+    assert specs["m[lr=1]"]["status"] == "applied" and len(specs["m[lr=2]"]["queued_runs"]) == 1
+    assert "1 enqueued, 1 moved" in result.output
+
+
+def test_moved_from_in_a_matrix_spec_is_an_error_at_its_key(empty_repo: Path) -> None:
+    write(empty_repo, "launches/m.yaml", "apiVersion: launchops/v1\nmoved_from: [x]\nmatrix:\n  axes: {lr: [1, 2]}\n"
+                                         "launch:\n  docker_image: img:1\n  config: {overrides: {run_config: {lr: '${matrix.lr}'}}}\n")
+    result = cli(empty_repo, "validate")
+    assert result.exit_code == 1
+    assert "launches/m.yaml:2:1: moved_from: a matrix spec cannot say moved_from" in result.output, result.output
