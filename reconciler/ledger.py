@@ -437,17 +437,24 @@ def _entry(raw: Any, source: str, where: str, fix: str, trusted: bool = False) -
                  extra={k: v for k, v in raw.items() if k not in _ENTRY_KEYS})
 
 
-def _check_entry(raw: Any, where: str, fix: str) -> None:
+def check_fields(raw: Any, where: str, fix: str, fields: tuple[tuple[str, type[object]], ...]) -> None:
+    """The checks an entry of either ledger version must pass: its `fields` with their types, a
+    known status, and runs that carry an id."""
     if not isinstance(raw, dict):
         raise LedgerError(f"{where} must be an object; {fix}")
-    for key, kind in (("digest", str), ("launch", dict), ("status", str), ("queued_runs", list), ("change", str)):
+    for key, kind in fields:
         if not isinstance(raw.get(key), kind):
-            what = {str: "a string", dict: "an object", list: "a list"}[kind]
+            what = {"str": "a string", "dict": "an object", "list": "a list"}.get(kind.__name__, kind.__name__)
             raise LedgerError(f"{where}.{key} is missing or not {what}; {fix}")
     if raw["status"] not in STATUSES:
         raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
     if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
         raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
+
+
+def _check_entry(raw: Any, where: str, fix: str) -> None:
+    check_fields(raw, where, fix, (("digest", str), ("launch", dict), ("status", str), ("queued_runs", list),
+                                   ("change", str)))
     _optional_strings(raw, where, fix)
     from reconciler.specs import digest_of  # specs brings YAML and JSON Schema: only when checking
 

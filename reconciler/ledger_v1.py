@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.ledger import STATUSES, UNCERTAIN, Entry, LedgerError, claim_ok, identity
+from reconciler.ledger import UNCERTAIN, Entry, LedgerError, check_fields, claim_ok, identity
 
 VERSION = 1
 
@@ -49,16 +49,8 @@ def parse(data: Any, name: str) -> dict[str, V1Entry]:
 def _entry(raw: Any, where: str, fix: str) -> V1Entry:
     from reconciler.specs import digest_of
 
-    if not isinstance(raw, dict):
-        raise LedgerError(f"{where} must be an object; {fix}")
-    for key, kind in (("digest", str), ("source", str), ("launch", dict), ("status", str), ("queued_runs", list)):
-        if not isinstance(raw.get(key), kind):
-            what = {str: "a string", dict: "an object", list: "a list"}[kind]
-            raise LedgerError(f"{where}.{key} is missing or not {what}; {fix}")
-    if raw["status"] not in STATUSES:
-        raise LedgerError(f"{where}.status {raw['status']!r} is not one of {', '.join(STATUSES)}; {fix}")
-    if any(not isinstance(r, dict) or not isinstance(r.get("id"), str) for r in raw["queued_runs"]):
-        raise LedgerError(f"{where}.queued_runs holds an item without a string \"id\"; {fix}")
+    check_fields(raw, where, fix, (("digest", str), ("source", str), ("launch", dict), ("status", str),
+                                   ("queued_runs", list)))
     if digest_of(raw["launch"]) != raw["digest"]:
         raise LedgerError(f"{where}.digest does not match its launch (was the launch edited by hand?); {fix}")
     change = raw.get("change", 1)
