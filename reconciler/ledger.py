@@ -137,7 +137,8 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+def add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """`runs` with `run` added, unless a run of its QueuedRun ID is there already."""
     return runs if any(r.get("id") == run.get("id") for r in runs) else (*runs, dict(run))
 
 
@@ -235,7 +236,7 @@ def _fold_outcome(entry: Entry, event: Event) -> Entry | None:
     if event.kind == "enqueued":
         run = event.data["queued_run"]
         run = run if "change" in run or not isinstance(event.change, str) else {**run, "change": event.change}
-        entry = replace(entry, queued_runs=_add_run(entry.queued_runs, run))
+        entry = replace(entry, queued_runs=add_run(entry.queued_runs, run))
         if current and entry.status != "removed":
             entry = replace(entry, status="applied", error=None, claim=None)
         return entry

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler.ledger import UNCERTAIN, Entry, LedgerError, check_fields, claim_ok, identity
+from reconciler.ledger import UNCERTAIN, Entry, LedgerError, add_run, check_fields, claim_ok, identity
 
 VERSION = 1
 
@@ -66,10 +66,6 @@ def _entry(raw: Any, where: str, fix: str) -> V1Entry:
 
 # ---- version 1 events (an interrupted version 1 apply's journal) ---------------------------------
 
-def _add_run(runs: tuple[Mapping[str, Any], ...], run: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
-    return runs if any(r.get("id") == run.get("id") for r in runs) else (*runs, dict(run))
-
-
 def fold(specs: Mapping[str, V1Entry], events: Iterable[tuple[str, str, int, Mapping[str, Any]]]) -> dict[str, V1Entry]:
     """Version 1's fold of (kind, spec_id, change number, data) events, as version 1 did it."""
     out = dict(specs)
@@ -84,7 +80,7 @@ def fold(specs: Mapping[str, V1Entry], events: Iterable[tuple[str, str, int, Map
             continue
         current = change == entry.change
         if kind == "enqueued":
-            entry = replace(entry, queued_runs=_add_run(entry.queued_runs, data["queued_run"]))
+            entry = replace(entry, queued_runs=add_run(entry.queued_runs, data["queued_run"]))
             if current and entry.status != "removed":
                 entry = replace(entry, status="applied", error=None, claim=None)
         elif kind in ("failed", "unknown") and current and entry.status in UNCERTAIN + ("failed",):
