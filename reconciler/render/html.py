@@ -279,19 +279,27 @@ def _missed(missed: list[Mapping[str, Any]]) -> str:
     return f'{pill("missed")} {len(missed)}<div class="nw">{shown}{more}</div>'
 
 
+def _sortable(section: str, title: str, columns: Iterable[str], rows: Iterable[str]) -> str:
+    """A section holding one sortable table; each row (its cells) in a tbody of its own, as the
+    script sorts tbodies."""
+    body = "".join(f"<tbody><tr>{cells}</tr></tbody>" for cells in rows)
+    return (f'<section id="{section}"><h2>{title}</h2><table class="sortable">'
+            f"{_head(columns)}{body}</table></section>")
+
+
 def _schedules(items: list[Mapping[str, Any]], now: str) -> str:
     if not items:
         return ""
-    body = "".join(
-        f'<tbody><tr><td>{esc(s["id"])}</td><td class="mono">{esc(str(s.get("cron") or ""))}'
+    rows = (
+        f'<td>{esc(s["id"])}</td><td class="mono">{esc(str(s.get("cron") or ""))}'
         f' <span class="mute">{esc(str(s.get("timezone") or ""))}</span></td>'
         f'<td data-v="{esc(str(s.get("next") or ""))}">{_when(s.get("next"), now)}'
         f'{" " + pill("due now") if s.get("due") else ""}{" " + pill("suspended") if s.get("suspended") else ""}</td>'
         f'<td data-v="{esc(str(s.get("last") or ""))}">{_when(s.get("last"), now)}</td>'
-        f'<td data-v="{len(s["missed"]):06d}">{_missed(s["missed"])}</td></tr></tbody>'
+        f'<td data-v="{len(s["missed"]):06d}">{_missed(s["missed"])}</td>'
         for s in items)
-    return (f'<section id="schedules"><h2>Schedules ({len(items)})</h2><table class="sortable">'
-            f'{_head(("Spec", "Cron", "Next slot", "Last slot", "Missed slots"))}{body}</table></section>')
+    return _sortable("schedules", f"Schedules ({len(items)})",
+                     ("Spec", "Cron", "Next slot", "Last slot", "Missed slots"), rows)
 
 
 _PREVIEW_COLUMNS = ("Pull request", "Spec", "Status", "Queue state", "QueuedRun", "Enqueued", "W&B run")
@@ -300,16 +308,14 @@ _PREVIEW_COLUMNS = ("Pull request", "Spec", "Status", "Queue state", "QueuedRun"
 def _previews(items: list[Mapping[str, Any]], now: str) -> str:
     if not items:
         return ""
-    body = "".join(
-        f'<tbody><tr><td data-v="{esc(str(p["pr"]).rjust(12))}">{esc(str(p["pr"]))}</td><td>{esc(p["id"])}</td>'
+    rows = (
+        f'<td data-v="{esc(str(p["pr"]).rjust(12))}">{esc(str(p["pr"]))}</td><td>{esc(p["id"])}</td>'
         f'<td>{pill(p.get("status"))}</td><td>{pill(p.get("queue_state"))}</td>'
         f'<td class="mono">{esc(p.get("queued_run") or "")}</td>'
         f'<td data-v="{esc(p.get("enqueued_at") or "")}">{_when(p.get("enqueued_at"), now)}</td>'
-        f'<td>{_link(p.get("run_url"), "open run")}</td></tr></tbody>' for p in items)
+        f'<td>{_link(p.get("run_url"), "open run")}</td>' for p in items)
     prs = len({p["pr"] for p in items})
-    return (f'<section id="previews"><h2>Open previews ({prs} pull request{"s" if prs != 1 else ""})</h2>'
-            f'<table class="sortable">{_head(_PREVIEW_COLUMNS)}'
-            f"{body}</table></section>")
+    return _sortable("previews", f'Open previews ({prs} pull request{"s" if prs != 1 else ""})', _PREVIEW_COLUMNS, rows)
 
 
 def page(document: Mapping[str, Any]) -> str:
