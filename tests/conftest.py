@@ -113,6 +113,19 @@ def queue_items(repo: Path) -> list[dict[str, Any]]:
     return json.loads(out.stdout)["items"]
 
 
+def clone_of_bare_origin(tmp_path: Path) -> Path:
+    """An empty clone (tmp_path/clone, a committer set) whose origin is an empty bare repository."""
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Test User")
+    git(repo, "config", "user.email", "test@example.invalid")
+    git(repo, "remote", "add", "origin", str(origin))
+    return repo
+
+
 def write(repo: Path, rel: str, text: str) -> Path:
     path = repo / rel
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import cli, git, ledger_files, queue_items, write
+from conftest import cli, clone_of_bare_origin, git, ledger_files, queue_items, write
 
 TOML = "[preview]\nenabled = true\nmax_launches = {cap}\nmatrix = \"{matrix}\"\n"
 
@@ -22,14 +22,7 @@ def spec(image: str, queue: str = "gpu", preview: str = "") -> str:
 
 def setup(tmp_path: Path, cap: int = 5, matrix: str = "first") -> Path:
     """A clone of a bare origin whose main holds two specs, applied (main's ledger exists)."""
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    repo = tmp_path / "clone"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Test User")
-    git(repo, "config", "user.email", "test@example.invalid")
-    git(repo, "remote", "add", "origin", str(origin))
+    repo = clone_of_bare_origin(tmp_path)
     write(repo, "launchops.toml", TOML.format(cap=cap, matrix=matrix))
     write(repo, "launches/_defaults.yaml", "preview:\n  queue_name: preview-q\n")
     write(repo, "launches/a.yaml", spec("img-a:1"))

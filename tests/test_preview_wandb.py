@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import git, ledger_files, write  # noqa: E402
+from conftest import clone_of_bare_origin, git, ledger_files, write  # noqa: E402
 from conftest_wandb import wandb_server  # noqa: E402,F401  (fixture)
 from wandb_server import DUMMY_API_KEY, WandbServer  # noqa: E402
 
@@ -18,14 +18,7 @@ SPEC = ("apiVersion: launchops/v1\nlaunch:\n  docker_image: {image}\n  entity: e
 
 
 def test_a_pull_request_life_on_wandb(wandb_server: WandbServer, tmp_path: Path) -> None:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    repo = tmp_path / "clone"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Test User")
-    git(repo, "config", "user.email", "test@example.invalid")
-    git(repo, "remote", "add", "origin", str(origin))
+    repo = clone_of_bare_origin(tmp_path)
     write(repo, "launchops.toml", "backend = \"wandb\"\n[preview]\nenabled = true\n")
     write(repo, "launches/a.yaml", SPEC.format(image="img-a:1"))
     write(repo, "launches/b.yaml", SPEC.format(image="img-b:1"))
