@@ -167,14 +167,9 @@ def _wrong_type(instance: Any, expected: list[str], path: tuple[str | int, ...])
 
 
 def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
-    """Values JSON cannot carry, which the schema leaves through in free-form mappings like config."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _non_json(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _non_json(v, (*path, i))
-    elif isinstance(value, (datetime.date, datetime.datetime)):
+    """A leaf JSON cannot carry, which the schema leaves through in free-form mappings like config
+    (`_leaf_walk` walks the mappings and lists)."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
         yield Finding(path, "is a date, which a launch cannot carry", quote_hint=True)
     elif isinstance(value, float) and not math.isfinite(value):
         yield Finding(path, f"is {value}, which JSON cannot carry", quote_hint=True)
