@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__, gitrepo
-from reconciler.ledger import Ledger
+from reconciler.ledger import Inputs, Ledger
 from reconciler.schedule import from_record
 from reconciler.settings import Settings
-from reconciler.specs import DEFAULTS_NAMES, Spec
+from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
 _RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "matrix.py", "schedule.py",
@@ -72,12 +72,12 @@ def _folders(settings: Settings, source: str) -> list[str]:
 
 
 def _defaults_of(settings: Settings, source: str, exists: Mapping[str, str],
-                 memo: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+                 memo: dict[str, dict[str, str]]) -> dict[str, str]:
     """rel -> blob of each defaults file above `source`, among `exists` (`memo`: by folder)."""
     folder = source.rpartition("/")[0]
-    if memo is not None and folder in memo:
+    if folder in memo:
         return memo[folder]
-    out = memo.setdefault(folder, {}) if memo is not None else {}
+    out = memo.setdefault(folder, {})
     for above in _folders(settings, source):
         for name in DEFAULTS_NAMES:
             rel = name if above == "." else f"{above}/{name}"
@@ -172,11 +172,11 @@ def _defaults_from_disk(root: Path, differ: set[str], blobs: dict[str, str]) -> 
     return True
 
 
-def shard_inputs(settings: Settings, specs: Any) -> Any:
+def shard_inputs(settings: Settings, specs: SpecSet) -> Inputs:
     """For apply: given the SpecSet it loaded, source -> what each written shard is made from, or
     None where the shard may not vouch for its file (its entries are not exactly the file's specs,
     or the file had a warning that only a load shows)."""
-    warned = {w.file for w in getattr(specs, "warnings", ())}
+    warned = {w.file for w in specs.warnings}
     by_source: dict[str, dict[str, str]] = {}
     for spec_id, spec in specs.specs.items():
         by_source.setdefault(spec.source, {})[spec_id] = spec.digest
