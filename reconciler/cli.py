@@ -105,13 +105,14 @@ backend_option = click.option("--backend", type=click.Choice(["local", "wandb"])
 
 
 def _specs_or_fail(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None,
-                   what: str = "nothing was enqueued") -> SpecSet:
+                   what: str = "nothing was enqueued", current: Ledger | None = None) -> SpecSet:
     """Every spec, its warnings shown on stderr; invalid specs end the command (`invalid` says how;
-    by default the problems go to stderr and `what` says what did not happen)."""
+    by default the problems go to stderr and `what` says what did not happen). `current`: the
+    ledger, when the caller has read it already."""
     from reconciler import engine
 
     try:
-        return _report(engine.specs(settings), invalid, what)
+        return _report(engine.specs(settings, current), invalid, what)
     except engine.EngineError as exc:
         fail(str(exc))
 
@@ -289,7 +290,8 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
         _refuse_unpublished(settings)
     if push:
         _refuse_missing_remote(settings, remote)
-    specs = _specs_or_fail(settings)
+    planned_from = _ledger_with_journal(settings)  # read once: the specs' shards and the plan shown
+    specs = _specs_or_fail(settings, current=planned_from)
     # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
     # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
     clock = _apply_clock()
@@ -297,7 +299,6 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     unknown = lifecycle.unknown_replaces(replace_ids, specs.specs)
     if unknown:
         fail(unknown)
-    planned_from = _ledger_with_journal(settings)
     shown = make_plan(specs.specs, planned_from, withdraw=settings.withdraw, now=clock, replace_ids=replace_ids,
                       moves=specs.moves)
     shown = _vetted(settings, shown, limit)
