@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from reconciler import specs as specs_mod
 from reconciler.cli import main
 from reconciler.matrix import unpack
 
@@ -124,6 +125,18 @@ def clone_of_bare_origin(tmp_path: Path) -> Path:
     git(repo, "config", "user.email", "test@example.invalid")
     git(repo, "remote", "add", "origin", str(origin))
     return repo
+
+
+def spec_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The spec files a load reads, as they are read."""
+    seen: list[str] = []
+    original = specs_mod._Loader.load_file
+
+    def counting(self: specs_mod._Loader, path: Path) -> object:
+        seen.append(self.rel(path))
+        return original(self, path)
+    monkeypatch.setattr(specs_mod._Loader, "load_file", counting)
+    return seen
 
 
 def write(repo: Path, rel: str, text: str) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import cli, commit_all, git, make_repo, write
-from reconciler import checks, specs as specs_mod, yamlload
+from conftest import cli, commit_all, git, make_repo, spec_reads, write
+from reconciler import checks, yamlload
 from reconciler.plan import make_plan
 from reconciler.render import documents
 from reconciler.settings import load_settings
@@ -34,18 +34,6 @@ def clone(repo: Path, tmp_path: Path) -> Path:
     git(path, "config", "user.name", "Test User")
     git(path, "config", "user.email", "test@example.invalid")
     return path
-
-
-def _read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The spec files a load reads, as they are read."""
-    seen: list[str] = []
-    original = specs_mod._Loader.load_file
-
-    def counting(self: specs_mod._Loader, path: Path) -> object:
-        seen.append(self.rel(path))
-        return original(self, path)
-    monkeypatch.setattr(specs_mod._Loader, "load_file", counting)
-    return seen
 
 
 def _full(repo: Path) -> tuple[str, str]:
@@ -70,7 +58,7 @@ def _answered(repo: Path) -> tuple[str, str]:
 def test_a_fresh_clone_reads_no_spec_file_and_says_what_a_full_load_says(clone: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     expected = _full(clone)
-    seen = _read(monkeypatch)
+    seen = spec_reads(monkeypatch)
     assert _answered(clone) == expected
     assert seen == []
     assert cli(clone, "plan", "--detailed-exitcode").exit_code == 0
@@ -99,7 +87,7 @@ def test_only_what_changed_is_read(clone: Path, monkeypatch: pytest.MonkeyPatch,
     files, change = EDITS[edit]
     change(clone)
     expected = _full(clone)
-    seen = _read(monkeypatch)
+    seen = spec_reads(monkeypatch)
     assert _answered(clone) == expected
     assert sorted(set(seen)) == sorted(files)
 
@@ -107,7 +95,7 @@ def test_only_what_changed_is_read(clone: Path, monkeypatch: pytest.MonkeyPatch,
 def test_a_settings_change_reads_everything(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(clone, "launchops.toml", 'queue_name = "elsewhere"\n')
     expected = _full(clone)
-    seen = _read(monkeypatch)
+    seen = spec_reads(monkeypatch)
     assert _answered(clone) == expected
     assert len(set(seen)) == 9
 
@@ -116,7 +104,7 @@ def test_a_hand_edited_shard_is_checked_in_full_and_named(clone: Path, monkeypat
     shard = clone / ".launchops/ledger/team-b/train-7b.yaml.json"
     shard.write_text(shard.read_text().replace('"state": "pending"', '"state": "running"'))
     commit_all(clone, "by hand")
-    seen = _read(monkeypatch)
+    seen = spec_reads(monkeypatch)
     out = cli(clone, "plan")
     assert out.exit_code == 0, out.output
     assert ".launchops/ledger/team-b/train-7b.yaml.json is not as launchops wrote it" in out.output

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import cli, cli_subprocess, commit_all, git, make_repo, read_ledger, write  # noqa: E402
+from conftest import cli, cli_subprocess, commit_all, git, make_repo, read_ledger, spec_reads, write  # noqa: E402
 from crash_kit import bare_remote, local_items, sends  # noqa: E402
 from reconciler import schedule  # noqa: E402
 
@@ -343,13 +343,7 @@ def test_a_fresh_clone_finds_due_slots_without_reading_the_spec_file(tmp_path: P
     monkeypatch.setenv(schedule.NOW_ENV, "2026-11-20T06:10:00Z")
     settings = load_settings(clone)
     full = make_plan(specs_mod.load_specs(settings).specs, engine.ledger(settings))
-    seen: list[str] = []
-    original = specs_mod._Loader.load_file
-
-    def counting(self: specs_mod._Loader, path: Path) -> object:
-        seen.append(self.rel(path))
-        return original(self, path)
-    monkeypatch.setattr(specs_mod._Loader, "load_file", counting)
+    seen = spec_reads(monkeypatch)
     planned = engine.plan(settings).plan
     assert planned is not None and seen == []
     assert documents.plan(planned) == documents.plan(full)
