@@ -29,6 +29,7 @@ from typing import Any
 
 from reconciler import ledger as ledger_mod
 from reconciler.backends import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
+from reconciler.checks import SOURCE_KEYS
 from reconciler.gitrepo import GitError, Repo
 from reconciler.settings import Settings
 from reconciler.specs import Spec, SpecSet, deep_merge, digest_of, load_specs
@@ -38,7 +39,6 @@ REF = f"refs/heads/{BRANCH}"
 META = "_previews.json"
 VERSION = 1
 MARKER = re.compile(r"^lo-pr-(\d+)-([0-9a-f]{8})-")
-SOURCES = ("job", "docker_image", "uri")
 ATTEMPTS = 20  # pushes that lose a race to another pull request's run before giving up
 
 
@@ -238,7 +238,7 @@ def changed(settings: Settings, repo: Repo, base: str, head: str) -> tuple[list[
         digest = digest_of(launch)
         if before.get(spec_id) == digest:
             continue
-        given = [k for k in SOURCES if k in launch]
+        given = [k for k in SOURCE_KEYS if k in launch]
         if len(given) != 1:
             problems.append(f"{spec.source}: {spec_id}: its preview launch needs exactly one of job, docker_image "
                             f"or uri (found {' and '.join(given) or 'none'})")
