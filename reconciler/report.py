@@ -37,7 +37,6 @@ STATUSES = ("applied", "pending", "failed", "unknown", "removed", "not applied")
 STALE = datetime.timedelta(hours=24)  # a pending item older than this needs a look
 DEFAULT_WANDB_APP = "https://wandb.ai"
 INVALID = "invalid spec file: apply enqueues nothing, for any spec, until it is fixed (launchops validate)"
-PREVIEW_BRANCH = "launchops/previews"
 
 
 def iso(moment: datetime.datetime) -> str:
@@ -289,24 +288,23 @@ def _previews(settings: Settings) -> dict[str, Mapping[str, Any]]:
     """The preview ledgers of open pull requests (`pr-N/ledger.json` on the preview branch, this
     clone's copy or origin's), by `pr-N`; none when the clone has no such branch."""
     import json
-    import subprocess
 
-    for ref in (f"refs/heads/{PREVIEW_BRANCH}", f"refs/remotes/origin/{PREVIEW_BRANCH}"):
-        listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref], cwd=settings.root,
-                                capture_output=True, text=True, check=False)
-        if listed.returncode == 0:
-            break
-    else:
+    from reconciler.gitrepo import GitError, Repo
+    from reconciler.preview import BRANCH
+
+    try:
+        repo = Repo(settings.root)
+    except GitError:
         return {}
+    tip = next(filter(None, (repo.resolve(ref) for ref in (f"refs/heads/{BRANCH}", f"refs/remotes/origin/{BRANCH}"))),
+               None)
     out: dict[str, Mapping[str, Any]] = {}
-    for name in listed.stdout.splitlines():
+    for name, text in (repo.files_at(tip, ["."]) if tip else {}).items():
         pr, _, rest = name.partition("/")
         if not (pr.startswith("pr-") and pr[3:].isdigit() and rest == "ledger.json"):
             continue
-        shown = subprocess.run(["git", "show", f"{ref}:{name}"], cwd=settings.root, capture_output=True,
-                               text=True, check=False)
         try:
-            record = json.loads(shown.stdout)
+            record = json.loads(text)
         except ValueError:
             continue  # preview apply names a broken record; the status page shows what it can
         if isinstance(record, Mapping) and record.get("state", "open") == "open":
