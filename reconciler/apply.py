@@ -217,7 +217,7 @@ class Applier:
     """Runs one apply. Owns the journal and the ledger file; the CLI owns the lock and the prompt."""
 
     def __init__(self, settings: Settings, repo: Repo | None, backend: Backend, journal: Journal,
-                 options: Options, reload_specs: Callable[[], SpecSet], base: Ledger | None = None) -> None:
+                 options: Options, reload_specs: Callable[[], SpecSet]) -> None:
         self.settings = settings
         self.repo = repo
         self.backend = backend
@@ -225,7 +225,7 @@ class Applier:
         self.options = options
         self.reload_specs = reload_specs
         self.name = settings.ledger_dir
-        self._base = base  # the ledger as last read or written here; None: read it again
+        self._base: Ledger | None = None  # the ledger as last read or written here; None: read it again
         # what the shards a write touches are made from (reconciler.cost), once the specs are known
         self.shard_inputs: ledger_mod.Inputs | None = None
         self._unjournalled: list[Event] = []  # events the journal refused: still folded into the ledger
