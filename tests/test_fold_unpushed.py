@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import cli, commit_all, git, make_repo, read_ledger, write
+from crash_kit import bare_remote
 from reconciler import journal
 
 
@@ -29,6 +30,14 @@ def _clone(remote: Path, path: Path) -> Path:
     return path
 
 
+def _author_and_remote(tmp_path: Path) -> tuple[Path, Path]:
+    """A repository whose one commit holds spec s0, pushed to a new bare origin it tracks."""
+    author = make_repo(tmp_path / "author", examples=False)
+    write(author, "launches/s0.yaml", _spec("s0"))
+    commit_all(author, "s0")
+    return author, bare_remote(tmp_path / "remote.git", author)
+
+
 def _remote_ledger(remote: Path) -> dict[str, Any]:
     specs: dict[str, Any] = read_ledger(remote, "main")["specs"]
     return specs
@@ -36,14 +45,7 @@ def _remote_ledger(remote: Path) -> dict[str, Any]:
 
 def test_ids_of_an_unpushed_ledger_commit_are_folded_onto_the_remotes_ledger(tmp_path: Path) -> None:
     env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
-    author = make_repo(tmp_path / "author", examples=False)
-    write(author, "launches/s0.yaml", _spec("s0"))
-    commit_all(author, "s0")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(author), str(remote)], check=True)
-    git(author, "remote", "add", "origin", str(remote))
-    git(author, "fetch", "-q", "origin")
-    git(author, "branch", "-q", "--set-upstream-to=origin/main")
+    author, remote = _author_and_remote(tmp_path)
     a, b = _clone(remote, tmp_path / "a"), _clone(remote, tmp_path / "b")
 
     assert cli(b, "apply", "--yes", "--push", env=env).exit_code == 0  # s0, published
@@ -98,11 +100,7 @@ def test_an_apply_behind_the_remotes_ledger_looks_up_what_the_remote_sent(tmp_pa
     (and marker) in both clones, so the laptop looks it up and adopts CI's item instead of sending
     it a second time."""
     env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
-    author = make_repo(tmp_path / "author", examples=False)
-    write(author, "launches/s0.yaml", _spec("s0"))
-    commit_all(author, "s0")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(author), str(remote)], check=True)
+    remote = _author_and_remote(tmp_path)[1]
     ci, laptop = _clone(remote, tmp_path / "ci"), _clone(remote, tmp_path / "laptop")
 
     published = cli(ci, "apply", "--yes", "--push", env=env)  # CI: the change, sent and published
