@@ -95,12 +95,8 @@ def parse_time(value: Any) -> datetime.datetime:
     else:
         raise ScheduleError("must be a timestamp such as 2026-12-01T00:00:00Z")
     if when.tzinfo is None:
-        raise ScheduleError(f"{iso_text(when)} has no UTC offset; add Z (UTC) or one such as +01:00")
+        raise ScheduleError(f"{when.isoformat()} has no UTC offset; add Z (UTC) or one such as +01:00")
     return when.astimezone(UTC)
-
-
-def iso_text(when: datetime.datetime) -> str:
-    return when.isoformat()
 
 
 def now(explicit: str | None = None) -> datetime.datetime:
