@@ -106,8 +106,7 @@ class LocalQueue(Backend):
         return [self._run(row) for row in rows]
 
     def refresh(self, run: QueuedRun) -> QueuedRun:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (run.id,)).fetchone()
-        return self._run(row) if row else run
+        return self.lookup(run) or run
 
     def lookup(self, run: QueuedRun) -> QueuedRun | None:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE id = ?", (run.id,)).fetchone()
