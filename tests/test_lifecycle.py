@@ -427,6 +427,19 @@ def test_a_spec_with_withdraw_false_keeps_its_items_on_edit_and_on_removal(tmp_p
     assert states == {"a": ["pending", "pending"], "b": ["pending"], "c": ["withdrawn"]}
 
 
+def _refused_everywhere(repo: Path, message: str) -> list[str]:
+    """plan, plan --format json and apply each fail with message and commit nothing: their outputs."""
+    head = git(repo, "rev-parse", "HEAD")
+    outputs = []
+    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
+        out = cli(repo, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert message in out.output
+        outputs.append(out.output)
+    assert git(repo, "rev-parse", "HEAD") == head
+    return outputs
+
+
 def test_protect_fails_plan_and_apply_on_removal_and_turns_withdraw_off(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", examples=False)
     own = "lifecycle: {protect: true}\n"
@@ -442,12 +455,7 @@ def test_protect_fails_plan_and_apply_on_removal_and_turns_withdraw_off(tmp_path
 
     (repo / "launches" / "keep.yaml").unlink()
     commit_all(repo, "remove keep")
-    head = git(repo, "rev-parse", "HEAD")
-    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
-        out = cli(repo, *args)
-        assert out.exit_code == 1, (args, out.output)
-        assert "keep has lifecycle.protect: it would be removed" in out.output
-    assert git(repo, "rev-parse", "HEAD") == head
+    _refused_everywhere(repo, "keep has lifecycle.protect: it would be removed")
     assert read_ledger(repo)["specs"]["keep"]["status"] == "applied"
 
 
@@ -462,13 +470,9 @@ def test_protect_fails_plan_and_apply_on_a_move_away(tmp_path: Path) -> None:
     git(repo, "mv", "launches/team-a", "launches/research")  # the file moves with its protect
     write(repo, "launches/_moved.yaml", "- {from: team-a/, to: research/}\n")
     commit_all(repo, "rename the folder")
-    head = git(repo, "rev-parse", "HEAD")
-    for args in (("plan",), ("plan", "--format", "json"), ("apply", "--yes")):
-        out = cli(repo, *args)
-        assert out.exit_code == 1, (args, out.output)
-        assert "team-a/keep has lifecycle.protect: it would be moved to research/keep" in out.output
-        assert "two" not in out.output.split("nothing was enqueued")[0].replace("research/two", "")
-    assert git(repo, "rev-parse", "HEAD") == head and "team-a/keep" in read_ledger(repo)["specs"]
+    for output in _refused_everywhere(repo, "team-a/keep has lifecycle.protect: it would be moved to research/keep"):
+        assert "two" not in output.split("nothing was enqueued")[0].replace("research/two", "")
+    assert "team-a/keep" in read_ledger(repo)["specs"]
 
     # an id changed in place, in a file of several documents: protected at its old id
     git(repo, "mv", "launches/research", "launches/team-a")
