@@ -243,12 +243,8 @@ class _Loader:
         if findings:
             self._report(layer, folder_layers, findings)
             return []
-        launch = checks.normalise(effective["launch"])
-        return [Spec(id=effective["id"], source=layer.rel, launch=launch, digest=digest_of(launch),
-                    description=effective.get("description"), labels=effective.get("labels") or {},
-                    preview=effective.get("preview"), schedule=schedule.parse(effective.get("schedule")),
-                    lifecycle=effective.get("lifecycle") or {},
-                    moved_from=tuple(effective.get("moved_from") or ()))]
+        return [_spec(layer, effective, effective["id"], effective["launch"], None,
+                      schedule.parse(effective.get("schedule")), tuple(effective.get("moved_from") or ()))]
 
     def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
         for finding in findings:
@@ -284,26 +280,19 @@ class _Loader:
             self._report(layer, folder_layers, [f for f in rest if not _under(f.path, placed)])
             return []
         placed = matrix.placeholder_paths(effective["launch"])
-        specs: list[Spec] = []
+        made = matrix.cells(spec_id, effective, values)
         findings: dict[checks.Finding, None] = {}
-        for cell in matrix.cells(spec_id, effective, values):
-            cell_findings = checks.check_spec({**base, "launch": cell.launch}, self.backend)
-            for f in cell_findings:
+        for cell in made:
+            for f in checks.check_spec({**base, "launch": cell.launch}, self.backend):
                 if _under(f.path, placed):  # the cell's value, not the file's text: no quoting hint
                     f = checks.Finding(f.path, f"{f.message} (in cell {cell.id[len(spec_id):]})", f.at_key,
                                        False, f.whole)
                 findings[f] = None
-            if not cell_findings:
-                launch = checks.normalise(cell.launch)
-                specs.append(Spec(id=cell.id, source=layer.rel, launch=launch, digest=digest_of(launch),
-                                  description=effective.get("description"), labels=effective.get("labels") or {},
-                                  preview=effective.get("preview"), cell=cell.values,
-                                  schedule=schedule.parse(effective.get("schedule")),
-                                  lifecycle=effective.get("lifecycle") or {}))
         if findings:
             self._report(layer, folder_layers, findings)
             return []
-        return specs
+        when = schedule.parse(effective.get("schedule"))  # once for all cells: they share it
+        return [_spec(layer, effective, cell.id, cell.launch, cell.values, when, ()) for cell in made]
 
     def _quoted(self, layer: _Layer, path: Sequence[str | int]) -> bool:
         if layer.path is None:
@@ -372,6 +361,16 @@ def _load_forked(loader: _Loader, paths: Sequence[Path],
             return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
     finally:
         _forked_loader = None
+
+
+def _spec(layer: _Layer, effective: Mapping[str, Any], spec_id: str, raw_launch: Any,
+          cell: Mapping[str, Any] | None, when: Schedule | None, moved_from: tuple[str, ...]) -> Spec:
+    """A checked spec (or matrix cell) with its launch normalised and digested."""
+    launch = checks.normalise(raw_launch)
+    return Spec(id=spec_id, source=layer.rel, launch=launch, digest=digest_of(launch),
+                description=effective.get("description"), labels=effective.get("labels") or {},
+                preview=effective.get("preview"), cell=cell, schedule=when,
+                lifecycle=effective.get("lifecycle") or {}, moved_from=moved_from)
 
 
 class _Blank(dict):  # type: ignore[type-arg]
