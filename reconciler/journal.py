@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from reconciler import gitrepo
 from reconciler.ledger import Event
 
 _SCHEMA = """
@@ -59,12 +59,8 @@ class Lineage:
         self.root = root
         self._known: dict[tuple[str, str], bool] = {}
 
-    def _git(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True, check=False)
-
     def head(self) -> str | None:
-        out = self._git("rev-parse", "--verify", "-q", "HEAD^{commit}")
-        return out.stdout.strip() or None
+        return (gitrepo.plain(self.root, "rev-parse", "--verify", "-q", "HEAD^{commit}") or "").strip() or None
 
     def holds(self, base: str | None, head: str | None) -> bool:
         if base is None or base == head:
@@ -72,7 +68,7 @@ class Lineage:
         if head is None:
             return False
         if (base, head) not in self._known:
-            self._known[(base, head)] = self._git("merge-base", "--is-ancestor", base, head).returncode == 0
+            self._known[(base, head)] = gitrepo.plain(self.root, "merge-base", "--is-ancestor", base, head) is not None
         return self._known[(base, head)]
 
 
