@@ -482,22 +482,8 @@ class WandbBackend(Backend):
             spec = _json(node.get("runSpec"))
             if not isinstance(spec, Mapping) or spec.get(MARKER_KEY) != request.marker:
                 continue
-            found.append(
-                QueuedRun(
-                    id=str(node["id"]),
-                    backend=self.name,
-                    queue_name=queue_name,
-                    entity=entity,
-                    project_queue=project_queue,
-                    priority=request.launch.get("priority"),
-                    digest=request.digest,
-                    enqueued_at=_iso(node.get("createdAt")) or utc_now(),
-                    state=str(node.get("state") or "pending").lower(),
-                    marker=request.marker,
-                    run_id=node.get("associatedRunId"),
-                    extra={"project": spec.get("project")},
-                )
-            )
+            found.append(self._node_run(node, spec, (entity, project_queue, queue_name), request.marker,
+                                        request.launch.get("priority"), request.digest))
         if not found and incomplete:
             raise EnqueueFailed(f"could not search queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
         return sorted(found, key=lambda r: r.enqueued_at)  # stable: server order breaks ties
@@ -638,12 +624,18 @@ class WandbBackend(Backend):
             mark = spec.get(MARKER_KEY) if isinstance(spec, Mapping) else None
             if not isinstance(mark, str) or not mark.startswith(prefix):
                 continue
-            found.append(QueuedRun(id=str(node["id"]), backend=self.name, queue_name=queue_name, entity=entity,
-                                   project_queue=project_queue, priority=None, digest="",
-                                   enqueued_at=_iso(node.get("createdAt")) or utc_now(),
-                                   state=str(node.get("state") or "pending").lower(), marker=mark,
-                                   run_id=node.get("associatedRunId"), extra={"project": spec.get("project")}))
+            found.append(self._node_run(node, spec, (entity, project_queue, queue_name), mark, None, ""))
         return sorted(found, key=lambda r: r.enqueued_at)
+
+    def _node_run(self, node: Mapping[str, Any], spec: Mapping[str, Any], where: tuple[str, str, str], marker: str,
+                  priority: Any, digest: str) -> QueuedRun:
+        """A listed queue item (`where`: entity, project_queue, queue_name) as a QueuedRun."""
+        entity, project_queue, queue_name = where
+        return QueuedRun(id=str(node["id"]), backend=self.name, queue_name=queue_name, entity=entity,
+                         project_queue=project_queue, priority=priority, digest=digest,
+                         enqueued_at=_iso(node.get("createdAt")) or utc_now(),
+                         state=str(node.get("state") or "pending").lower(), marker=marker,
+                         run_id=node.get("associatedRunId"), extra={"project": spec.get("project")})
 
     def close(self) -> None:
         self._api = None  # wandb-core frees the session when the client is collected
