@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
+from reconciler.checks import SCHEMA_FILE
 from reconciler.settings import SettingsError, load_settings
 
 # the step lines only, not the comments that tell a person what to replace
@@ -105,7 +106,7 @@ def _files(root: Path, action: str | None) -> tuple[list[tuple[str, str]], list[
         files.append(("launchops.toml", _template("launchops.toml")))
     files.append((f"{specs}/_defaults.yaml", _template("launches", "_defaults.yaml")))
     files.append((example, _template("launches", "example", "hello.yaml").replace("@SCHEMA@", schema_ref)))
-    files.append((SCHEMA, resources.files("reconciler").joinpath("launch-spec.v1.schema.json").read_text("utf-8")))
+    files.append((SCHEMA, resources.files("reconciler").joinpath(SCHEMA_FILE).read_text("utf-8")))
     action = action or installed_action()
     if action is None:
         skipped.extend((f".github/workflows/{name}", "no launchops action to pin") for name in WORKFLOWS)
