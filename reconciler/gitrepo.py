@@ -82,18 +82,22 @@ def plain(root: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
 
 
+def _ls_tree(out: str) -> list[tuple[str, str, str, str]]:
+    """(mode, kind, object, path) of each entry of `git ls-tree -z` output."""
+    entries = []
+    for entry in filter(None, out.split("\0")):
+        meta, path = entry.split("\t", 1)
+        mode, kind, obj = meta.split()
+        entries.append((mode, kind, obj, path))
+    return entries
+
+
 def tree_blobs(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str] | None:
     """path -> blob of every regular file under `folders` at `rev`; None when git cannot say."""
     out = plain(root, "ls-tree", "-r", "-z", rev, "--", *folders)
     if out is None:
         return None
-    blobs: dict[str, str] = {}
-    for entry in filter(None, out.split("\0")):
-        meta, path = entry.split("\t", 1)
-        mode, kind, blob = meta.split()
-        if kind == "blob" and mode in ("100644", "100755"):
-            blobs[path] = blob
-    return blobs
+    return {path: blob for mode, kind, blob, path in _ls_tree(out) if kind == "blob" and mode in ("100644", "100755")}
 
 
 def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
@@ -178,12 +182,7 @@ class Repo:
         if not head or not folders:
             return {}
         out = self.git.ls_tree("-r", "-z", head, "--", *folders, env=_LITERAL)
-        committed: dict[str, tuple[str, str]] = {}
-        for entry in filter(None, out.split("\0")):
-            meta, path = entry.split("\t", 1)
-            mode, _, blob = meta.split()
-            committed[path] = (mode, blob)
-        return committed
+        return {path: (mode, blob) for mode, _, blob, path in _ls_tree(out)}
 
     def _blobs(self, files: Sequence[str]) -> dict[str, str]:
         """The blob each file would be committed as (git's filters applied, as `git add` would).
@@ -309,8 +308,7 @@ class Repo:
             listed = self.git.ls_tree("-r", "-z", commit, "--", *folders, env=_LITERAL)
         except git.GitCommandError:
             return {}
-        entries = [e.split("\t", 1) for e in listed.split("\0") if e]
-        wanted = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob"]
+        wanted = [(blob, path) for _, kind, blob, path in _ls_tree(listed) if kind == "blob"]
         if not wanted:
             return {}
         done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=False, capture_output=True,
