@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -245,10 +246,7 @@ def _severity(reason: str) -> int:
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(values).items()))
 
 
 def preview_rows(records: Mapping[str, Mapping[str, Any]], app: str = DEFAULT_WANDB_APP) -> list[dict[str, Any]]:

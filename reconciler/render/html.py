@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -241,9 +242,7 @@ def _spec_bodies(rows: list[Mapping[str, Any]]) -> str:
         if not matrix:
             out.append(f"<tbody{_past(len(out))}>{_spec_row(members[0], False, details)}</tbody>")
             continue
-        states: dict[str, int] = {}
-        for m in members:
-            states[m["status"]] = states.get(m["status"], 0) + 1
+        states = Counter(m["status"] for m in members)
         tally = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
         head = (f'<tr class="gh"><td colspan="{len(_SPEC_COLUMNS)}">{esc(group)} '
                 f'<span class="mute">matrix · {len(members)} cells</span> {tally}</td></tr>')
