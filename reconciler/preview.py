@@ -148,8 +148,8 @@ def _save(branch: Branch, record: Record, repository: str, message: str,
           merge: Callable[[Record], Record] | None = None) -> None:
     """Write `record` (and the repository id) onto the branch; on a lost race, again on the new tip
     (`merge` folds what the new tip holds for this pull request into it)."""
+    meta = ledger_mod.dumps({"version": VERSION, "repository": repository})
     for _ in range(ATTEMPTS):
-        meta = ledger_mod.dumps({"version": VERSION, "repository": repository})
         try:
             if branch.publish({META: meta, _path(record.pr): record.text()}, message):
                 return
