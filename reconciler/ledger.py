@@ -285,6 +285,7 @@ def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
     for spec_id, entry in sorted(ledger.specs.items()):
         other = other_specs.get(spec_id)
         newer = other is None or other.change != entry.change
+        mine = entry.marker_in(repository)
         record = entry.extra.get("schedule")
         unsent = isinstance(record, Mapping) and not any(r.get("change") == entry.change for r in entry.queued_runs)
         if newer and unsent and entry.status == "applied":  # a schedule no slot fired for: nothing was sent
@@ -294,10 +295,9 @@ def as_events(ledger: Ledger, beside: Ledger | None = None) -> list[Event]:
         elif newer:
             events.append(intent(spec_id, entry.change, entry.previous, entry.digest, entry.source, entry.launch,
                                  entry.applied_commit, entry.claim, entry.marker, entry.kind,
-                                 entry.marker_in(repository), entry.cell,
+                                 mine, entry.cell,
                                  record if isinstance(record, Mapping) else None))
         known = {r.get("id") for r in other.queued_runs} if other else set()
-        mine = entry.marker_in(repository)
         for run in entry.queued_runs:
             if run.get("id") in known:
                 continue
