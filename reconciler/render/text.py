@@ -48,15 +48,7 @@ def plan(doc: dict[str, Any]) -> str:
             continue
         lines.append(f"  {SYMBOLS[change['action']]} {esc(change['id'])}  ({change['action']}: "
                      f"{esc(change['reason'])}; {esc(change['source'])})")
-        for d in change["diff"]:
-            if d["old"] is None:
-                lines.append(f"      + {esc(d['path'])}: {value(d['new'])}")
-            elif d["new"] is None:
-                lines.append(f"      - {esc(d['path'])}: {value(d['old'])}")
-            elif d.get("secret"):
-                lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
-            else:
-                lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
+        lines.extend(_diff_line(d) for d in change["diff"])
         if change.get("withdraw"):
             lines.append(f"      withdraw (if still pending) {esc(change['withdraw'])}")
     # plan compares the specs with the ledger; it never asks the queue
@@ -81,20 +73,23 @@ def _schedules(schedules: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _diff_line(d: dict[str, Any]) -> str:
+    """One field's change; a secret's values are never shown."""
+    if d["old"] is None:
+        return f"      + {esc(d['path'])}: {value(d['new'])}"
+    if d["new"] is None:
+        return f"      - {esc(d['path'])}: {value(d['old'])}"
+    if d.get("secret"):
+        return f"      ~ {esc(d['path'])}: (secret changed)"
+    return f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}"
+
+
 def _group(group: dict[str, Any]) -> list[str]:
     """A matrix spec's cells of one action: the diff they share, the fields that differ by cell."""
     count = plural(len(group["cells"]), "cell")
     lines = [f"  {SYMBOLS[group['action']]} {esc(group['id'])}  ({group['action']} {count}: {esc(group['reason'])}; "
              f"{esc(group['source'])})", f"      cells: {esc(cells_line(group))}"]
-    for d in group["diff"]:
-        if d.get("secret") and d["old"] is not None and d["new"] is not None:
-            lines.append(f"      ~ {esc(d['path'])}: (secret changed)")
-        elif d["old"] is None:
-            lines.append(f"      + {esc(d['path'])}: {value(d['new'])}")
-        elif d["new"] is None:
-            lines.append(f"      - {esc(d['path'])}: {value(d['old'])}")
-        else:
-            lines.append(f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}")
+    lines.extend(_diff_line(d) for d in group["diff"])
     lines.extend(f"      ~ {esc(path)}: (differs by cell)" for path in group["varies"])
     if group["withdraw"]:
         lines.append(f"      withdraw (if still pending) {plural(len(group['withdraw']), 'item')} of these cells")
