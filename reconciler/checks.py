@@ -44,6 +44,8 @@ _CONTAINER_WORDS: dict[type, str] = {dict: "a mapping", list: "a list"}
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem a check found, at a path in the document."""
+
     path: tuple[str | int, ...]
     message: str
     at_key: bool = False  # point at the key rather than its value (unknown keys)
@@ -96,6 +98,11 @@ def _fast_validator() -> Any:
     except ImportError:  # pragma: no cover - a dependency, but the slow path is complete on its own
         return None
     return fastjsonschema.compile(copy.deepcopy(schema()))  # compile() fills in the dict it is given
+
+
+def prepare() -> None:
+    """Compile the schema check now (forked workers then inherit it instead of compiling it each)."""
+    _fast_validator()
 
 
 def _fast_valid(doc: dict[str, Any]) -> bool:
@@ -184,22 +191,45 @@ def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], s
                found: list[tuple[tuple[str | int, ...], str]]) -> None:
     """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials, with their
     format (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's path is
-    built only when something is found there (building one per leaf was half of this walk, profile)."""
+    built only when something is found there (building one per leaf was half of this walk, profile).
+    The leaves of every spec (a short string, a number, a bool, null; not under a secret-named key)
+    are told apart by their exact type before anything else is looked at."""
     is_map = isinstance(value, dict)
     items: Iterable[tuple[Any, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
+    known = secrets.SECRET_KEYS
     for k, v in items:
-        below = secret or (is_map and secrets.is_secret_key(k))
-        if isinstance(v, (dict, list)):
+        below = secret
+        if is_map and not secret:
+            seen = known.get(k)  # is_secret_key, without a call for the keys seen before
+            below = secrets.is_secret_key(k) if seen is None else seen
+        kind = type(v)
+        if kind is str and not below:  # every prefixed format is SHORTEST characters or more
+            if len(v) >= secrets.SHORTEST:
+                named = secrets.credential_format(v, False)
+                if named:
+                    found.append(((*path, k), named))
+        elif kind is dict or kind is list:
             _leaf_walk(v, (*path, k), below, odd, found)
-            continue
-        if not isinstance(v, _PLAIN):  # floats too: _non_json says which of them JSON cannot carry
-            odd.extend(_non_json(v, (*path, k)))
-        if below:
-            kind = secrets.credential_format(v, True) if isinstance(v, (str, int)) and not isinstance(v, bool) else None
-        else:  # every prefixed format is a string of SHORTEST characters or more: most leaves stop here
-            kind = secrets.credential_format(v, False) if type(v) is str and len(v) >= secrets.SHORTEST else None
-        if kind:
-            found.append(((*path, k), kind))
+        elif not below and (kind is int or kind is bool or v is None or (kind is float and math.isfinite(v))):
+            continue  # nothing to say about it
+        else:
+            _leaf(k, v, path, below, odd, found)
+
+
+def _leaf(k: Any, v: Any, path: tuple[str | int, ...], below: bool, odd: list[Finding],
+          found: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """`_leaf_walk` for a value of any other type, or under a secret-named key."""
+    if isinstance(v, (dict, list)):
+        _leaf_walk(v, (*path, k), below, odd, found)
+        return
+    if not isinstance(v, _PLAIN):  # floats too: _non_json says which of them JSON cannot carry
+        odd.extend(_non_json(v, (*path, k)))
+    if below:
+        kind = secrets.credential_format(v, True) if isinstance(v, (str, int)) and not isinstance(v, bool) else None
+    else:
+        kind = secrets.credential_format(v, False) if type(v) is str and len(v) >= secrets.SHORTEST else None
+    if kind:
+        found.append(((*path, k), kind))
 
 
 MAX_ID = 180  # characters: room for a matrix cell suffix and a shard path within common name limits

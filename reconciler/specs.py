@@ -111,6 +111,7 @@ class _Loader:
         self._root_prefix = str(self.root) + os.sep
         self._base_prefix = str(self.base) + os.sep
         self._inside: dict[Path, bool] = {}  # folders that resolve inside the root (read_text's memo)
+        self._merges: dict[int, tuple[list[_Layer], dict[str, Any]]] = {}  # _merged's memo, by the list's id
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
 
@@ -213,16 +214,8 @@ class _Loader:
         workers = min(_cpus(), len(paths) // PARALLEL_MIN_FILES)
         # Forking is safe only while this process runs one thread: a fork copies held locks but
         # not their holders (a reload after a rejected push runs beside the backend's threads).
-        if workers > 1 and threading.active_count() == 1:
-            import multiprocessing  # imported here: most runs load too few files to fork
-            import pickle
-            from concurrent.futures.process import BrokenProcessPool
-
-            if "fork" in multiprocessing.get_all_start_methods():
-                try:
-                    return _load_forked(self, paths, workers)
-                except (OSError, BrokenProcessPool, pickle.PicklingError):
-                    pass  # no processes to be had: the same work, in this one
+        if workers > 1 and threading.active_count() == 1 and hasattr(os, "fork"):
+            return _load_forked(self, paths, workers)
         return [self._load_one(path) for path in paths]
 
     def _load_one(self, path: Path) -> tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]:
@@ -233,9 +226,7 @@ class _Loader:
         return found, problems
 
     def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> list[Spec]:
-        effective: dict[str, Any] = {}
-        for source in (*folder_layers, layer):
-            effective = deep_merge(effective, source.data)
+        effective = deep_merge(self._merged(folder_layers), layer.data)
         effective.setdefault("id", default_id)
         if "matrix" in effective:
             return self._cells(layer, folder_layers, effective)
@@ -245,6 +236,17 @@ class _Loader:
             return []
         return [_spec(layer, effective, effective["id"], effective["launch"], None,
                       schedule.parse(effective.get("schedule")), tuple(effective.get("moved_from") or ()))]
+
+    def _merged(self, folder_layers: list[_Layer]) -> dict[str, Any]:
+        """A folder's layers merged, once per folder (merging them again for every spec was a
+        twentieth of a cold load, profile). Never changed: a spec's merge copies what it changes."""
+        entry = self._merges.get(id(folder_layers))
+        if entry is None or entry[0] is not folder_layers:
+            merged: dict[str, Any] = {}
+            for source in folder_layers:
+                merged = deep_merge(merged, source.data)
+            entry = self._merges[id(folder_layers)] = (folder_layers, merged)
+        return entry[1]
 
     def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
         for finding in findings:
@@ -328,9 +330,6 @@ class _Loader:
 
 # Below this many files to parse per worker, starting processes costs more than it saves.
 PARALLEL_MIN_FILES = 200
-_forked_loader: _Loader | None = None  # what forked workers load with (inherited, never pickled)
-
-
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -338,29 +337,59 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _load_chunk(paths: list[Path]) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
-    assert _forked_loader is not None
-    # A worker lives only for this pool: its garbage goes with it, and the cyclic collector's
-    # passes over the parsed trees were pure cost (a tenth of parsing, measured)
-    gc.disable()
-    return [_forked_loader._load_one(path) for path in paths]
-
-
 def _load_forked(loader: _Loader, paths: Sequence[Path],
                  workers: int) -> list[tuple[list[tuple[Spec, tuple[int, int]]], list[Problem]]]:
-    """`loader._load_one` over `paths` in forked workers; results in the order of `paths`."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """`loader._load_one` over `paths`, in their order: this process loads the first share while
+    `workers - 1` forked children load the others and send them back pickled through a pipe. A
+    child that cannot be started or does not answer leaves its share to this process: the same
+    result, later. (A process pool cost more than it saved here: its imports, a schema compiled
+    again in every worker, a result handler thread; measured.)"""
+    import pickle
 
-    global _forked_loader
-    size = max(1, -(-len(paths) // (workers * 4)))  # a few chunks per worker evens out slow files
-    chunks = [list(paths[i:i + size]) for i in range(0, len(paths), size)]
-    _forked_loader = loader
+    checks.prepare()  # compiled once, here: the children inherit it
+    share = -(-len(paths) // workers)
+    chunks = [paths[i:i + share] for i in range(0, len(paths), share)]
+    children: list[tuple[int, int] | None] = []
+    for chunk in chunks[1:]:
+        try:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+        except OSError:
+            children.append(None)
+            continue
+        if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+            code = 1
+            try:
+                os.close(read_end)
+                # it exits when done: its garbage goes with it, and the cyclic collector's passes
+                # over the parsed trees were pure cost (a tenth of parsing, measured)
+                gc.disable()
+                data = pickle.dumps([loader._load_one(path) for path in chunk], pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(data)
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flush of the parent's buffers
+        os.close(write_end)
+        children.append((pid, read_end))
+    waiting = [child for child in children if child is not None]
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return [item for chunk in pool.map(_load_chunk, chunks) for item in chunk]
-    finally:
-        _forked_loader = None
+        results = [loader._load_one(path) for path in chunks[0]]
+        for chunk, child in zip(chunks[1:], children, strict=True):
+            got = None
+            if child is not None:
+                waiting.remove(child)
+                pid, read_end = child
+                with os.fdopen(read_end, "rb") as pipe:
+                    data = pipe.read()
+                if os.waitpid(pid, 0)[1] == 0:
+                    got = pickle.loads(data)
+            results.extend(got if got is not None else [loader._load_one(path) for path in chunk])
+        return results
+    finally:  # stopped early (an exception here): no child is left unwaited for
+        for pid, read_end in waiting:
+            os.close(read_end)
+            os.waitpid(pid, 0)
 
 
 def _spec(layer: _Layer, effective: Mapping[str, Any], spec_id: str, raw_launch: Any,
