@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.generator import generate
+from benchmarks.generator import SHAPES, generate
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -117,22 +117,82 @@ def fmt_s(seconds: float) -> str:
 
 # ---- the benchmarks --------------------------------------------------------------------------------
 
+def _peer_files(repo: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """The spec documents for check-jsonschema, which reads one document per file: the spec files
+    themselves, or (for files of several documents) one file per document in `scratch`."""
+    files = sorted(p for p in (repo / "launches").rglob("*.yaml") if not p.name.startswith("_"))
+    if not any("\n---" in p.read_text(encoding="utf-8") for p in files):
+        return repo, [str(p.relative_to(repo)) for p in files]
+    import yaml
+
+    scratch.mkdir()
+    out = []
+    for i, path in enumerate(files):
+        for j, doc in enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8"))):
+            target = scratch / f"{i:05d}-{j:03d}.yaml"
+            target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            out.append(target.name)
+    return scratch, out
+
+
+def _validate_vs_peer(repo: Path, count: int, scratch: Path) -> tuple[float, float]:
+    """Medians of a cold `launchops validate` (never applied: no ledger, every file read) and of
+    check-jsonschema over the same documents, measured in turn."""
+    where, files = _peer_files(repo, scratch)
+    checker = shutil.which("check-jsonschema", path=str(Path(PY).parent)) or "check-jsonschema"
+    ours, peer = [], []
+    for _ in range(REPEAT):
+        r = launchops(repo, "validate")
+        assert r.returncode == 0 and f"{count} specs valid" in r.stdout, r.stdout[-1000:] + r.stderr[-1000:]
+        ours.append(r.seconds)
+        p = run([checker, "--schemafile", str(SCHEMA), *files], cwd=where)
+        assert p.returncode == 0, p.stdout[-1000:]
+        peer.append(p.seconds)
+    return median(ours), median(peer)
+
+
 def bench_validate(work: Path) -> Row:
     """1. cold validate of 2,000 specs vs check-jsonschema over the same files."""
     count = n(2000)
     repo = generate(work / "validate", count)
-    files = sorted(str(p.relative_to(repo)) for p in (repo / "launches").rglob("run-*.yaml"))
-    checker = shutil.which("check-jsonschema", path=str(Path(PY).parent)) or "check-jsonschema"
-    ours, peer = [], []
-    for _ in range(REPEAT):
-        r = launchops(repo, "validate")  # never applied: no ledger, so every file is read
-        assert r.returncode == 0 and f"{count} specs valid" in r.stdout, r.stdout + r.stderr
-        ours.append(r.seconds)
-        p = run([checker, "--schemafile", str(SCHEMA), *files], cwd=repo)
-        peer.append(p.seconds)
-    a, b = median(ours), median(peer)
+    a, b = _validate_vs_peer(repo, count, work / "validate-peer")
     return Row(f"1. cold `validate`, {count} specs", fmt_s(a), f"check-jsonschema {fmt_s(b)}", a / b, "<= 0.10",
                a / b <= 0.10)
+
+
+def _noop_plans(repo: Path) -> tuple[float, float]:
+    """Medians of a warm and a cold (every spec file read: FULL) no-op plan of an applied repository,
+    measured in turn; both must print the same plan."""
+    cold, warm, outputs = [], [], set()
+    for _ in range(REPEAT):
+        for timings, env in ((cold, _env(**FULL)), (warm, _env())):
+            r = launchops(repo, "plan", env=env)
+            assert r.returncode == 0 and re.search(r"\b\d+ unchanged", r.stdout), r.stdout[-500:] + r.stderr[-1000:]
+            timings.append(r.seconds)
+            outputs.add(r.stdout)
+    assert len(outputs) == 1, "a warm plan printed something else than a cold one"
+    return median(warm), median(cold)
+
+
+SHAPE_COUNT = 2000
+
+
+def bench_shapes(work: Path, rows: list[Row]) -> None:
+    """1/<shape>, 2/<shape>: targets 1 and 2 on every shape of the generator, 2,000 specs each:
+    cold validate vs check-jsonschema (the base shape is row 1), then, once applied, the warm
+    no-op plan vs the cold no-op plan (as in 2, at 2,000 specs to keep the run short)."""
+    count = n(SHAPE_COUNT)
+    for shape in SHAPES:
+        repo = generate(work / f"shape-{shape}", count, shape=shape)
+        if shape != "base":
+            a, b = _validate_vs_peer(repo, count, work / f"shape-{shape}-peer")
+            rows.append(Row(f"1/{shape}: cold `validate`, {count} specs", fmt_s(a), f"check-jsonschema {fmt_s(b)}",
+                            a / b, "<= 0.10", a / b <= 0.10))
+        r = launchops(repo, "apply", "--yes", check=False)
+        assert r.returncode == 0, r.stderr[-3000:]
+        a, b = _noop_plans(repo)
+        rows.append(Row(f"2/{shape}: warm no-op `plan`, {count} specs", fmt_s(a), f"cold no-op plan {fmt_s(b)}",
+                        a / b, "<= 0.05", a / b <= 0.05))
 
 
 def bench_imports(work: Path) -> Row:
@@ -400,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([PY, "-m", "compileall", "-q", str(CODE)], check=True, env=_env())
         steps: list[Callable[[], None]] = [
             lambda: rows.append(bench_validate(work)),
+            lambda: bench_shapes(work, rows),
             lambda: bench_fresh_clone(work, bench_plan_and_apply(work, rows), rows),
             lambda: bench_shard_size(work, rows),
             lambda: rows.append(bench_imports(work)),
