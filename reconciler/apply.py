@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler import ledger as ledger_mod
 from reconciler.backends.base import Backend, BackendError, EnqueueFailed, EnqueueRequest, QueuedRun
@@ -93,6 +93,8 @@ def checkpoint(step: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 -
 
 @dataclass(frozen=True)
 class Options:
+    """How apply runs: what the CLI asked for."""
+
     commit: bool = True
     push: bool = False
     remote: str = "origin"
@@ -104,6 +106,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one change of a plan."""
+
     id: str
     action: Action
     result: str  # enqueued | adopted | failed | unknown | removed | skipped | elsewhere
@@ -121,6 +125,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Result:
+    """What an apply did: every outcome, the commit, and whether it was pushed."""
+
     plan: Plan
     outcomes: tuple[Outcome, ...]
     ledger: Ledger
@@ -228,6 +234,7 @@ class Applier:
         self._base: Ledger | None = None  # the ledger as last read or written here; None: read it again
         # what the shards a write touches are made from (reconciler.cost), once the specs are known
         self.shard_inputs: ledger_mod.Inputs | None = None
+        self._indexed: str | None = None  # the specs tree the index last written describes
         self._unjournalled: list[Event] = []  # events the journal refused: still folded into the ledger
         self._folded: tuple[Ledger, object, Ledger] | None = None  # current_ledger's last answer, and what from
         self.journal_error: str | None = None
@@ -265,9 +272,24 @@ class Applier:
 
     def _write(self, ledger: Ledger) -> None:
         """Write the ledger files that differ; what is on disk is then this ledger (the journal
-        folds onto it again, which changes nothing)."""
+        folds onto it again, which changes nothing). In a repository `_ledger.json` gets the index
+        of every shard (reconciler.cost), which the next commit's stamp vouches for."""
+        from reconciler import cost
+
+        def index(written: Ledger) -> dict[str, Any] | None:
+            found = cost.index(self.settings, written) if self.repo is not None else None
+            self._indexed = found[1] if found else None
+            return found[0] if found else None
+
         _, self._base = ledger_mod.write(self.settings.ledger_path, ledger, self.settings.specs_dir,
-                                         self.shard_inputs, self._base)
+                                         self.shard_inputs, self._base, index)
+
+    def _commit(self, message: str) -> str:
+        """Commit the ledger files that differ from HEAD, stamped when the index `_ledger.json`
+        holds describes the commit's specs (gitrepo.STAMP)."""
+        assert self.repo is not None
+        stamp = (self.settings.specs_dir, self._indexed) if self._indexed else None
+        return self.repo.commit_only(self._files_to_commit(), message, stamp)
 
     def ensure_version_2(self, notes: list[str]) -> None:
         """Before anything is planned to be sent: a version 1 ledger is migrated (one ledger commit,
@@ -337,7 +359,7 @@ class Applier:
             ensure_gitignore(self.settings)
             commit = None
             if self.options.commit and self.repo is not None:
-                commit = self.repo.commit_only(self._files_to_commit(), f"launchops: {what} [skip ci]\n\n"
+                commit = self._commit(f"launchops: {what} [skip ci]\n\n"
                                                "Nothing was enqueued.\n")
             self._forget(seq)
             new_id = False
@@ -590,7 +612,7 @@ class Applier:
         commit = None
         if self.options.commit and self.repo is not None:
             checkpoint("before-commit")
-            commit = self.repo.commit_only(self._files_to_commit(), message)
+            commit = self._commit(message)
         return seq, ledger, commit
 
     def commit_verb(self, ledger: Ledger | None, events: list[Event], message: str) -> str | None:
@@ -604,7 +626,7 @@ class Applier:
         self._write(ledger if ledger is not None else self.current_ledger())
         commit = None
         if self.options.commit and self.repo is not None:
-            commit = self.repo.commit_only(self._files_to_commit(), message)
+            commit = self._commit(message)
         self._forget(seq)
         return commit
 
@@ -619,7 +641,7 @@ class Applier:
                 return plan, early
             self._write(ledger_mod.fold(self.current_ledger(), events))
             pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
-            self.repo.commit_only(self._files_to_commit(), commit_message(pending, "intend"))
+            self._commit(commit_message(pending, "intend"))
             checkpoint("before-push")
             if self._push("Nothing was enqueued: the intents are in a local ledger commit, not pushed"):
                 self._record(events)  # the pushed ledger holds them already: folding again changes nothing
@@ -838,7 +860,7 @@ class Applier:
         self._record(events)
         self._write(ledger_mod.fold(ledger, events))
         pending = [Outcome(e.spec_id, Action.CREATE, "pending") for e in events]
-        self.repo.commit_only(self._files_to_commit(), commit_message(pending, "renew the claims of"))
+        self._commit(commit_message(pending, "renew the claims of"))
         if not self._push(None):
             return False
         checkpoint("after-renew")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Ctx:
+    """The repository root the command runs in."""
+
     root: Path
 
     def settings(self, backend: str | None = None) -> Settings:
@@ -187,7 +189,7 @@ def _validate_all(settings: Settings) -> SpecSet:
     from reconciler.specs import load_specs
 
     try:
-        return engine.specs(settings)
+        return engine.checked(settings)
     except engine.EngineError:
         return load_specs(settings)
 

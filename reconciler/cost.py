@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from reconciler import __version__, gitrepo
 from reconciler.ledger import Inputs, Ledger
-from reconciler.schedule import from_record
 from reconciler.settings import Settings
 from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
 
@@ -126,21 +126,34 @@ def _defaults_on_disk(settings: Settings, source: str, blob: Callable[[str], str
     return dict(above[folder])
 
 
-def known_specs(settings: Settings, ledger: Ledger) -> dict[str, list[Spec]]:
+def _vouched(settings: Settings, made_from: Mapping[str, Mapping[str, Any]], head: Mapping[str, str]) -> set[str]:
+    """The sources whose shard's record equals their inputs in `head` (path -> blob)."""
+    key = rules_key(settings)
+    above: dict[str, dict[str, str]] = {}  # folder -> the defaults above it: 10,000 files share ~200 folders
+    return {source for source, made in made_from.items()
+            if made.get("rules") == key and head.get(source) == made.get("spec")
+            and _defaults_of(settings, source, head, above) == made.get("defaults")}
+
+
+def known_specs(settings: Settings, ledger: Ledger, sources: Sequence[str] | None = None,
+                differ: set[str] | None = None) -> dict[str, list[Spec]]:
     """Spec file -> its specs, for every file whose inputs are exactly what its shard recorded;
-    {} when git cannot vouch for the files (not a work tree, no commit)."""
+    {} when git cannot vouch for the files (not a work tree, no commit). `sources`: only these
+    files; `differ`: what git cannot vouch for, when it was asked already (gitrepo.unlike_head)."""
     if not ledger.made_from:
         return {}
     root = settings.root
     if (root / settings.specs_dir).resolve() != root / settings.specs_dir:
         return {}  # reached through a symlink: git sees the link, not what the specs are read from
-    head = gitrepo.tree_blobs(root, "HEAD", [settings.specs_dir])
-    differ = gitrepo.unlike_head(root, [settings.specs_dir])
+    wanted = [settings.specs_dir] if sources is None else _with_defaults(settings, sources)
+    head = gitrepo.tree_blobs(root, "HEAD", wanted) if wanted else {}
+    differ = gitrepo.unlike_head(root, [settings.specs_dir]) if differ is None else differ
     if head is None or differ is None:
         return {}
-    key = rules_key(settings)
     if not _defaults_from_disk(root, differ, head):
         return {}
+    from reconciler.schedule import from_record  # only a plan that reads a shard needs it
+
     by_source: dict[str, list[Spec]] = {}
     for spec_id, entry in ledger.specs.items():
         if entry.status != "removed":
@@ -148,14 +161,18 @@ def known_specs(settings: Settings, ledger: Ledger) -> dict[str, list[Spec]]:
                 Spec(spec_id, entry.source, entry.launch, entry.digest, cell=entry.cell,
                      # the shard records its schedule: due slots are found without the spec file
                      schedule=from_record(entry.extra.get("schedule"))))
-    out: dict[str, list[Spec]] = {}
-    above: dict[str, dict[str, str]] = {}  # folder -> the defaults above it: 10,000 files share ~200 folders
-    for source, made in ledger.made_from.items():
-        if (source in differ or made.get("rules") != key or head.get(source) != made.get("spec")
-                or _defaults_of(settings, source, head, above) != made.get("defaults")):
-            continue
-        out[source] = sorted(by_source.get(source, []), key=lambda s: s.id)
-    return out
+    fresh = {source: made for source, made in ledger.made_from.items() if source not in differ}
+    return {source: sorted(by_source.get(source, []), key=lambda s: s.id)
+            for source in _vouched(settings, fresh, head)}
+
+
+def _with_defaults(settings: Settings, sources: Iterable[str]) -> list[str]:
+    """The sources and every defaults file that may sit above them."""
+    out = set(sources)
+    for source in sources:
+        for level in _folders(settings, source):
+            out.update(name if level == "." else f"{level}/{name}" for name in DEFAULTS_NAMES)
+    return sorted(out)
 
 
 def _defaults_from_disk(root: Path, differ: set[str], blobs: dict[str, str]) -> bool:
@@ -191,3 +208,197 @@ def shard_inputs(settings: Settings, specs: SpecSet) -> Inputs:
         made = record(settings, fine)
         return {s: made.get(s) for s in wanted}
     return inputs
+
+
+# ---- the index: what a plan knows of every shard without reading it --------------------------------
+#
+# Reading 10,000 shards is most of a plan of nothing. So each ledger commit keeps, in
+# `_ledger.json`, an index of every shard as of that commit's specs tree, and says in a trailer
+# (gitrepo.STAMP) which `_ledger.json` and which specs tree the index describes. A plan starts
+# from the newest stamped commit in HEAD's history, asks git what differs from it (commits since,
+# and the working tree), and reads only those shards and files, the shards the index says need
+# a look (a retry, a schedule, a file they do not vouch for) and the ones holding an id that a
+# file read declares; the rest are counted, unread. The index changes only when ids, files or
+# such needs do: a commit of ten updates still touches ten shards.
+
+PLAIN = 1  # a shard that vouches for its file and holds one applied spec under the file's own id
+
+
+def index(settings: Settings, ledger: Ledger) -> tuple[dict[str, Any], str] | None:
+    """The index of `ledger` (as written) and the specs tree (HEAD's) it describes; None when a
+    plan must read everything anyway (no commit yet, a link or submodule under specs_dir, whose
+    meaning only a walk of the folder knows)."""
+    from reconciler.ledger import RETRYABLE
+    from reconciler.specs import default_id, is_spec
+
+    found = gitrepo.tree_rows(settings.root, "HEAD", settings.specs_dir)
+    if found is None:
+        return None
+    tree, rows = found
+    head: dict[str, str] = {}
+    for mode, _, obj, rel in rows:
+        if mode in ("100644", "100755"):
+            head[rel] = obj
+        elif not any(part.startswith(".") for part in rel.split("/")):
+            return None
+    files = {rel for rel in head if is_spec(settings, rel)}
+    vouched = _vouched(settings, ledger.made_from, head)
+    by_source: dict[str, dict[str, Any]] = {}
+    for spec_id, entry in ledger.specs.items():
+        by_source.setdefault(entry.source, {})[spec_id] = entry
+    shards: dict[str, Any] = {}
+    for source in sorted(files | set(by_source)):
+        entries = by_source.get(source, {})
+        live = [i for i, e in entries.items() if e.status != "removed"]
+        read = (any(e.status in RETRYABLE or "schedule" in e.extra for e in entries.values())
+                or (source not in vouched and (source in files or bool(live))))
+        if not read and source in files and len(entries) == 1 and live == [default_id(settings, source)]:
+            shards[source] = PLAIN
+        else:
+            shards[source] = {"file": source in files, "ids": sorted(entries), "live": len(live), "read": read}
+    return {"rules": rules_key(settings), "shards": shards}, tree
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a plan of what changed reads: these spec files and shards; the index counts the rest."""
+
+    files: frozenset[str]
+    shards: frozenset[str]  # relative to the ledger folder
+    index: Mapping[str, Any]  # source -> PLAIN or its record, as of the stamped commit
+    differ: frozenset[str]  # what git cannot vouch is HEAD's under specs_dir
+
+
+def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
+    """The files and shards that differ from the newest stamped ledger commit, and those its index
+    says need a look; None when everything must be read (no stamp, the index is not the one on
+    disk, settings or launchops' rules changed, a moves file, links, or most of it changed).
+    `asking`: git's answers about specs_dir and the ledger folder (engine asks before it imports)."""
+    from reconciler.ledger import META, shard_name, source_of
+    from reconciler.specs import MOVED_NAME
+
+    root, specs_dir, ledger_dir = settings.root, settings.specs_dir, settings.ledger_dir
+    found = asking.answer()
+    if found is None or (root / specs_dir).resolve() != root / specs_dir \
+            or os.path.lexists(settings.specs_path / MOVED_NAME):
+        return None  # no stamp; specs reached through a link; moves are resolved against the whole ledger
+    try:
+        # the stamped commit's own: _touched refuses a `_ledger.json` that differs from it since
+        text = (settings.ledger_path / META).read_bytes()
+    except OSError:
+        return None
+    kept = _index_of(text, rules_key(settings))
+    touched = None if kept is None else _touched(settings, set(found.since) | found.unlike_head, kept)
+    if kept is None or touched is None:
+        return None
+    files, names = touched
+    files |= {source for source, known in kept.items() if known != PLAIN and known["read"]}
+    files |= {source_of(name, specs_dir) for name in names}
+    if len(files) > max(256, len(kept) // 4):
+        return None  # as much as everything: a full load answers as fast
+    names |= {shard_name(source, specs_dir) for source in files}
+    inside = ledger_dir + "/"
+    return Scope(frozenset(files), frozenset(names), kept,
+                 frozenset(r for r in found.unlike_head if not r.startswith(inside)))
+
+
+def _touched(settings: Settings, paths: set[str], kept: Mapping[str, Any]) -> tuple[set[str], set[str]] | None:
+    """(spec files, shard names) among the paths that differ; None when one changes more than
+    itself (`_ledger.json`, the moves file, a link or a folder)."""
+    from reconciler.ledger import META, SUFFIX
+    from reconciler.specs import MOVED_NAME, is_input
+
+    files: set[str] = set()
+    names: set[str] = set()
+    inside = settings.ledger_dir + "/"
+    for rel in paths:
+        if rel.startswith(inside):
+            name = rel[len(inside):]
+            if name == META:
+                return None
+            if name.endswith(SUFFIX) and not name.rsplit("/", 1)[-1].startswith("."):
+                names.add(name)
+            continue
+        if os.path.islink(settings.root / rel) or os.path.isdir(settings.root / rel):
+            return None  # a link or a folder: what it means, only a walk of the folder says
+        if not is_input(settings, rel):
+            continue  # a load never reads it
+        last = rel.rsplit("/", 1)[-1]
+        if last == MOVED_NAME:
+            return None
+        if last in DEFAULTS_NAMES:  # every spec below it
+            folder = rel[: len(rel) - len(last)]
+            files.update(source for source in kept if source.startswith(folder))
+        else:
+            files.add(rel)
+    return files, names
+
+
+def _index_of(text: bytes, key: str) -> dict[str, Any] | None:
+    """The shards of `_ledger.json`'s index when it is well formed and made under `key`."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    found = data.get("index") if isinstance(data, dict) else None
+    if not isinstance(found, dict) or found.get("rules") != key or not isinstance(found.get("shards"), dict):
+        return None
+    shards: dict[str, Any] = found["shards"]
+    for known in shards.values():
+        if known != PLAIN and not (isinstance(known, dict) and isinstance(known.get("ids"), list)
+                                   and isinstance(known.get("live"), int) and isinstance(known.get("file"), bool)
+                                   and isinstance(known.get("read"), bool)):
+            return None
+    return shards
+
+
+def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = ()) -> tuple[Ledger, SpecSet] | None:
+    """The ledger and the specs a plan or validate needs, reading only what changed since the
+    newest stamped ledger commit (`also`: ids to hold as well, as apply --replace names them);
+    the specs count every unread one. None when everything must be read."""
+    from dataclasses import replace
+
+    from reconciler.ledger import read_folder, shard_name
+    from reconciler.specs import load_specs
+
+    found = scope(settings, asking)
+    if found is None:
+        return None
+    holders = _holders(settings, found.index)
+    files, names = set(found.files), set(found.shards)
+    for _ in range(4):
+        partial = read_folder(settings.ledger_path, settings.ledger_dir, sorted(names))
+        known = known_specs(settings, partial, sorted(files), set(found.differ))
+        loaded = load_specs(settings, known=known, only=sorted(files))
+        # an id a file read declares, or held by a shard read, may also be in a shard not read:
+        # that one is read too, so a duplicate, a move or a previous change is seen as a full load sees it
+        ids = {*loaded.specs, *partial.specs, *also, *(old for s in loaded.specs.values() for old in s.moved_from)}
+        more = {source for spec_id in ids for source in holders(spec_id)} - files
+        if not more:
+            break
+        files |= more
+        names |= {shard_name(source, settings.specs_dir) for source in more}
+    else:
+        return None
+    unread = [(source, known) for source, known in found.index.items() if source not in files]
+    return partial, replace(loaded, unread=sum(1 if k == PLAIN else k["live"] for _, k in unread),
+                            files=loaded.files + sum(1 for _, k in unread if k == PLAIN or k["file"]))
+
+
+def _holders(settings: Settings, shards: Mapping[str, Any]) -> Callable[[str], list[str]]:
+    """id -> the sources whose shard may hold it, by the index: a plain shard holds its file's own id
+    (and a matrix spec's shard, at its file's id, its cells)."""
+    from reconciler.specs import SPEC_SUFFIXES
+
+    top = Path(settings.specs_dir).as_posix()
+    prefix = "" if top == "." else top + "/"
+    named: dict[str, list[str]] = {}
+    for source, known in shards.items():
+        if known != PLAIN:
+            for spec_id in known["ids"]:
+                named.setdefault(spec_id, []).append(source)
+
+    def holders(spec_id: str) -> list[str]:
+        own = [prefix + spec_id + suffix for suffix in SPEC_SUFFIXES if prefix + spec_id + suffix in shards]
+        return own + named.get(spec_id, [])
+    return holders

@@ -21,7 +21,7 @@ from reconciler.settings import Settings
 
 if TYPE_CHECKING:
     from reconciler.apply import Applier, Options
-    from reconciler.gitrepo import Repo
+    from reconciler.gitrepo import Repo, SinceStamp
     from reconciler.ledger import Ledger
     from reconciler.lifecycle import Cause
     from reconciler.plan import Plan
@@ -47,6 +47,8 @@ def ledger(settings: Settings) -> Ledger:
 
 @dataclass(frozen=True)
 class Planned:
+    """The specs, and their plan when they are valid."""
+
     specs: SpecSet  # when invalid there is no plan
     plan: Plan | None
 
@@ -97,24 +99,59 @@ def _moved_from_line(settings: Settings, spec: Any) -> int:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return 0
-    default_id = _default_id(settings, spec.source)
+    from reconciler.specs import default_id
+
+    own = default_id(settings, spec.source)
     for node in nodes:
         if not isinstance(node, yaml.MappingNode):
             continue
         keys = {k.value: (k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-        declared = keys["id"][1].value if "id" in keys and isinstance(keys["id"][1], yaml.ScalarNode) else default_id
+        declared = keys["id"][1].value if "id" in keys and isinstance(keys["id"][1], yaml.ScalarNode) else own
         if declared == spec.id and "moved_from" in keys:
             return int(keys["moved_from"][0].start_mark.line) + 1
     return 0
 
 
+def _asked(settings: Settings) -> SinceStamp:
+    """What a plan of what changed asks git (reconciler.cost), asked first: git answers while
+    the modules a plan needs are imported, which takes as long."""
+    from reconciler.gitrepo import SinceStamp
+
+    return SinceStamp(settings.root, [settings.specs_dir, settings.ledger_dir])
+
+
+def _read(settings: Settings, asking: SinceStamp, also: tuple[str, ...] = ()) -> tuple[Ledger, SpecSet]:
+    """The ledger and the specs that plan and validate need: only what changed since the newest
+    stamped ledger commit (reconciler.cost), else everything. Unread specs are counted, not held."""
+    from reconciler import cost, journal, ledger as ledger_mod
+
+    try:
+        events, v1_events = journal.peek(settings.journal_path, journal.Lineage(settings.root))
+        # an interrupted apply's events may name any shard: then everything is read
+        scoped = None if events or v1_events else cost.load(settings, asking, also)
+    except (journal.JournalError, ledger_mod.LedgerError) as exc:
+        raise EngineError(str(exc)) from None
+    finally:
+        asking.close()
+    if scoped is None:
+        current = ledger(settings)
+        return current, specs(settings, current)
+    current, loaded = scoped
+    return current, with_moves(settings, loaded, current)
+
+
+def checked(settings: Settings) -> SpecSet:
+    """What `validate` reports of every spec, reading only what changed."""
+    return _read(settings, _asked(settings))[1]
+
+
 def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
     """The specs and, when they are valid, the plan (`replace_ids`: as apply --replace would)."""
+    asking = _asked(settings)
     from reconciler.lifecycle import unknown_replaces
     from reconciler.plan import make_plan
 
-    current = ledger(settings)
-    loaded = specs(settings, current)
+    current, loaded = _read(settings, asking, replace_ids)
     notes = tuple(f"{name} is not as launchops wrote it (edited by hand?): checked in full, and its spec file "
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
@@ -124,7 +161,8 @@ def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
         raise EngineError(unknown)
     made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves,
                                      replace_ids=replace_ids))
-    return Planned(loaded, replace(made, causes=causes(settings, made)))
+    # every unread spec is applied as it is now: unchanged
+    return Planned(loaded, replace(made, unchanged=made.unchanged + loaded.unread, causes=causes(settings, made)))
 
 
 def guard(settings: Settings, plan: Plan) -> Plan:
@@ -132,13 +170,14 @@ def guard(settings: Settings, plan: Plan) -> Plan:
     old id, read from git where the file or document is gone. EngineError when a protected spec
     would be removed or moved away."""
     from reconciler.lifecycle import LifecycleError, guarded, lifecycle_of
+    from reconciler.specs import default_id
 
     gone = {c.id: c.source for c in plan.changes if c.action.value == "remove"}
     gone.update({c.moved_from: c.moved_source for c in plan.changes
                  if c.action.value == "move" and c.moved_from and c.moved_source})
     if not gone:
         return plan
-    last = {i: lifecycle_of(_last_texts(settings, source), i, _default_id(settings, source))
+    last = {i: lifecycle_of(_last_texts(settings, source), i, default_id(settings, source))
             for i, source in gone.items()}
     try:
         return guarded(plan, last)
@@ -156,15 +195,6 @@ def vetted(settings: Settings, plan: Plan, limit: int | None) -> Plan:
     if limit is not None and enqueue_count(plan) > limit:
         raise EngineError(str(refusal(plan, limit, causes(settings, plan))))
     return plan
-
-
-def _default_id(settings: Settings, source: str) -> str:
-    from pathlib import PurePosixPath
-
-    path = PurePosixPath(source)
-    if settings.specs_dir not in (".", ""):
-        path = path.relative_to(settings.specs_dir)
-    return path.with_suffix("").as_posix()
 
 
 def _last_texts(settings: Settings, source: str) -> Iterator[str]:

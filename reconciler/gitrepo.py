@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,13 +74,42 @@ def _reason(text: str) -> str:
 def plain(root: Path, *args: str) -> str | None:
     """The output of one plain `git` command (literal pathspecs, C locale); None when it failed
     (not a work tree, no commit, an object that is gone)."""
+    return plain_all(root, args)[0]
+
+
+def plain_all(root: Path, *commands: Sequence[str]) -> list[str | None]:
+    """`plain` for each command, all running at once: a plan's questions are independent, and
+    asked one after another their waits add up."""
+    return _answers(_start(root, commands))
+
+
+def _start(root: Path, commands: Sequence[Sequence[str]]) -> list[subprocess.Popen[bytes] | None]:
     env = {**os.environ, **_LITERAL, "LC_ALL": "C"}
-    try:
-        done = subprocess.run(["git", *args], cwd=root, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+    running: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            running.append(subprocess.Popen(["git", *args], cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+        except OSError:
+            running.append(None)
+    return running
+
+
+def _answers(running: Sequence[subprocess.Popen[bytes] | None]) -> list[str | None]:
+    out: list[str | None] = []
+    for process in running:
+        if process is None:
+            out.append(None)
+            continue
+        try:
+            stdout, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            out.append(None)
+            continue
+        out.append(stdout.decode("utf-8", "surrogateescape") if process.returncode == 0 else None)
+    return out
 
 
 def _ls_tree(out: str) -> list[tuple[str, str, str, str]]:
@@ -104,15 +134,78 @@ def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
     """Files under `folders` whose content git cannot vouch is HEAD's: modified, staged, deleted,
     untracked, ignored, or flagged skip-worktree or assume-unchanged (git stops looking at those),
     or not a plain file; None when git cannot say."""
-    status = plain(root, "status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
-                   "--ignored=matching", "--", *folders)
-    flagged = plain(root, "ls-files", "-v", "-s", "-z", "--", *folders)
-    if status is None or flagged is None:
+    return _unlike_head(*plain_all(root, *_unlike_head_commands(folders)))
+
+
+def _unlike_head_commands(folders: Sequence[str]) -> list[list[str]]:
+    # the working tree against HEAD (through the index: staged or not); then every file git does
+    # not track ("?": ignored ones too, as nothing is excluded) and each tracked one's flag and mode
+    return [["diff-index", "--name-only", "-z", "--no-renames", "HEAD", "--", *folders],
+            ["ls-files", "-v", "-s", "-o", "-z", "--", *folders]]
+
+
+def _unlike_head(changed: str | None, listed: str | None) -> set[str] | None:
+    if changed is None or listed is None:
         return None
-    found = {entry[3:] for entry in status.split("\0") if len(entry) > 3}
+    found = {path for path in changed.split("\0") if path}
     # "H 100644 <blob> 0\t<path>": a tag other than H is a flag, another mode a symlink or submodule
-    found |= {e.split("\t", 1)[1] for e in flagged.split("\0") if e and not e.startswith(("H 100644 ", "H 100755 "))}
+    found |= {e[2:] if e.startswith("? ") else e.split("\t", 1)[1] for e in listed.split("\0")
+              if e and not e.startswith(("H 100644 ", "H 100755 "))}
     return found
+
+
+def tree_rows(root: Path, rev: str, folder: str) -> tuple[str, list[tuple[str, str, str, str]]] | None:
+    """(tree id, every entry below it with its path relative to the repository) of `folder` at
+    `rev`, both read from the one tree; None when git cannot say (no commit, no such folder)."""
+    tree = plain(root, "rev-parse", "--verify", "-q", f"{rev}:{folder}")
+    out = plain(root, "ls-tree", "-r", "-z", tree.strip()) if tree else None
+    if tree is None or out is None:
+        return None
+    prefix = "" if folder in (".", "") else folder.rstrip("/") + "/"
+    return tree.strip(), [(mode, kind, obj, prefix + path) for mode, kind, obj, path in _ls_tree(out)]
+
+
+# A ledger commit whose `_ledger.json` holds an index of every shard (reconciler.cost) says so in
+# this trailer, with the tree it committed: a commit amended since holds another tree, and its
+# index describes nothing.
+STAMP = "Launchops-Index"
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """What differs from the newest stamped commit in HEAD's history."""
+
+    commit: str
+    since: list[str]  # files under the folders that differ between the commit and HEAD
+    unlike_head: set[str]  # and those the working tree does not hold as HEAD does (unlike_head)
+
+
+class SinceStamp:
+    """The newest commit in HEAD's history stamped with STAMP and what differs from it under
+    `folders`. The questions are asked at once, when this is made: git answers them while the
+    asker goes on (a plan imports the modules it needs meanwhile)."""
+
+    def __init__(self, root: Path, folders: Sequence[str]) -> None:
+        self.root, self.folders = root, list(folders)
+        log = ["-c", "log.showSignature=false", "log", "-1", f"--grep=^{STAMP}: ",
+               f"--format=%H %T %(trailers:key={STAMP},valueonly,separator=%x20)", "HEAD"]
+        self._running = _start(root, [log, *_unlike_head_commands(folders)])
+
+    def answer(self) -> Stamped | None:
+        """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
+        log, *unlike_head = self.close()
+        words = (log or "").split()
+        unlike = _unlike_head(*unlike_head)
+        if len(words) != 3 or words[1] != words[2] or unlike is None:
+            return None
+        since = plain(self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", words[0], "HEAD", "--",
+                      *self.folders)
+        return None if since is None else Stamped(words[0], [p for p in since.split("\0") if p], unlike)
+
+    def close(self) -> list[str | None]:
+        """The answers, waited for (once; then none): asked and never used, they are still reaped."""
+        running, self._running = self._running, []
+        return _answers(running) if running else [None] * 3
 
 
 class Repo:
@@ -212,10 +305,12 @@ class Repo:
                     env[key] = fallback
         return env
 
-    def commit_only(self, files: Sequence[str], message: str) -> str:
+    def commit_only(self, files: Sequence[str], message: str, stamp: tuple[str, str] | None = None) -> str:
         """Commit exactly `files` (repository-relative; a file that is gone is committed as
         removed) on top of HEAD; returns the new commit. Thousands of files (a first apply, a
-        migration) go through one git process each step, not one per file."""
+        migration) go through one git process each step, not one per file. `stamp`: (folder,
+        tree) — when the commit's folder is that tree, the message ends with STAMP and the
+        commit's tree (reconciler.cost: the index was made for that specs tree)."""
         parent = self.head()
         present = [rel for rel in files if os.path.lexists(self.root / rel)]
         kept = set(present)  # once: a set per file made a first apply of 10,000 specs wait seconds here
@@ -231,6 +326,8 @@ class Repo:
             tree = self.git.write_tree(env=env)
         if parent and tree == self._repo.commit(parent).tree.hexsha:
             return parent  # nothing changed
+        if stamp is not None and plain(self.root, "rev-parse", f"{tree}:{stamp[0]}") == stamp[1] + "\n":
+            message = message.rstrip("\n") + f"\n\n{STAMP}: {tree}\n"
         # The message goes through a file: an apply of thousands of specs lists every id, far past
         # the kernel's 128 KiB limit on one argument ("Argument list too long").
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".msg") as msg:

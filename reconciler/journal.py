@@ -221,6 +221,8 @@ def peek(path: Path, lineage: Lineage | None = None) -> tuple[list[Event], list[
         db = sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True)
         try:
             columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if not db.execute("SELECT 1 FROM events LIMIT 1").fetchall():
+                return [], []  # nothing left: no need to ask git which sessions fold here
             where = _where(_folding(db, lineage)) if "session" in columns else "1"
             identity = "identity" if "identity" in columns else "NULL"
             rows = db.execute(f"SELECT kind, spec_id, change, {identity}, data FROM events WHERE {where} "

@@ -70,6 +70,8 @@ def new_repository_id() -> str:
 
 @dataclass(frozen=True)
 class Entry:
+    """One spec's (or matrix cell's) applied state."""
+
     digest: str
     source: str  # repository-relative path of the spec file: which shard holds the entry
     launch: Mapping[str, Any]
@@ -113,6 +115,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Ledger:
+    """The applied state of every spec, as the shards hold it."""
+
     specs: Mapping[str, Entry] = field(default_factory=dict)
     repository: str | None = None  # made once, by the first apply (or migrate)
     remote: str | None = None  # the remote URL the repository id was made under
@@ -567,12 +571,14 @@ def shard_text(source: str, entries: Mapping[str, Entry], made_from: Mapping[str
     return f'{bare[:at]}  "seal": "{hashlib.sha256(bare.encode("utf-8")).hexdigest()}",\n{bare[at:]}'
 
 
-def meta_text(ledger: Ledger) -> str:
+def meta_text(ledger: Ledger, index: Mapping[str, Any] | None = None) -> str:
     data: dict[str, Any] = {"version": VERSION, "repository": ledger.repository}
     if ledger.remote:
         data["remote"] = ledger.remote
     if ledger.forgotten:
         data["forgotten"] = dict(sorted(ledger.forgotten.items()))
+    if index is not None:
+        data["index"] = dict(index)  # what a plan knows of every shard without reading it (reconciler.cost)
     return dumps(data)
 
 
@@ -615,6 +621,12 @@ def shard_files(folder: Path) -> list[str]:
     return out
 
 
+def walk_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """Sorts relative paths as a sorted `os.walk` meets them: a folder's files, then its folders."""
+    parts = rel.split("/")
+    return (*((1, part) for part in parts[:-1]), (0, parts[-1]))
+
+
 def assemble(meta: Ledger, shards: Sequence[Shard], shown: str) -> Ledger:
     """The ledger of these shards; an id in two shards is refused (each id lives in one)."""
     specs: dict[str, Entry] = {}
@@ -633,15 +645,18 @@ def assemble(meta: Ledger, shards: Sequence[Shard], shown: str) -> Ledger:
     return replace(meta, specs=specs, made_from=made, unsealed=unsealed)
 
 
-def read_folder(folder: Path, shown: str) -> Ledger:
-    """The version 2 ledger in `folder` (which holds `_ledger.json`)."""
+def read_folder(folder: Path, shown: str, names: Sequence[str] | None = None) -> Ledger:
+    """The version 2 ledger in `folder` (which holds `_ledger.json`). `names`: only these shards
+    (relative to the folder; one that is not there is skipped), the part of the ledger a plan of
+    what changed needs (reconciler.cost)."""
     meta_path = folder / META
     try:
         meta = parse_meta(decode(meta_path.read_text(encoding="utf-8"), f"{shown}/{META}"), f"{shown}/{META}")
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"{shown}/{META}: cannot be read: {exc}") from None
-    return assemble(meta, [read_shard(os.path.join(folder, n), n, f"{shown}/{n}") for n in shard_files(folder)],
-                    shown)
+    wanted = shard_files(folder) if names is None else [n for n in sorted(set(names), key=walk_order)
+                                                         if os.path.isfile(os.path.join(folder, n))]
+    return assemble(meta, [read_shard(os.path.join(folder, n), n, f"{shown}/{n}") for n in wanted], shown)
 
 
 def tombstone(folder_rel: str) -> str:
@@ -730,15 +745,17 @@ def _records(ledger: Ledger, changed: Sequence[str], made: Mapping[str, Mapping[
 
 
 Inputs = Callable[[Ledger, Sequence[str]], Mapping[str, Mapping[str, Any] | None]]
+Index = Callable[[Ledger], Mapping[str, Any] | None]
 
 
 def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = None,
-          base: Ledger | None = None) -> tuple[list[str], Ledger]:
+          base: Ledger | None = None, index: Index | None = None) -> tuple[list[str], Ledger]:
     """Write the shards whose entries differ from `base` (what is on disk; None: every shard) and
     remove those of sources with no entry left; returns the names written or removed (relative to
     the folder) and the ledger as written (with what each shard is made from). `inputs` says what
     the rewritten shards' files are made from now; without it a shard keeps its record only while
-    its digests are the same (a record must never vouch for entries its file did not load to)."""
+    its digests are the same (a record must never vouch for entries its file did not load to).
+    `index` gives `_ledger.json`'s index of the ledger as written (None: it has none)."""
     mine = _by_source(ledger)
     theirs = _by_source(base) if base is not None and not base.legacy else None
     if theirs is None:
@@ -747,7 +764,8 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
         changed = sorted(s for s, entries in mine.items() if s not in theirs or len(theirs[s]) != len(entries)
                          or any(theirs[s].get(k) is not e for k, e in entries.items()))
     records = _records(ledger, changed, dict(inputs(ledger, changed)) if inputs else {}, mine, theirs)
-    wanted = {META: meta_text(ledger)}
+    final = replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
+    wanted = {META: meta_text(ledger, index(final) if index else None)}
     for source in changed:
         wanted[shard_name(source, specs_dir)] = shard_text(source, mine[source], records.get(source))
     gone = [shard_name(s, specs_dir) for s in (theirs or {}) if s not in mine]
@@ -767,7 +785,7 @@ def write(folder: Path, ledger: Ledger, specs_dir: str, inputs: Inputs | None = 
     for name in gone:
         (folder / name).unlink(missing_ok=True)
         written.append(name)
-    return written, replace(ledger, made_from={k: v for k, v in records.items() if k in mine})
+    return written, final
 
 
 # A withdrawn run stays (SPEC): it says why the change it was sent for never ran; `withdrawing` is a

@@ -26,6 +26,8 @@ def marker(spec_id: str, digest: str, change: int) -> str:
 
 @dataclass(frozen=True)
 class V1Entry:
+    """An entry of a version 1 ledger."""
+
     digest: str
     source: str
     launch: Mapping[str, Any]

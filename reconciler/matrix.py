@@ -46,6 +46,8 @@ Path_ = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem of a matrix, at a path in the document."""
+
     path: Path_  # in the effective document
     message: str
     at_key: bool = False
@@ -54,6 +56,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Cell:
+    """One cell of a matrix spec: its id and its values."""
+
     id: str
     values: Mapping[str, Any]  # axis -> value
     launch: dict[str, Any]  # the spec's launch with this cell's values in place (unnormalised)

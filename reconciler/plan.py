@@ -36,6 +36,8 @@ class Action(str, Enum):
 
 @dataclass(frozen=True)
 class FieldDiff:
+    """One field of a launch that changes."""
+
     parts: tuple[str | int, ...]  # ("launch", "config", …)
     old: Any  # None where the field was absent
     new: Any
@@ -47,6 +49,8 @@ class FieldDiff:
 
 @dataclass(frozen=True)
 class Change:
+    """One thing apply would do, and why."""
+
     id: str
     action: Action
     source: str
@@ -69,6 +73,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Plan:
+    """What apply would do: the changes and how many specs stay as they are."""
+
     changes: tuple[Change, ...]
     unchanged: int
     specs: Mapping[str, Spec] = field(default_factory=dict)

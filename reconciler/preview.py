@@ -192,6 +192,8 @@ def _specs_at(settings: Settings, repo: Repo, commit: str) -> SpecSet:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A spec a pull request may preview."""
+
     id: str
     source: str
     launch: Mapping[str, Any]

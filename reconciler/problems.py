@@ -22,6 +22,8 @@ def dotted(path: Path_) -> str:
 
 @dataclass(frozen=True, order=True)
 class Problem:
+    """A mistake (or a warning) at a place in a file."""
+
     file: str  # repository-relative, forward slashes
     line: int  # 1-based; 0 when the problem is about the whole file
     column: int

@@ -46,6 +46,8 @@ class ScaffoldError(Exception):
 
 @dataclass(frozen=True)
 class Scaffold:
+    """The files launchops init writes."""
+
     written: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]  # (path, why)
     notes: tuple[str, ...]

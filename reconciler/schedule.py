@@ -54,6 +54,8 @@ class ScheduleError(Exception):
 
 @dataclass(frozen=True)
 class Schedule:
+    """A spec's schedule: when its slots fall due."""
+
     crons: tuple[str, ...]
     timezone: str = "UTC"
     start: datetime.datetime | None = None
@@ -248,6 +250,8 @@ def from_record(record: Any) -> Schedule | None:
 
 @dataclass(frozen=True)
 class Due:
+    """A slot that fell due."""
+
     slots: tuple[str, ...]  # to enqueue now, oldest first (UTC instants)
     missed: tuple[tuple[str, str], ...]  # (slot, why) newly recorded missed, newest first
     record: Mapping[str, Any]  # the record after this apply

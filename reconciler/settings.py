@@ -33,6 +33,8 @@ class PreviewSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """The repository's settings, with the paths they imply."""
+
     root: Path
     specs_dir: str = "launches"
     ledger: str = ".launchops/ledger"  # a folder; the version 1 file (`….json`) is still read and migrated

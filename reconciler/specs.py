@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reconciler import checks, schedule, secrets
@@ -31,6 +31,8 @@ MOVED_NAME = "_moved.yaml"  # the moves file of ledger version 2 (SPEC): an inpu
 
 @dataclass(frozen=True)
 class Spec:
+    """One valid spec: its id, its file and the launch it enqueues."""
+
     id: str
     source: str  # repository-relative path of the file
     launch: Mapping[str, Any]  # effective and normalised: exactly what is enqueued
@@ -51,11 +53,14 @@ class Spec:
 
 @dataclass(frozen=True)
 class SpecSet:
+    """Every spec of a load, with the problems and warnings found."""
+
     specs: Mapping[str, Spec]  # by id, sorted
     problems: tuple[Problem, ...]
     files: int
     warnings: tuple[Problem, ...] = ()  # shown by validate and plan; they do not make a spec invalid
     moves: Mapping[str, str] = field(default_factory=dict)  # old id -> new id, resolved (engine.specs)
+    unread: int = 0  # valid specs counted but not held: the ledger vouches for their files (reconciler.cost)
 
     @property
     def valid(self) -> bool:
@@ -330,6 +335,8 @@ class _Loader:
 
 # Below this many files to parse per worker, starting processes costs more than it saves.
 PARALLEL_MIN_FILES = 200
+
+
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -438,6 +445,27 @@ def discover(settings: Settings) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
+def _present(settings: Settings, rels: Sequence[str]) -> list[Path]:
+    """The spec files among `rels` that discover would find on disk, in its order."""
+    from reconciler.ledger import walk_order
+
+    return [settings.root / rel for rel in sorted(set(rels), key=walk_order) if is_spec(settings, rel)
+            and os.path.lexists(settings.root / rel) and not os.path.isdir(settings.root / rel)]
+
+
+def is_spec(settings: Settings, rel: str) -> bool:
+    """Whether discover would load the repository-relative path `rel` as a spec file."""
+    return is_input(settings, rel) and _is_spec_name(rel.rsplit("/", 1)[-1])
+
+
+def default_id(settings: Settings, source: str) -> str:
+    """The id of a spec that declares none: its file's path under specs_dir, without the suffix."""
+    path = PurePosixPath(source)
+    if settings.specs_dir not in (".", ""):
+        path = path.relative_to(settings.specs_dir)
+    return path.with_suffix("").as_posix()
+
+
 def _is_spec_name(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES) and not name.startswith(("_", "."))
 
@@ -525,18 +553,19 @@ def _scope(loader: _Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
 
 
 def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend: str | None = None,
-               known: Mapping[str, Sequence[Spec]] | None = None) -> SpecSet:
+               known: Mapping[str, Sequence[Spec]] | None = None, only: Sequence[str] | None = None) -> SpecSet:
     """Load and check every spec; with `paths`, report only on those files and folders.
 
     Everything is checked either way: ids must be unique across all of specs_dir, and a spec's
     folder defaults are part of it. `known`: repository-relative spec file -> its specs, for files
     whose every input is what the ledger recorded them from (reconciler.cost): those are not read,
     and the result is what reading them would give (a file whose id another file also declares is
-    read after all, so the duplicate is reported with its line)."""
+    read after all, so the duplicate is reported with its line). `only`: these repository-relative
+    spec files (those on disk), in place of every file under specs_dir (reconciler.cost)."""
     known = known or {}
     paths = list(paths) if paths is not None else None
     loader = _Loader(settings, backend or settings.backend)
-    files, problems = discover(settings)
+    files, problems = discover(settings) if only is None else (_present(settings, only), [])
     loader.problems.extend(problems)
     extra = len(loader.problems)
     relevant = _scope(loader, paths) if paths is not None else None
@@ -552,7 +581,7 @@ def load_specs(settings: Settings, paths: Iterable[Path] | None = None, backend:
             declared.setdefault(spec.id, []).append((spec, where))
     unread = {spec.source for found in declared.values() if len(found) > 1 for spec, _ in found} & set(known)
     if unread:
-        return load_specs(settings, paths, backend, {k: v for k, v in known.items() if k not in unread})
+        return load_specs(settings, paths, backend, {k: v for k, v in known.items() if k not in unread}, only)
     specs: dict[str, Spec] = {}
     for spec_id, found in declared.items():
         if len(found) == 1:

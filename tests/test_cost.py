@@ -131,6 +131,201 @@ def test_outside_git_everything_is_read(tmp_path: Path) -> None:
     assert cli(repo, "plan", "--detailed-exitcode").exit_code == 0
 
 
+# ---- the index: a plan reads what changed since the last stamped ledger commit ----------------------
+
+# A setting every shard's record and the index depend on: with it nothing is vouched for, and every
+# spec file and shard is read (what `benchmarks/` calls cold). Plans with and without it must agree.
+FULL = {"LAUNCHOPS_MAX_SPEC_BYTES": "1048577"}
+
+
+def shard_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The shards a ledger read opens, as they are opened."""
+    from reconciler import ledger
+
+    seen: list[str] = []
+    original = ledger.read_shard
+
+    def counting(path: str | Path, name: str, shown: str) -> ledger.Shard:
+        seen.append(name)
+        return original(path, name, shown)
+    monkeypatch.setattr(ledger, "read_shard", counting)
+    return seen
+
+
+def _identities(repo: Path, full: bool, monkeypatch: pytest.MonkeyPatch) -> object:
+    """What each change of engine.plan is, identity and withdraw included (the JSON shows neither)."""
+    from reconciler import engine
+
+    with monkeypatch.context() as patch:
+        if full:
+            patch.setenv(*next(iter(FULL.items())))
+        try:
+            planned = engine.plan(load_settings(repo))
+        except engine.EngineError as exc:
+            return str(exc)
+    if planned.plan is None:
+        return None
+    return [(c.id, c.action.value, c.change, c.previous, c.withdraw, c.marker) for c in planned.plan.changes]
+
+
+def _as_full(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan and validate say byte for byte what reading everything says."""
+    for args in (("plan", "--format", "json"), ("validate", "--format", "json"), ("plan",)):
+        fast, full = cli(repo, *args), cli(repo, *args, env=FULL)
+        assert (fast.exit_code, fast.output) == (full.exit_code, full.output), args
+    assert _identities(repo, False, monkeypatch) == _identities(repo, True, monkeypatch)
+
+
+def test_a_plan_of_nothing_reads_no_shard_and_no_spec_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    assert "Launchops-Index: " in git(repo, "log", "-1", "--format=%B")
+    specs, shards = spec_reads(monkeypatch), shard_reads(monkeypatch)
+    out = cli(repo, "plan")
+    assert out.exit_code == 0 and "3 unchanged" in out.output, out.output
+    assert cli(repo, "validate").output.endswith("3 specs valid.\n")
+    assert (specs, shards) == ([], [])
+    _as_full(repo, monkeypatch)
+
+
+def test_an_edit_reads_its_file_and_its_shard_only(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))
+    commit_all(clone, "lr")
+    specs, shards = spec_reads(monkeypatch), shard_reads(monkeypatch)
+    out = cli(clone, "plan")
+    assert "1 to update" in out.output, out.output
+    assert (specs, shards) == ([TRAIN], ["team-b/train-7b.yaml.json"])
+    _as_full(clone, monkeypatch)
+
+
+def test_an_amended_ledger_commit_vouches_for_nothing(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the edit goes into the stamped commit itself: its index describes the tree it had before
+    write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))
+    git(clone, "commit", "-qa", "--amend", "--no-edit")
+    assert "Launchops-Index: " in git(clone, "log", "-1", "--format=%B")
+    shards = shard_reads(monkeypatch)
+    assert "1 to update" in cli(clone, "plan").output
+    assert len(shards) > 1  # read in full
+    _as_full(clone, monkeypatch)
+
+
+def test_a_hand_edited_index_is_not_believed(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    meta = clone / ".launchops/ledger/_ledger.json"
+    data = json.loads(meta.read_text())
+    data["index"]["shards"] = {k: 1 for k in data["index"]["shards"]}  # everything plain, nothing to read
+    meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))
+    commit_all(clone, "by hand")
+    assert "1 to update" in cli(clone, "plan").output
+    _as_full(clone, monkeypatch)
+
+
+def test_a_reverted_ledger_commit_plans_as_a_full_load(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git(clone, "revert", "--no-edit", "HEAD")  # the second apply's ledger commit
+    out = cli(clone, "plan")
+    assert "6 to create" in out.output, out.output
+    _as_full(clone, monkeypatch)
+
+
+def test_a_new_file_that_takes_an_unread_id_is_reported(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(clone, "launches/late.yaml", "apiVersion: launchops/v1\nid: team-b/train-7b\nlaunch: {docker_image: d}\n")
+    out = cli(clone, "validate")
+    assert out.exit_code == 1 and f"{TRAIN}:3:" in out.output and "launches/late.yaml:2:" in out.output
+    _as_full(clone, monkeypatch)
+
+
+def test_an_id_given_back_after_removal_follows_its_last_change(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (clone / "launches/more/s1.yaml").unlink()
+    commit_all(clone, "rm")
+    assert cli(clone, "apply", "--yes").exit_code == 0
+    # another file now declares the removed id: its create follows the removed entry's identity
+    write(clone, "launches/other.yaml", "apiVersion: launchops/v1\nid: more/s1\nlaunch: {docker_image: 'x:1'}\n")
+    commit_all(clone, "again")
+    assert "1 to create" in cli(clone, "plan").output
+    _as_full(clone, monkeypatch)
+
+
+def test_retries_and_replaces_of_unread_specs_are_planned(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shard = clone / ".launchops/ledger/more/s3.yaml.json"
+    shard.write_text(shard.read_text().replace('"status": "applied"', '"status": "failed"'))
+    commit_all(clone, "a failure, by hand")
+    assert "1 to retry" in cli(clone, "plan").output
+    out = cli(clone, "plan", "--replace", "more/s4")
+    assert "more/s4" in out.output, out.output
+    _as_full(clone, monkeypatch)
+    for args in (("plan", "--replace", "more/s4", "--format", "json"),):
+        assert cli(clone, *args).output == cli(clone, *args, env=FULL).output
+
+
+WALK_SPEC = "apiVersion: launchops/v1\n{id}launch:\n  docker_image: 'img:{n}'\n  config: {{seed: {seed}}}\n"
+
+
+def test_seeded_edits_reverts_amends_and_switches_plan_as_a_full_load(repo: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty seeded steps of what people do to a repository between plans; after each, plan and
+    validate say exactly what reading everything says."""
+    rng = random.Random(20261202)
+    for n in range(8):
+        write(repo, f"launches/walk/s{n}.yaml", WALK_SPEC.format(id="", n=n, seed=0))
+    commit_all(repo, "walk")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+
+    def files() -> list[str]:
+        return sorted(p.relative_to(repo).as_posix() for p in (repo / "launches/walk").glob("*.yaml"))
+
+    def edit() -> None:
+        rel = rng.choice(files())
+        write(repo, rel, (repo / rel).read_text().replace("seed: ", f"seed: {rng.randint(1, 9)}", 1))
+        if rng.random() < 0.7:
+            commit_all(repo, "edit")
+
+    def add() -> None:
+        n = rng.randint(10, 99)
+        own = f"id: walk/t{rng.randint(0, 3)}\n" if rng.random() < 0.3 else ""
+        write(repo, f"launches/walk/s{n}.yaml", WALK_SPEC.format(id=own, n=n, seed=1))
+        commit_all(repo, "add")
+
+    def delete() -> None:
+        (repo / rng.choice(files())).unlink()
+        commit_all(repo, "delete")
+
+    def defaults() -> None:
+        write(repo, "launches/walk/_defaults.yaml", f"launch:\n  priority: {rng.choice(['low', 'high'])}\n")
+        commit_all(repo, "defaults")
+
+    def apply() -> None:
+        cli(repo, "apply", "--yes", "--allow-dirty")
+
+    def revert() -> None:
+        if subprocess.run(["git", "revert", "--no-edit", "HEAD"], cwd=repo, capture_output=True).returncode:
+            git(repo, "revert", "--abort")
+
+    def amend() -> None:
+        rel = rng.choice(files())
+        write(repo, rel, (repo / rel).read_text() + "# amended\n" + "x: 1\n" * rng.randint(0, 1))
+        git(repo, "commit", "-qa", "--amend", "--no-edit")
+
+    def shard() -> None:
+        found = sorted((repo / ".launchops/ledger/walk").glob("*.json"))
+        if found:
+            path = rng.choice(found)
+            path.write_text(path.read_text().replace('"status": "applied"', '"status": "failed"'))
+            if rng.random() < 0.5:
+                commit_all(repo, "shard by hand")
+
+    def switch() -> None:
+        if git(repo, "branch", "--show-current").strip():
+            git(repo, "checkout", "-q", "--detach", "HEAD~1")
+        else:
+            git(repo, "checkout", "-q", "-f", "main")
+
+    steps = [edit, edit, add, delete, defaults, apply, apply, revert, amend, shard, switch]
+    for _ in range(20):
+        rng.choice(steps)()
+        _as_full(repo, monkeypatch)
+
+
 # ---- the fast paths ----------------------------------------------------------------------------------
 
 def _values(rng: random.Random) -> list[object]:

@@ -73,7 +73,7 @@ def _diff(d: FieldDiff) -> dict[str, Any]:
 
 
 def validate(result: SpecSet) -> dict[str, Any]:
-    return {"format_version": FORMAT_VERSION, "valid": result.valid, "specs": len(result.specs),
+    return {"format_version": FORMAT_VERSION, "valid": result.valid, "specs": len(result.specs) + result.unread,
             "files": result.files, "errors": _problems(result.problems), "warnings": _problems(result.warnings)}
 
 
