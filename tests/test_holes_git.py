@@ -322,3 +322,27 @@ def test_a_read_only_state_folder_stops_apply_with_a_message(applied: Path) -> N
     assert snapshot(applied) == before
     planned = _read_only(applied / ".launchops", applied, "plan")  # reading needs no write
     assert planned.returncode == 0 and "1 to create" in planned.stdout, planned.stderr
+
+
+def test_the_ledger_commit_stores_what_git_add_would_in_one_pack(tmp_path: Path) -> None:
+    """A clean filter set on ledger files applies to the ledger commit as to `git add` (the
+    working tree stays clean), and a first apply's blobs go into one pack, not one file each."""
+    repo = make_repo(tmp_path / "repo", examples=False)
+    git(repo, "config", "filter.shout.clean", "tr a-z A-Z")
+    git(repo, "config", "filter.shout.smudge", "cat")
+    write(repo, ".gitattributes", f"{LEDGER}/_ledger.json filter=shout\n")
+    for i in range(3):
+        write(repo, f"launches/s{i}.yaml", spec(f"v{i}"))
+    commit_all(repo)
+    loose_before = git(repo, "count-objects")
+    out = cli(repo, "apply", "--yes")
+    assert out.exit_code == 0, out.output
+    meta = (repo / LEDGER / "_ledger.json").read_text(encoding="utf-8")
+    assert git(repo, "show", f"HEAD:{LEDGER}/_ledger.json") == meta.upper() != meta
+    assert git(repo, "show", f"HEAD:{LEDGER}/s1.yaml.json") == (repo / LEDGER / "s1.yaml.json").read_text()
+    assert git(repo, "status", "--porcelain") == ""
+    packed = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    assert int(packed["in-pack"]) >= 4  # the three shards and _ledger.json
+    # the loose objects the commit added are its trees and the commit itself (.gitignore's blob at most)
+    added = int(git(repo, "count-objects").split()[0]) - int(loose_before.split()[0])
+    assert added <= 7, added
