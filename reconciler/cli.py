@@ -86,9 +86,9 @@ def format_option(command: str) -> Callable[[Any], Any]:
 
 def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """--now sets the clock slots are judged by, for every plan this process makes (LAUNCHOPS_NOW)."""
-    from reconciler import schedule
-
     if value is not None:
+        from reconciler import schedule
+
         try:
             schedule.parse_time(value)
         except schedule.ScheduleError as exc:

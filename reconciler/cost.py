@@ -31,8 +31,8 @@ from reconciler.settings import Settings
 from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
-_RULES = ("yamlload.py", "specs.py", "checks.py", "secrets.py", "problems.py", "matrix.py", "schedule.py",
-          "launch-spec.v1.schema.json")
+_RULES = ("yamlload.py", "specs.py", "loader.py", "checks.py", "secrets.py", "problems.py", "matrix.py",
+          "schedule.py", "launch-spec.v1.schema.json")
 
 
 def blob_hash(data: bytes) -> str:
@@ -369,7 +369,8 @@ def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = (
     for _ in range(4):
         partial = read_folder(settings.ledger_path, settings.ledger_dir, sorted(names))
         known = known_specs(settings, partial, sorted(files), set(found.differ))
-        loaded = load_specs(settings, known=known, only=sorted(files))
+        # a plan of nothing has no file to look at: YAML and the checks are not even imported
+        loaded = load_specs(settings, known=known, only=sorted(files)) if files else SpecSet({}, (), 0)
         # an id a file read declares, or held by a shard read, may also be in a shard not read:
         # that one is read too, so a duplicate, a move or a previous change is seen as a full load sees it
         ids = {*loaded.specs, *partial.specs, *also, *(old for s in loaded.specs.values() for old in s.moved_from)}

@@ -148,7 +148,6 @@ def checked(settings: Settings) -> SpecSet:
 def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
     """The specs and, when they are valid, the plan (`replace_ids`: as apply --replace would)."""
     asking = _asked(settings)
-    from reconciler.lifecycle import unknown_replaces
     from reconciler.plan import make_plan
 
     current, loaded = _read(settings, asking, replace_ids)
@@ -156,9 +155,12 @@ def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
         return Planned(loaded, None)
-    unknown = unknown_replaces(replace_ids, loaded.specs)
-    if unknown:
-        raise EngineError(unknown)
+    if replace_ids:
+        from reconciler.lifecycle import unknown_replaces
+
+        unknown = unknown_replaces(replace_ids, loaded.specs)
+        if unknown:
+            raise EngineError(unknown)
     made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves,
                                      replace_ids=replace_ids))
     # every unread spec is applied as it is now: unchanged
@@ -169,14 +171,14 @@ def guard(settings: Settings, plan: Plan) -> Plan:
     """Hold each removal and each move to the `lifecycle:` (protect, withdraw) the spec had at its
     old id, read from git where the file or document is gone. EngineError when a protected spec
     would be removed or moved away."""
-    from reconciler.lifecycle import LifecycleError, guarded, lifecycle_of
-    from reconciler.specs import default_id
-
     gone = {c.id: c.source for c in plan.changes if c.action.value == "remove"}
     gone.update({c.moved_from: c.moved_source for c in plan.changes
                  if c.action.value == "move" and c.moved_from and c.moved_source})
     if not gone:
         return plan
+    from reconciler.lifecycle import LifecycleError, guarded, lifecycle_of
+    from reconciler.specs import default_id
+
     last = {i: lifecycle_of(_last_texts(settings, source), i, default_id(settings, source))
             for i, source in gone.items()}
     try:
@@ -216,6 +218,9 @@ def _last_texts(settings: Settings, source: str) -> Iterator[str]:
 def causes(settings: Settings, plan: Plan) -> tuple[Cause, ...]:
     """The plan's updates grouped under the `_defaults.yaml` edits that caused them; reads only the
     spec files that update and the folder defaults above them."""
+    sources = sorted({c.source for c in plan.changes if c.action.value == "update" and c.diff})
+    if not sources:
+        return ()
     from pathlib import PurePosixPath
 
     import yaml
@@ -223,9 +228,6 @@ def causes(settings: Settings, plan: Plan) -> tuple[Cause, ...]:
     from reconciler.lifecycle import causes as group
     from reconciler.specs import DEFAULTS_NAMES
 
-    sources = sorted({c.source for c in plan.changes if c.action.value == "update" and c.diff})
-    if not sources:
-        return ()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     def documents(rel: str) -> list[dict[str, Any]]:

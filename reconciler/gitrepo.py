@@ -101,13 +101,8 @@ def _answers(running: Sequence[subprocess.Popen[bytes] | None]) -> list[str | No
         if process is None:
             out.append(None)
             continue
-        try:
-            stdout, _ = process.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            out.append(None)
-            continue
+        # no timeout: with one, the wait after the output ends polls with sleeps (a plan's floor)
+        stdout, _ = process.communicate()
         out.append(stdout.decode("utf-8", "surrogateescape") if process.returncode == 0 else None)
     return out
 

@@ -236,6 +236,8 @@ def _moved(ledger: Ledger, moves: Mapping[str, str] | None, specs: Mapping[str, 
 
 
 def _rename_hints(changes: list[Change]) -> tuple[str, ...]:
+    if not changes:
+        return ()
     from reconciler.lifecycle import rename_hints
 
     return rename_hints(changes)

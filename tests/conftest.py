@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from reconciler import specs as specs_mod
+from reconciler import loader as loader_mod
 from reconciler.cli import main
 from reconciler.matrix import unpack
 
@@ -130,12 +130,12 @@ def clone_of_bare_origin(tmp_path: Path) -> Path:
 def spec_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The spec files a load reads, as they are read."""
     seen: list[str] = []
-    original = specs_mod._Loader.load_file
+    original = loader_mod.Loader.load_file
 
-    def counting(self: specs_mod._Loader, path: Path) -> object:
+    def counting(self: loader_mod.Loader, path: Path) -> object:
         seen.append(self.rel(path))
         return original(self, path)
-    monkeypatch.setattr(specs_mod._Loader, "load_file", counting)
+    monkeypatch.setattr(loader_mod.Loader, "load_file", counting)
     return seen
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from reconciler import specs as specs_mod
+from reconciler import loader as loader_mod
 from reconciler.ledger import Ledger
 from reconciler.plan import make_plan
 from reconciler.settings import load_settings
@@ -34,14 +34,14 @@ def test_forked_load_equals_serial_load(repo: Path, monkeypatch: pytest.MonkeyPa
     for i in range(40):
         write(repo, f"launches/many/s{i:02d}.yaml", f"apiVersion: launchops/v1\nlaunch:\n  docker_image: x:{i}\n"
                                                     f"  config: {{n: {i}}}\n")
-    monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 10**9)
+    monkeypatch.setattr(loader_mod, "PARALLEL_MIN_FILES", 10**9)
     serial = _load(repo)
-    monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
-    monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 1)  # a test runner may keep threads
+    monkeypatch.setattr(loader_mod, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(loader_mod, "_cpus", lambda: 3)
+    monkeypatch.setattr(loader_mod.threading, "active_count", lambda: 1)  # a test runner may keep threads
     calls: list[int] = []
-    real = specs_mod._load_forked
-    monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: calls.append(1) or real(*a))
+    real = loader_mod._load_forked
+    monkeypatch.setattr(loader_mod, "_load_forked", lambda *a: calls.append(1) or real(*a))
     forked = _load(repo)
     assert calls, "the load did not go through the forked workers"
     assert forked.specs == serial.specs
@@ -56,8 +56,8 @@ def test_no_fork_while_other_threads_run(repo: Path, monkeypatch: pytest.MonkeyP
     # held lock into a worker that waits for it forever, so the load stays in this process.
     for i in range(40):
         write(repo, f"launches/many/s{i:02d}.yaml", f"apiVersion: launchops/v1\nlaunch: {{docker_image: 'x:{i}'}}\n")
-    monkeypatch.setattr(specs_mod, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(specs_mod, "_cpus", lambda: 3)
-    monkeypatch.setattr(specs_mod.threading, "active_count", lambda: 2)
-    monkeypatch.setattr(specs_mod, "_load_forked", lambda *a: pytest.fail("forked beside other threads"))
+    monkeypatch.setattr(loader_mod, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(loader_mod, "_cpus", lambda: 3)
+    monkeypatch.setattr(loader_mod.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(loader_mod, "_load_forked", lambda *a: pytest.fail("forked beside other threads"))
     assert len(_load(repo).specs) == 43
