@@ -33,6 +33,11 @@ lint: $(STAMP)
 test: lint $(STAMP) $(WHEELS)
 	LAUNCHOPS_WHEELHOUSE=$(CURDIR)/$(WHEELS) $(BIN)/python -m pytest -n 2 -q
 
+## schema-check: write reconciler/schema_check.py again from the spec schema (after editing the schema)
+.PHONY: schema-check
+schema-check: $(STAMP)
+	$(BIN)/python -c "from reconciler import checks; open('reconciler/schema_check.py', 'w').write(checks.schema_check_source())"
+
 ## soak: the model-based random walk (tests/test_model_based.py), longer and shrinking what it finds
 .PHONY: soak
 soak: $(STAMP)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import cli, commit_all, git, make_repo, spec_reads, write
-from reconciler import checks, yamlload
+from reconciler import checks, schema_check, yamlload
 from reconciler.plan import make_plan
 from reconciler.render import documents
 from reconciler.settings import load_settings
@@ -354,6 +354,15 @@ def test_fast_schema_validator_agrees_with_jsonschema() -> None:
         assert fast == slow.is_valid(doc), doc
         agreed += fast
     assert agreed > 200  # both outcomes were exercised
+    assert checks._fast_validator() is schema_check.validate  # what was checked is the shipped code
+
+
+def test_the_shipped_schema_check_is_made_from_the_schema_as_it_is() -> None:
+    """reconciler/schema_check.py names the schema it was written from: after an edit of the schema,
+    `make schema-check` writes it again (until then every load compiles the schema itself)."""
+    assert schema_check.SCHEMA_SHA256 == checks._schema_sha256(), "run make schema-check"
+    written = checks.schema_check_source()
+    assert written.splitlines()[:4] == Path(schema_check.__file__).read_text().splitlines()[:4]
 
 
 def test_fast_yaml_builder_gives_what_pyyaml_builds() -> None:
