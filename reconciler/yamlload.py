@@ -46,7 +46,8 @@ class _Loader(_Base):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         # the stubs leave BaseResolver.resolve untyped
         if kind is not _SCALAR:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            # without path resolvers a collection's tag is its kind's default (a twentieth of compose)
+            return _COLLECTION_TAGS.get(kind) or super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         key = (value, implicit)
         tag = _RESOLVED.get(key)
         if tag is None:
@@ -54,6 +55,9 @@ class _Loader(_Base):
             if len(_RESOLVED) < 100_000:  # bounded: a hostile file of unique scalars
                 _RESOLVED[key] = tag
         return tag
+
+_COLLECTION_TAGS: dict[Any, str] = {} if _Loader.yaml_path_resolvers else {
+    yaml.MappingNode: _Loader.DEFAULT_MAPPING_TAG, yaml.SequenceNode: _Loader.DEFAULT_SEQUENCE_TAG}
 
 MAX_DEPTH = 64
 MAX_NODES = 10_000
