@@ -213,13 +213,13 @@ def shard_inputs(settings: Settings, specs: SpecSet) -> Inputs:
 # ---- the index: what a plan knows of every shard without reading it --------------------------------
 #
 # Reading 10,000 shards is most of a plan of nothing. So each ledger commit keeps, in
-# `_ledger.json`, an index of every shard as of that commit's specs tree, and says in a trailer
-# (gitrepo.STAMP) which `_ledger.json` and which specs tree the index describes. A plan starts
-# from the newest stamped commit in HEAD's history, asks git what differs from it (commits since,
-# and the working tree), and reads only those shards and files, the shards the index says need
-# a look (a retry, a schedule, a file they do not vouch for) and the ones holding an id that a
-# file read declares; the rest are counted, unread. The index changes only when ids, files or
-# such needs do: a commit of ten updates still touches ten shards.
+# `_ledger.json`, an index of every shard as of that commit's specs tree, and names in a trailer
+# (gitrepo.STAMP) the tree it committed: a commit amended since holds another, and is not believed.
+# A plan starts from the newest stamped commit in HEAD's history, asks git what differs from it
+# (commits since, and the working tree), and reads only those shards and files, the shards the
+# index says need a look (a retry, a schedule, a file they do not vouch for) and the ones holding
+# an id that a file read declares; the rest are counted, unread. The index changes only when ids,
+# files or such needs do: a commit of ten updates still touches ten shards.
 
 PLAIN = 1  # a shard that vouches for its file and holds one applied spec under the file's own id
 
