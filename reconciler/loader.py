@@ -54,7 +54,8 @@ class Loader:
         self._defaults: dict[Path, list[_Layer]] = {}
         self._root_prefix = str(self.root) + os.sep
         self._base_prefix = str(self.base) + os.sep
-        self._inside: dict[Path, bool] = {}  # folders that resolve inside the root (read_text's memo)
+        self._inside: dict[str, bool] = {}  # folders that resolve inside the root (read_text's memo)
+        self._layers_at: dict[str, list[_Layer]] = {}  # defaults_for by the folder's text (load_file's memo)
         self._merges: dict[int, tuple[list[_Layer], dict[str, Any]]] = {}  # _merged's memo, by the list's id
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
@@ -70,8 +71,8 @@ class Loader:
         except ValueError:
             return path.as_posix()
 
-    def read(self, path: Path) -> list[Document]:
-        rel = self.rel(path)
+    def read(self, path: Path, rel: str | None = None) -> list[Document]:
+        rel = rel or self.rel(path)
         text, problem = read_text(path, rel, self.root, self.settings.max_spec_bytes, self._inside)
         if problem:
             self.problems.append(problem)
@@ -127,14 +128,18 @@ class Loader:
         try:
             if text.startswith(self._base_prefix) and os.sep == "/":  # as below, without Path.relative_to
                 under = text[len(self._base_prefix):]
-                default_id = under[: len(under) - len(path.suffix)] if path.suffix else under
+                suffix = path.suffix
+                default_id = under[: len(under) - len(suffix)] if suffix else under
             else:
                 default_id = path.relative_to(self.base).with_suffix("").as_posix()
         except ValueError:
             self.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({self.settings.specs_dir}/)"))
             return []
-        documents = self.read(path)
-        folder_layers = self.defaults_for(path.parent)
+        documents = self.read(path, rel)
+        folder = os.path.dirname(text)
+        folder_layers = self._layers_at.get(folder)
+        if folder_layers is None:
+            folder_layers = self._layers_at[folder] = self.defaults_for(path.parent)
         out: list[tuple[Spec, tuple[int, int]]] = []
         for doc in documents:
             layer = _Layer(rel, path, doc.index, doc.data)

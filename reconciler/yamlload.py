@@ -79,7 +79,7 @@ class Document:
 
 
 def read_text(path: Path, rel: str, root: Path, max_bytes: int,
-              inside: dict[Path, bool] | None = None) -> tuple[str | None, Problem | None]:
+              inside: dict[str, bool] | None = None) -> tuple[str | None, Problem | None]:
     """The file's text, or the reason it is refused before parsing. `inside` is one load's memo of
     which folders resolve inside `root`: a file that is not itself a symlink is inside exactly when
     its folder is, so a load resolves once per folder, not per file (a tenth of it, profile)."""
@@ -89,10 +89,10 @@ def read_text(path: Path, rel: str, root: Path, max_bytes: int,
         if inside is None or stat.S_ISLNK(st.st_mode):
             ok = path.resolve().is_relative_to(root.resolve())
         else:
-            folder = path.parent
+            folder = os.path.dirname(path)  # its text: a Path and its hash per file cost more (profile)
             known = inside.get(folder)
             if known is None:
-                known = inside[folder] = folder.resolve().is_relative_to(root.resolve())
+                known = inside[folder] = Path(folder).resolve().is_relative_to(root.resolve())
             ok = known
         if not ok:
             how = "is a symlink that resolves" if path.is_symlink() else "is reached through a symlinked folder"
