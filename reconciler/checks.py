@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import difflib
 import json
 import math
 import re
@@ -73,6 +72,8 @@ def _did_you_mean(key: str, known: list[str]) -> str:
     guess = _CONFUSED.get(key.lower())
     if guess and guess in known:
         return f"; did you mean {guess!r}?"
+    import difflib  # only when a key is unknown: a millisecond of every start-up otherwise
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(known))}"
 

@@ -109,9 +109,16 @@ FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(f"{re.escape(prefix)}(?<![A-Za-z0-9]{re.escape(prefix)})(?:{rest})"))
     for name, prefix, rest in _ROWS)
 SHORTEST = 20  # no format above matches fewer characters: shorter values skip the regexes
-# Every format at once: one search finds that some row matches (most values match none), then
-# the rows are tried in order to name it. A third of the cost of trying each row (measured).
-_ANY = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in FORMATS))
+
+
+@lru_cache(maxsize=1)
+def _any_format() -> re.Pattern[str]:
+    """Every format at once: one search finds that some row matches (most values match none), then
+    the rows are tried in order to name it. A third of the cost of trying each row (measured);
+    compiled on first use (a millisecond)."""
+    return re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in FORMATS))
+
+
 # No prefix: a 40-hex W&B key (with `local-`-style prefix on W&B Server) is also a git commit.
 _HEX_KEY = re.compile(r"(?:[a-z]+-)?[0-9a-fA-F]{40}")
 # gitleaks' generic-api-key, made stricter: one run of key characters, all three letter cases and
@@ -131,7 +138,9 @@ def credential_format(value: str | int, secret_named: bool) -> str | None:
     is read as a number, so numbers are looked at as their text."""
     text = str(value)
     if len(text) >= SHORTEST:  # a prefixed format first: its name says best what to revoke
-        named = next((name for name, pattern in FORMATS if pattern.search(text)), None) if _ANY.search(text) else None
+        named = None
+        if _any_format().search(text):
+            named = next((name for name, pattern in FORMATS if pattern.search(text)), None)
         if named or not secret_named:
             return named
     if not secret_named:
