@@ -157,7 +157,7 @@ class Loader:
         `self.problems`: the caller records them). Each folder's defaults are read here first, so
         their problems are recorded once; with many files, the files are spread over forked
         workers (a cold load is CPU-bound, and no file needs another's result)."""
-        for folder in dict.fromkeys(p.parent for p in paths):
+        for folder in map(Path, dict.fromkeys(os.path.dirname(p) for p in paths)):  # a Path per folder, not per file
             if folder == self.base or self.base in folder.parents:
                 self.defaults_for(folder)
         workers = min(_cpus(), len(paths) // PARALLEL_MIN_FILES)
