@@ -184,23 +184,24 @@ class SinceStamp:
         self.root, self.folders = root, list(folders)
         log = ["-c", "log.showSignature=false", "log", "-1", f"--grep=^{STAMP}: ",
                f"--format=%H %T %(trailers:key={STAMP},valueonly,separator=%x20)", "HEAD"]
-        self._running = _start(root, [log, *_unlike_head_commands(folders)])
+        self._running = _start(root, [log, ["rev-parse", "HEAD"], *_unlike_head_commands(folders)])
 
     def answer(self) -> Stamped | None:
         """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
-        log, *unlike_head = self.close()
+        log, head, *unlike_head = self.close()
         words = (log or "").split()
         unlike = _unlike_head(*unlike_head)
         if len(words) != 3 or words[1] != words[2] or unlike is None:
             return None
-        since = plain(self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", words[0], "HEAD", "--",
-                      *self.folders)
+        # HEAD is the stamped commit itself (the last thing done was an apply): nothing differs since
+        since = "" if words[0] == (head or "").strip() else plain(
+            self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", words[0], "HEAD", "--", *self.folders)
         return None if since is None else Stamped(words[0], [p for p in since.split("\0") if p], unlike)
 
     def close(self) -> list[str | None]:
         """The answers, waited for (once; then none): asked and never used, they are still reaped."""
         running, self._running = self._running, []
-        return _answers(running) if running else [None] * 3
+        return _answers(running) if running else [None] * 4
 
 
 class Repo:
