@@ -176,10 +176,10 @@ class Interrupts:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic collector off while a run sends and writes: the specs, the plan and the ledger
-    are millions of objects, and each full collection walked them all again (3 s of an apply of
-    10,000 creates, profile) for garbage that reference counting frees anyway."""
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic collector off while a run sends and writes (and, in the CLI, reports): the specs,
+    the plan and the ledger are millions of objects, and each full collection walked them all
+    again (3 s of an apply of 10,000 creates, profile) for garbage that reference counting frees."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -432,7 +432,7 @@ class Applier:
             from reconciler import cost
 
             self.shard_inputs = cost.shard_inputs(self.settings, loaded)
-        with self.interrupts, _no_cycle_collection():
+        with self.interrupts, no_cycle_collection():
             result = self._run(plan, head, progress)
         notes = list(result.notes)
         if self.journal_error:
@@ -832,24 +832,17 @@ class Applier:
                 stopped.set()  # here, not where results are read: this worker takes the next change at once
             return done
 
-        def record(outcome: Outcome, events: list[Event]) -> None:
-            self._record(events)
-            checkpoint("after-record")
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome, len(outcomes), len(work))
-
-        if workers == 1:
-            # in this thread: a pool of one handed each change over and back, a tenth of an apply
-            # of 10,000 creates on the local queue (profile); and no send runs ahead of its record
-            for change in work:
-                _, outcome, events = attempt(change)
-                record(outcome, events)
-            return outcomes
         with ThreadPoolExecutor(workers, thread_name_prefix="enqueue") as pool:
-            for future in [pool.submit(attempt, change) for change in work]:
-                _, outcome, events = future.result()
-                record(outcome, events)
+            # one worker: in this thread, lazily (each send recorded before the next); a pool of one
+            # handed each change over and back, a tenth of an apply of 10,000 creates (profile)
+            done = (map(attempt, work) if workers == 1 else
+                    (future.result() for future in [pool.submit(attempt, change) for change in work]))
+            for _, outcome, events in done:
+                self._record(events)
+                checkpoint("after-record")
+                outcomes.append(outcome)
+                if progress:
+                    progress(outcome, len(outcomes), len(work))
         return outcomes
 
     def _why_stop(self) -> str | None:

@@ -279,7 +279,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
           max_enqueue: int | None, replace_ids: tuple[str, ...]) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
     from reconciler import lifecycle
-    from reconciler.apply import Options
+    from reconciler.apply import Options, no_cycle_collection
     from reconciler.plan import make_plan
     from reconciler.render import documents, text
 
@@ -308,7 +308,7 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids,
                       max_enqueue=limit)
     threads = parallel if parallel is not None else settings.parallel
-    with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
+    with no_cycle_collection(), _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
         current = runner.current_ledger()
         the_plan = shown
         # planned again only when something was recorded meanwhile (another apply in this clone; a
@@ -324,8 +324,10 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
             fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
                  "apply again to see it (nothing was enqueued)")
         result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan), specs)
-    document = documents.apply(result)
-    click.echo(render("apply", fmt, document), nl=False)
+        # the report too: with the collector back on, its first full collection walked everything
+        document = documents.apply(result)
+        report = render("apply", fmt, document)
+    click.echo(report, nl=False)
     step_summary("apply", document)
     # 130 / 143: stopped by SIGINT / SIGTERM, after recording and committing what was sent
     raise SystemExit(128 + result.interrupted if result.interrupted else 0 if result.ok else 1)

@@ -7,9 +7,10 @@ Backends never touch the ledger or git: apply owns those.
 from __future__ import annotations
 
 import abc
+import copy
 import datetime
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -46,9 +47,10 @@ class QueuedRun:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
-        data.update(extra)
+        # the fields are plain values: only `extra` needs a deep copy (asdict copied every field
+        # through its generic walk, a twentieth of an apply of 10,000 creates, profile)
+        data = {name: getattr(self, name) for name in _RUN_FIELDS}
+        data.update(copy.deepcopy(dict(self.extra)))
         return {k: v for k, v in data.items() if v is not None or k in ("entity", "priority")}
 
     @classmethod
@@ -58,6 +60,9 @@ class QueuedRun:
         kwargs["state"] = data.get("state") or "pending"
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**kwargs, extra=extra)
+
+
+_RUN_FIELDS = tuple(name for name in QueuedRun.__dataclass_fields__ if name != "extra")
 
 
 class BackendError(Exception):
