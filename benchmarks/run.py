@@ -135,27 +135,33 @@ def _peer_files(repo: Path, scratch: Path) -> tuple[Path, list[str]]:
     return scratch, out
 
 
-def _validate_vs_peer(repo: Path, count: int, scratch: Path) -> tuple[float, float]:
+SLOW_PEER = 20.0  # seconds: a peer this slow is measured once, to keep the whole run short
+
+
+def _validate_vs_peer(repo: Path, count: int, scratch: Path) -> tuple[float, float, int]:
     """Medians of a cold `launchops validate` (never applied: no ledger, every file read) and of
-    check-jsonschema over the same documents, measured in turn."""
+    check-jsonschema over the same documents, measured in turn; and how many times the peer ran."""
     where, files = _peer_files(repo, scratch)
     checker = shutil.which("check-jsonschema", path=str(Path(PY).parent)) or "check-jsonschema"
-    ours, peer = [], []
+    ours: list[float] = []
+    peer: list[float] = []
     for _ in range(REPEAT):
         r = launchops(repo, "validate")
         assert r.returncode == 0 and f"{count} specs valid" in r.stdout, r.stdout[-1000:] + r.stderr[-1000:]
         ours.append(r.seconds)
+        if peer and peer[0] > SLOW_PEER:
+            continue
         p = run([checker, "--schemafile", str(SCHEMA), *files], cwd=where)
         assert p.returncode == 0, p.stdout[-1000:]
         peer.append(p.seconds)
-    return median(ours), median(peer)
+    return median(ours), median(peer), len(peer)
 
 
 def bench_validate(work: Path) -> Row:
     """1. cold validate of 2,000 specs vs check-jsonschema over the same files."""
     count = n(2000)
     repo = generate(work / "validate", count)
-    a, b = _validate_vs_peer(repo, count, work / "validate-peer")
+    a, b, _ = _validate_vs_peer(repo, count, work / "validate-peer")
     return Row(f"1. cold `validate`, {count} specs", fmt_s(a), f"check-jsonschema {fmt_s(b)}", a / b, "<= 0.10",
                a / b <= 0.10)
 
@@ -185,9 +191,10 @@ def bench_shapes(work: Path, rows: list[Row]) -> None:
     for shape in SHAPES:
         repo = generate(work / f"shape-{shape}", count, shape=shape)
         if shape != "base":
-            a, b = _validate_vs_peer(repo, count, work / f"shape-{shape}-peer")
+            a, b, runs = _validate_vs_peer(repo, count, work / f"shape-{shape}-peer")
+            note = f"check-jsonschema measured once (slower than {SLOW_PEER:.0f} s a run)" if runs < REPEAT else ""
             rows.append(Row(f"1/{shape}: cold `validate`, {count} specs", fmt_s(a), f"check-jsonschema {fmt_s(b)}",
-                            a / b, "<= 0.10", a / b <= 0.10))
+                            a / b, "<= 0.10", a / b <= 0.10, note))
         r = launchops(repo, "apply", "--yes", check=False)
         assert r.returncode == 0, r.stderr[-3000:]
         a, b = _noop_plans(repo)
