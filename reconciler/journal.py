@@ -131,8 +131,9 @@ class Journal:
                     for e in events]
             self._db.executemany("INSERT INTO events (kind, spec_id, change, identity, data, session) "
                                  "VALUES (?, ?, ?, ?, ?, ?)", rows)
-            self._db.executemany("INSERT OR IGNORE INTO sent (marker) VALUES (?)",
-                                 [(e.data["marker"],) for e in events if e.kind == "intent" and e.data.get("marker")])
+            sent = [(e.data["marker"],) for e in events if e.kind == "intent" and e.data.get("marker")]
+            if sent:  # an enqueue's result names none: one statement less for each of 10,000
+                self._db.executemany("INSERT OR IGNORE INTO sent (marker) VALUES (?)", sent)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
