@@ -112,15 +112,19 @@ def _moved_from_line(settings: Settings, spec: Any) -> int:
     return 0
 
 
-def _asked(settings: Settings) -> SinceStamp:
+def _asked(settings: Settings) -> SinceStamp | None:
     """What a plan of what changed asks git (reconciler.cost), asked first: git answers while
-    the modules a plan needs are imported, which takes as long."""
+    the modules a plan needs are imported, which takes as long. None without a version 2 ledger
+    (never applied: every file is read, and git has nothing to say)."""
     from reconciler.gitrepo import SinceStamp
+    from reconciler.ledger import META
 
+    if not (settings.ledger_path / META).is_file():
+        return None
     return SinceStamp(settings.root, [settings.specs_dir, settings.ledger_dir])
 
 
-def _read(settings: Settings, asking: SinceStamp, also: tuple[str, ...] = ()) -> tuple[Ledger, SpecSet]:
+def _read(settings: Settings, asking: SinceStamp | None, also: tuple[str, ...] = ()) -> tuple[Ledger, SpecSet]:
     """The ledger and the specs that plan and validate need: only what changed since the newest
     stamped ledger commit (reconciler.cost), else everything. Unread specs are counted, not held."""
     from reconciler import cost, journal, ledger as ledger_mod
@@ -128,11 +132,12 @@ def _read(settings: Settings, asking: SinceStamp, also: tuple[str, ...] = ()) ->
     try:
         events, v1_events = journal.peek(settings.journal_path, journal.Lineage(settings.root))
         # an interrupted apply's events may name any shard: then everything is read
-        scoped = None if events or v1_events else cost.load(settings, asking, also)
+        scoped = None if events or v1_events or asking is None else cost.load(settings, asking, also)
     except (journal.JournalError, ledger_mod.LedgerError) as exc:
         raise EngineError(str(exc)) from None
     finally:
-        asking.close()
+        if asking is not None:
+            asking.close()
     if scoped is None:
         current = ledger(settings)
         return current, specs(settings, current)
