@@ -267,6 +267,7 @@ class Scope:
     shards: frozenset[str]  # relative to the ledger folder
     index: Mapping[str, Any]  # source -> PLAIN or its record, as of the stamped commit
     differ: frozenset[str]  # what git cannot vouch is HEAD's under specs_dir
+    meta: Mapping[str, Any]  # `_ledger.json`, decoded: the stamped commit's own
 
 
 def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
@@ -287,9 +288,10 @@ def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
         text = (settings.ledger_path / META).read_bytes()
     except OSError:
         return None
-    kept = _index_of(text, rules_key(settings))
-    touched = None if kept is None else _touched(settings, set(found.since) | found.unlike_head, kept)
-    if kept is None or touched is None:
+    meta = _index_of(text, rules_key(settings))
+    kept: dict[str, Any] = meta["index"]["shards"] if meta is not None else {}
+    touched = None if meta is None else _touched(settings, set(found.since) | found.unlike_head, kept)
+    if meta is None or touched is None:
         return None
     files, names = touched
     files |= {source for source, known in kept.items() if known != PLAIN and known["read"]}
@@ -299,7 +301,7 @@ def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
     names |= {shard_name(source, specs_dir) for source in files}
     inside = ledger_dir + "/"
     return Scope(frozenset(files), frozenset(names), kept,
-                 frozenset(r for r in found.unlike_head if not r.startswith(inside)))
+                 frozenset(r for r in found.unlike_head if not r.startswith(inside)), meta)
 
 
 def _touched(settings: Settings, paths: set[str], kept: Mapping[str, Any]) -> tuple[set[str], set[str]] | None:
@@ -335,9 +337,9 @@ def _touched(settings: Settings, paths: set[str], kept: Mapping[str, Any]) -> tu
 
 
 def _index_of(text: bytes, key: str) -> dict[str, Any] | None:
-    """The shards of `_ledger.json`'s index when it is well formed and made under `key`."""
+    """`_ledger.json`, decoded, when its index is well formed and made under `key`."""
     try:
-        data = json.loads(text)
+        data: dict[str, Any] = json.loads(text)
     except ValueError:
         return None
     found = data.get("index") if isinstance(data, dict) else None
@@ -349,7 +351,7 @@ def _index_of(text: bytes, key: str) -> dict[str, Any] | None:
                                    and isinstance(known.get("live"), int) and isinstance(known.get("file"), bool)
                                    and isinstance(known.get("read"), bool)):
             return None
-    return shards
+    return data
 
 
 def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = ()) -> tuple[Ledger, SpecSet] | None:
@@ -367,7 +369,7 @@ def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = (
     holders = _holders(settings, found.index)
     files, names = set(found.files), set(found.shards)
     for _ in range(4):
-        partial = read_folder(settings.ledger_path, settings.ledger_dir, sorted(names))
+        partial = read_folder(settings.ledger_path, settings.ledger_dir, sorted(names), found.meta)
         known = known_specs(settings, partial, sorted(files), set(found.differ))
         # a plan of nothing has no file to look at: YAML and the checks are not even imported
         loaded = load_specs(settings, known=known, only=sorted(files)) if files else SpecSet({}, (), 0)

@@ -133,19 +133,21 @@ def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
 
 
 def _unlike_head_commands(folders: Sequence[str]) -> list[list[str]]:
-    # the working tree against HEAD (through the index: staged or not); then every file git does
-    # not track ("?": ignored ones too, as nothing is excluded) and each tracked one's flag and mode
-    return [["diff-index", "--name-only", "-z", "--no-renames", "HEAD", "--", *folders],
-            ["ls-files", "-v", "-s", "-o", "-z", "--", *folders]]
+    # the working tree against the index (a file that became a link too), the index against HEAD
+    # (staged), both at once; then every file git does not track ("?": ignored ones too, as
+    # nothing is excluded) and each tracked one's flag (a link that HEAD holds is no plain blob:
+    # tree_blobs leaves it out, and the ledger's index is not written beside one)
+    return [["diff-files", "--name-only", "-z", "--", *folders],
+            ["diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", "--", *folders],
+            ["ls-files", "-v", "-c", "-o", "-z", "--", *folders]]
 
 
-def _unlike_head(changed: str | None, listed: str | None) -> set[str] | None:
-    if changed is None or listed is None:
+def _unlike_head(changed: str | None, staged: str | None, listed: str | None) -> set[str] | None:
+    if changed is None or staged is None or listed is None:
         return None
-    found = {path for path in changed.split("\0") if path}
-    # "H 100644 <blob> 0\t<path>": a tag other than H is a flag, another mode a symlink or submodule
-    found |= {e[2:] if e.startswith("? ") else e.split("\t", 1)[1] for e in listed.split("\0")
-              if e and not e.startswith(("H 100644 ", "H 100755 "))}
+    found = {path for path in (changed + staged).split("\0") if path}
+    # "H <path>": a tag other than H is a flag (skip-worktree, assume-unchanged) or "?" (untracked)
+    found |= {e[2:] for e in listed.split("\0") if e and not e.startswith("H ")}
     return found
 
 
@@ -180,23 +182,32 @@ class SinceStamp:
     `folders`. The questions are asked at once, when this is made: git answers them while the
     asker goes on (a plan imports the modules it needs meanwhile)."""
 
+    RECENT = 20  # commits looked at first: the stamped one is nearly always among them
+
     def __init__(self, root: Path, folders: Sequence[str]) -> None:
         self.root, self.folders = root, list(folders)
-        log = ["-c", "log.showSignature=false", "log", "-1", f"--grep=^{STAMP}: ",
-               f"--format=%H %T %(trailers:key={STAMP},valueonly,separator=%x20)", "HEAD"]
-        self._running = _start(root, [log, ["rev-parse", "HEAD"], *_unlike_head_commands(folders)])
+        self._running = _start(root, [self._log(f"-{self.RECENT}"), *_unlike_head_commands(folders)])
+
+    @staticmethod
+    def _log(*args: str) -> list[str]:
+        return ["-c", "log.showSignature=false", "log", *args,
+                f"--format=%H %T %(trailers:key={STAMP},valueonly,separator=%x20)", "HEAD"]
 
     def answer(self) -> Stamped | None:
         """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
-        log, head, *unlike_head = self.close()
-        words = (log or "").split()
+        log, *unlike_head = self.close()
         unlike = _unlike_head(*unlike_head)
-        if len(words) != 3 or words[1] != words[2] or unlike is None:
+        lines = (log or "").splitlines()
+        stamped = next((line.split() for line in lines if len(line.split()) > 2), None)
+        if stamped is None and len(lines) == self.RECENT:  # further back
+            stamped = (plain(self.root, *self._log("-1", f"--grep=^{STAMP}: ")) or "").split() or None
+        if stamped is None or len(stamped) != 3 or stamped[1] != stamped[2] or unlike is None:
             return None
         # HEAD is the stamped commit itself (the last thing done was an apply): nothing differs since
-        since = "" if words[0] == (head or "").strip() else plain(
-            self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", words[0], "HEAD", "--", *self.folders)
-        return None if since is None else Stamped(words[0], [p for p in since.split("\0") if p], unlike)
+        since = "" if lines[0].split()[0] == stamped[0] else plain(
+            self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", stamped[0], "HEAD", "--",
+            *self.folders)
+        return None if since is None else Stamped(stamped[0], [p for p in since.split("\0") if p], unlike)
 
     def close(self) -> list[str | None]:
         """The answers, waited for (once; then none): asked and never used, they are still reaped."""

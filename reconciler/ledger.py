@@ -645,13 +645,14 @@ def assemble(meta: Ledger, shards: Sequence[Shard], shown: str) -> Ledger:
     return replace(meta, specs=specs, made_from=made, unsealed=unsealed)
 
 
-def read_folder(folder: Path, shown: str, names: Sequence[str] | None = None) -> Ledger:
+def read_folder(folder: Path, shown: str, names: Sequence[str] | None = None, decoded: Any = None) -> Ledger:
     """The version 2 ledger in `folder` (which holds `_ledger.json`). `names`: only these shards
     (relative to the folder; one that is not there is skipped), the part of the ledger a plan of
-    what changed needs (reconciler.cost)."""
+    what changed needs (reconciler.cost); `decoded`: `_ledger.json` as that read it, launchops' own."""
     meta_path = folder / META
     try:
-        meta = parse_meta(decode(meta_path.read_text(encoding="utf-8"), f"{shown}/{META}"), f"{shown}/{META}")
+        data = decoded if decoded is not None else decode(meta_path.read_text(encoding="utf-8"), f"{shown}/{META}")
+        meta = parse_meta(data, f"{shown}/{META}")
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"{shown}/{META}: cannot be read: {exc}") from None
     wanted = shard_files(folder) if names is None else [n for n in sorted(set(names), key=walk_order)
