@@ -200,9 +200,10 @@ def shard_inputs(settings: Settings, specs: SpecSet) -> Inputs:
 
     def inputs(ledger: Ledger, sources: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         wanted = list(sources)
+        asked = set(wanted)  # a list here made an apply of 10,000 creates quadratic
         entries: dict[str, dict[str, str]] = {}
         for spec_id, entry in ledger.specs.items():
-            if entry.status != "removed" and entry.source in wanted:
+            if entry.status != "removed" and entry.source in asked:
                 entries.setdefault(entry.source, {})[spec_id] = entry.digest
         fine = [s for s in wanted if s not in warned and entries.get(s, {}) == by_source.get(s, {}) and s in by_source]
         made = record(settings, fine)

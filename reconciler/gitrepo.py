@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -179,40 +178,56 @@ class Stamped:
 
 class SinceStamp:
     """The newest commit in HEAD's history stamped with STAMP and what differs from it under
-    `folders`. The questions are asked at once, when this is made: git answers them while the
-    asker goes on (a plan imports the modules it needs meanwhile)."""
+    `folders`. Asked when this is made, by a thread per question (the stamp, then what changed
+    since; the working tree; the index; the files git does not track or is told not to look at):
+    git works on the cores while the asker goes on (a plan imports the modules it needs meanwhile)."""
 
     RECENT = 20  # commits looked at first: the stamped one is nearly always among them
 
     def __init__(self, root: Path, folders: Sequence[str]) -> None:
+        import threading
+
         self.root, self.folders = root, list(folders)
-        self._running = _start(root, [self._log(f"-{self.RECENT}"), *_unlike_head_commands(folders)])
+        self._stamped: tuple[str, list[str]] | None = None  # the commit, and what differs from it since
+        self._unlike: dict[str, str | None] = {}
+        asked = zip(("changed", "staged", "listed"), _unlike_head_commands(self.folders), strict=True)
+        self._threads = [threading.Thread(target=self._stamp, daemon=True),
+                         *(threading.Thread(target=self._worktree, args=pair, daemon=True) for pair in asked)]
+        for thread in self._threads:
+            thread.start()
 
     @staticmethod
     def _log(*args: str) -> list[str]:
         return ["-c", "log.showSignature=false", "log", *args,
                 f"--format=%H %T %(trailers:key={STAMP},valueonly,separator=%x20)", "HEAD"]
 
-    def answer(self) -> Stamped | None:
-        """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
-        log, *unlike_head = self.close()
-        unlike = _unlike_head(*unlike_head)
-        lines = (log or "").splitlines()
+    def _stamp(self) -> None:
+        lines = (plain(self.root, *self._log(f"-{self.RECENT}")) or "").splitlines()
         stamped = next((line.split() for line in lines if len(line.split()) > 2), None)
         if stamped is None and len(lines) == self.RECENT:  # further back
             stamped = (plain(self.root, *self._log("-1", f"--grep=^{STAMP}: ")) or "").split() or None
-        if stamped is None or len(stamped) != 3 or stamped[1] != stamped[2] or unlike is None:
-            return None
+        if stamped is None or len(stamped) != 3 or stamped[1] != stamped[2]:
+            return  # none, or the commit holds another tree than it stamped (amended since)
         # HEAD is the stamped commit itself (the last thing done was an apply): nothing differs since
         since = "" if lines[0].split()[0] == stamped[0] else plain(
             self.root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", stamped[0], "HEAD", "--",
             *self.folders)
-        return None if since is None else Stamped(stamped[0], [p for p in since.split("\0") if p], unlike)
+        if since is not None:
+            self._stamped = stamped[0], [p for p in since.split("\0") if p]
 
-    def close(self) -> list[str | None]:
-        """The answers, waited for (once; then none): asked and never used, they are still reaped."""
-        running, self._running = self._running, []
-        return _answers(running) if running else [None] * 4
+    def _worktree(self, key: str, command: Sequence[str]) -> None:
+        self._unlike[key] = plain(self.root, *command)
+
+    def answer(self) -> Stamped | None:
+        """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
+        self.close()
+        unlike = _unlike_head(*(self._unlike.get(k) for k in ("changed", "staged", "listed")))
+        return None if self._stamped is None or unlike is None else Stamped(*self._stamped, unlike)
+
+    def close(self) -> None:
+        """Wait for git's answers: asked and never used, its processes are still reaped."""
+        for thread in self._threads:
+            thread.join()
 
 
 class Repo:
@@ -319,6 +334,8 @@ class Repo:
         tree) — when the commit's folder is that tree, the message ends with STAMP and the
         commit's tree (reconciler.cost: the index was made for that specs tree)."""
         parent = self.head()
+        import tempfile  # apply's: a plan never needs it
+
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
@@ -491,6 +508,8 @@ class Repo:
     def commit_files(self, parent: str | None, files: dict[str, str], message: str) -> str:
         """A commit of `parent`'s tree (none: an orphan) with `files` (path -> text) written, made
         with plumbing on a private index: no work tree, index or branch is touched."""
+        import tempfile
+
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
