@@ -66,10 +66,13 @@ def specs(settings: Settings, current: Ledger | None = None) -> SpecSet:
 def with_moves(settings: Settings, loaded: SpecSet, current: Ledger) -> SpecSet:
     """The specs with their moves resolved against the ledger (`<specs_dir>/_moved.yaml` and each
     spec's moved_from): a wrong move is a problem at its line, a move with nothing to move a warning."""
-    from reconciler import lifecycle
     from reconciler.specs import MOVED_NAME
 
     path = settings.specs_path / MOVED_NAME
+    if not path.is_file() and not any(spec.moved_from for spec in loaded.specs.values()):
+        return loaded  # nothing moves: lifecycle's rules are not even imported
+    from reconciler import lifecycle
+
     declared: list[lifecycle.Move] = []
     problems: list[Problem] = []
     if path.is_file():
