@@ -32,7 +32,7 @@ from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
 _RULES = ("yamlload.py", "specs.py", "loader.py", "checks.py", "secrets.py", "problems.py", "matrix.py",
-          "schedule.py", "launch-spec.v1.schema.json")
+          "schedule.py", "cost.py", "launch-spec.v1.schema.json")  # cost.py: what a record may vouch for
 
 
 def blob_hash(data: bytes) -> str:
@@ -192,8 +192,11 @@ def _defaults_from_disk(root: Path, differ: set[str], blobs: dict[str, str]) -> 
 def shard_inputs(settings: Settings, specs: SpecSet) -> Inputs:
     """For apply: given the SpecSet it loaded, source -> what each written shard is made from, or
     None where the shard may not vouch for its file (its entries are not exactly the file's specs,
-    or the file had a warning that only a load shows)."""
+    the file had a warning that only a load shows, or a spec in it says what its entry does not
+    hold: `moved_from`, whose warnings depend on the ledger, or `lifecycle:`, which decides a
+    retry's withdraw)."""
     warned = {w.file for w in specs.warnings}
+    warned |= {spec.source for spec in specs.specs.values() if spec.moved_from or spec.lifecycle}
     by_source: dict[str, dict[str, str]] = {}
     for spec_id, spec in specs.specs.items():
         by_source.setdefault(spec.source, {})[spec_id] = spec.digest

@@ -258,12 +258,25 @@ def test_retries_and_replaces_of_unread_specs_are_planned(clone: Path, monkeypat
         assert cli(clone, *args).output == cli(clone, *args, env=FULL).output
 
 
+def test_a_spec_that_keeps_its_items_is_read_for_a_replace(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lifecycle:` is not in the ledger's entry, so a file that says it is read, not vouched for:
+    its replace withdraws nothing, as a full load says."""
+    write(repo, "launches/kept.yaml", "apiVersion: launchops/v1\nlifecycle: {withdraw: false}\n"
+                                      "launch: {docker_image: 'k:1'}\n")
+    commit_all(repo, "kept")
+    assert cli(repo, "apply", "--yes").exit_code == 0
+    out = cli(repo, "plan", "--replace", "kept", "--format", "json")
+    assert '"withdraw": null' in out.output and '"replace"' in out.output, out.output
+    assert out.output == cli(repo, "plan", "--replace", "kept", "--format", "json", env=FULL).output
+    _as_full(repo, monkeypatch)
+
+
 WALK_SPEC = "apiVersion: launchops/v1\n{id}launch:\n  docker_image: 'img:{n}'\n  config: {{seed: {seed}}}\n"
 
 
 def test_seeded_edits_reverts_amends_and_switches_plan_as_a_full_load(repo: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Twenty seeded steps of what people do to a repository between plans; after each, plan and
+    """Thirty seeded steps of what people do to a repository between plans; after each, plan and
     validate say exactly what reading everything says."""
     rng = random.Random(20261202)
     for n in range(8):
@@ -297,9 +310,9 @@ def test_seeded_edits_reverts_amends_and_switches_plan_as_a_full_load(repo: Path
     def apply() -> None:
         cli(repo, "apply", "--yes", "--allow-dirty")
 
-    def revert() -> None:
+    def revert() -> None:  # refused over uncommitted edits, or in conflict: then nothing changes
         if subprocess.run(["git", "revert", "--no-edit", "HEAD"], cwd=repo, capture_output=True).returncode:
-            git(repo, "revert", "--abort")
+            subprocess.run(["git", "revert", "--abort"], cwd=repo, capture_output=True)
 
     def amend() -> None:
         rel = rng.choice(files())
@@ -320,8 +333,20 @@ def test_seeded_edits_reverts_amends_and_switches_plan_as_a_full_load(repo: Path
         else:
             git(repo, "checkout", "-q", "-f", "main")
 
-    steps = [edit, edit, add, delete, defaults, apply, apply, revert, amend, shard, switch]
-    for _ in range(20):
+    def rename() -> None:  # with moved_from half the time: the old id's shard is not otherwise read
+        old = rng.choice(files())
+        new = f"launches/walk/r{rng.randint(100, 999)}.yaml"
+        git(repo, "mv", old, new)
+        if rng.random() < 0.5:
+            old_id = old[len("launches/"):-len(".yaml")]
+            write(repo, new, (repo / new).read_text().replace("launch:", f"moved_from: [{old_id}]\nlaunch:", 1))
+        commit_all(repo, "rename")
+
+    def uncommitted_apply() -> None:  # shards written, not committed
+        cli(repo, "apply", "--yes", "--no-commit", "--allow-dirty")
+
+    steps = [edit, edit, add, delete, defaults, apply, apply, revert, amend, shard, switch, rename, uncommitted_apply]
+    for _ in range(30):
         rng.choice(steps)()
         _as_full(repo, monkeypatch)
 
