@@ -7,7 +7,9 @@ written where that is possible. `say` callbacks carry notes meant for a person w
 (a lock taken over); results carry the rest.
 
   ledger(settings)            the committed ledger with an interrupted apply's events folded in
-  plan(settings)              the specs and the plan (loading only what changed: reconciler.cost)
+  specs(settings)             every spec, files the ledger vouches for taken from their shards
+  plan(settings)              the specs and the plan, reading only what changed since the newest
+                              stamped ledger commit (reconciler.cost); checked(settings) for validate
   session(settings, ...)      git, the lock, the journal, the backend: an Applier to run
 """
 from __future__ import annotations
