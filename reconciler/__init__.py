@@ -4,8 +4,11 @@ Layout, one concern per module:
   settings   repository settings (launchops.toml, [tool.launchops], LAUNCHOPS_* env, CLI flags)
   problems   a located problem (file, line, column, JSON path, message): a value, not an exception
   yamlload   reading one spec file safely, with the line and column of every problem
-  specs      discovering spec files, folder defaults, the effective spec and its digest
-  cost       what changed: spec files whose inputs differ from what their ledger shard recorded
+  specs      which files are specs, what a spec set is, the effective spec's merge and digest
+  loader     reading and checking spec files (schema_check: the schema's compiled check, written
+             by fastjsonschema); imported only by a load that reads a file
+  cost       what changed: the ledger's index, the stamped commit a plan starts from, and the
+             spec files and shards to read
   checks     what makes a spec invalid (JSON Schema and what a schema cannot say)
   secrets    masking secret-named values; refusing credentials committed in specs
   ledger     the applied-state ledger (version 2: one shard per spec file) and its transitions
