@@ -132,19 +132,19 @@ def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
 
 
 def _unlike_head_commands(folders: Sequence[str]) -> list[list[str]]:
-    # the working tree against the index (a file that became a link too), the index against HEAD
-    # (staged), both at once; then every file git does not track ("?": ignored ones too, as
-    # nothing is excluded) and each tracked one's flag (a link that HEAD holds is no plain blob:
-    # tree_blobs leaves it out, and the ledger's index is not written beside one)
-    return [["diff-files", "--name-only", "-z", "--", *folders],
-            ["diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", "--", *folders],
+    # tracked files that differ from HEAD, staged or not (`git status` refreshes git's stat cache
+    # as it goes: a fresh clone's files are all "racily clean", and until that cache is written
+    # every other command re-reads all of them); then every file git does not track ("?": ignored
+    # ones too, as nothing is excluded) and each tracked one's flag (a link that HEAD holds is no
+    # plain blob: tree_blobs leaves it out, and the ledger's index is not written beside one)
+    return [["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=no", "--", *folders],
             ["ls-files", "-v", "-c", "-o", "-z", "--", *folders]]
 
 
-def _unlike_head(changed: str | None, staged: str | None, listed: str | None) -> set[str] | None:
-    if changed is None or staged is None or listed is None:
+def _unlike_head(changed: str | None, listed: str | None) -> set[str] | None:
+    if changed is None or listed is None:
         return None
-    found = {path for path in (changed + staged).split("\0") if path}
+    found = {entry[3:] for entry in changed.split("\0") if len(entry) > 3}
     # "H <path>": a tag other than H is a flag (skip-worktree, assume-unchanged) or "?" (untracked)
     found |= {e[2:] for e in listed.split("\0") if e and not e.startswith("H ")}
     return found
@@ -179,7 +179,7 @@ class Stamped:
 class SinceStamp:
     """The newest commit in HEAD's history stamped with STAMP and what differs from it under
     `folders`. Asked when this is made, by a thread per question (the stamp, then what changed
-    since; the working tree; the index; the files git does not track or is told not to look at):
+    since; the tracked files; the files git does not track or is told not to look at):
     git works on the cores while the asker goes on (a plan imports the modules it needs meanwhile)."""
 
     RECENT = 20  # commits looked at first: the stamped one is nearly always among them
@@ -190,7 +190,7 @@ class SinceStamp:
         self.root, self.folders = root, list(folders)
         self._stamped: tuple[str, list[str]] | None = None  # the commit, and what differs from it since
         self._unlike: dict[str, str | None] = {}
-        asked = zip(("changed", "staged", "listed"), _unlike_head_commands(self.folders), strict=True)
+        asked = zip(("changed", "listed"), _unlike_head_commands(self.folders), strict=True)
         self._threads = [threading.Thread(target=self._stamp, daemon=True),
                          *(threading.Thread(target=self._worktree, args=pair, daemon=True) for pair in asked)]
         for thread in self._threads:
@@ -221,7 +221,7 @@ class SinceStamp:
     def answer(self) -> Stamped | None:
         """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
         self.close()
-        unlike = _unlike_head(*(self._unlike.get(k) for k in ("changed", "staged", "listed")))
+        unlike = _unlike_head(*(self._unlike.get(k) for k in ("changed", "listed")))
         return None if self._stamped is None or unlike is None else Stamped(*self._stamped, unlike)
 
     def close(self) -> None:
