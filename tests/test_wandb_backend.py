@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import json
 import subprocess
 import sys
@@ -556,7 +557,11 @@ def test_find_on_a_server_without_paging(wandb_server: WandbServer, withheld: st
     target = request("target", docker_image="img", queue_name="q", entity="ent", priority=2)
     results = drive(wandb_server, [{"op": "enqueue", "request": target}, {"op": "find", "request": target}])
     (found,) = ok(results[1])
-    assert found["id"] == ok(results[0])["id"] and found["enqueued_at"] == ok(results[0])["enqueued_at"]
+    assert found["id"] == ok(results[0])["id"]
+    # the server's createdAt and the client's clock at the send, both to the second: a tick or two apart
+    sent, listed = (datetime.datetime.fromisoformat(r["enqueued_at"].replace("Z", "+00:00"))
+                    for r in (ok(results[0]), found))
+    assert abs((listed - sent).total_seconds()) <= 2
     refused, single = _find_requests(wandb_server)
     assert not refused["valid"] and single["valid"] and "after" not in single["query"] and "pageInfo" not in single["query"]
 
