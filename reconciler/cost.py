@@ -60,15 +60,15 @@ def rules_key(settings: Settings) -> str:
     return hashlib.sha256(f"{_rules_digest()}\n{shared}".encode()).hexdigest()[:32]
 
 
-def _folders(settings: Settings, source: str) -> list[str]:
-    """specs_dir and every folder below it down to the source's, repository-relative."""
+def _defaults_above(settings: Settings, source: str) -> list[list[str]]:
+    """The defaults files that may sit above `source`, repository-relative, a list per folder from
+    specs_dir down to the source's."""
     top = Path(settings.specs_dir).as_posix()
     prefix = "" if top == "." else top + "/"
-    parts = source[len(prefix):].split("/")[:-1]
-    out = [top]
-    for part in parts:
-        out.append(part if out[-1] == "." else f"{out[-1]}/{part}")
-    return out
+    folders = [top]
+    for part in source[len(prefix):].split("/")[:-1]:
+        folders.append(part if folders[-1] == "." else f"{folders[-1]}/{part}")
+    return [[name if folder == "." else f"{folder}/{name}" for name in DEFAULTS_NAMES] for folder in folders]
 
 
 def _defaults_of(settings: Settings, source: str, exists: Mapping[str, str],
@@ -78,11 +78,8 @@ def _defaults_of(settings: Settings, source: str, exists: Mapping[str, str],
     if folder in memo:
         return memo[folder]
     out = memo.setdefault(folder, {})
-    for above in _folders(settings, source):
-        for name in DEFAULTS_NAMES:
-            rel = name if above == "." else f"{above}/{name}"
-            if rel in exists:
-                out[rel] = exists[rel]
+    for level in _defaults_above(settings, source):
+        out.update((rel, exists[rel]) for rel in level if rel in exists)
     return out
 
 
@@ -115,9 +112,8 @@ def _defaults_on_disk(settings: Settings, source: str, blob: Callable[[str], str
     folder = source.rpartition("/")[0]
     if folder not in above:
         above[folder] = {}
-        for level in _folders(settings, source):
-            for name in DEFAULTS_NAMES:
-                rel = name if level == "." else f"{level}/{name}"
+        for level in _defaults_above(settings, source):
+            for rel in level:
                 if os.path.lexists(settings.root / rel):
                     found = blob(rel)
                     if found is None:
@@ -170,8 +166,8 @@ def _with_defaults(settings: Settings, sources: Iterable[str]) -> list[str]:
     """The sources and every defaults file that may sit above them."""
     out = set(sources)
     for source in sources:
-        for level in _folders(settings, source):
-            out.update(name if level == "." else f"{level}/{name}" for name in DEFAULTS_NAMES)
+        for level in _defaults_above(settings, source):
+            out.update(level)
     return sorted(out)
 
 
@@ -269,9 +265,14 @@ class Scope:
 
     files: frozenset[str]
     shards: frozenset[str]  # relative to the ledger folder
-    index: Mapping[str, Any]  # source -> PLAIN or its record, as of the stamped commit
     differ: frozenset[str]  # what git cannot vouch is HEAD's under specs_dir
     meta: Mapping[str, Any]  # `_ledger.json`, decoded: the stamped commit's own
+
+    @property
+    def index(self) -> Mapping[str, Any]:
+        """source -> PLAIN or its record, as of the stamped commit."""
+        shards: Mapping[str, Any] = self.meta["index"]["shards"]
+        return shards
 
 
 def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
@@ -304,8 +305,8 @@ def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
         return None  # as much as everything: a full load answers as fast
     names |= {shard_name(source, specs_dir) for source in files}
     inside = ledger_dir + "/"
-    return Scope(frozenset(files), frozenset(names), kept,
-                 frozenset(r for r in found.unlike_head if not r.startswith(inside)), meta)
+    differ = frozenset(r for r in found.unlike_head if not r.startswith(inside))
+    return Scope(frozenset(files), frozenset(names), differ, meta)
 
 
 def _touched(settings: Settings, paths: set[str], kept: Mapping[str, Any]) -> tuple[set[str], set[str]] | None:
