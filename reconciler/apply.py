@@ -432,7 +432,7 @@ class Applier:
             from reconciler import cost
 
             self.shard_inputs = cost.shard_inputs(self.settings, loaded)
-        with self.interrupts, no_cycle_collection():
+        with self.interrupts:  # the cyclic collector is the caller's: the CLI turns it off (no_cycle_collection)
             result = self._run(plan, head, progress)
         notes = list(result.notes)
         if self.journal_error:

@@ -73,37 +73,14 @@ def _reason(text: str) -> str:
 def plain(root: Path, *args: str) -> str | None:
     """The output of one plain `git` command (literal pathspecs, C locale); None when it failed
     (not a work tree, no commit, an object that is gone)."""
-    return plain_all(root, args)[0]
-
-
-def plain_all(root: Path, *commands: Sequence[str]) -> list[str | None]:
-    """`plain` for each command, all running at once: a plan's questions are independent, and
-    asked one after another their waits add up."""
-    return _answers(_start(root, commands))
-
-
-def _start(root: Path, commands: Sequence[Sequence[str]]) -> list[subprocess.Popen[bytes] | None]:
     env = {**os.environ, **_LITERAL, "LC_ALL": "C"}
-    running: list[subprocess.Popen[bytes] | None] = []
-    for args in commands:
-        try:
-            running.append(subprocess.Popen(["git", *args], cwd=root, env=env, stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-        except OSError:
-            running.append(None)
-    return running
-
-
-def _answers(running: Sequence[subprocess.Popen[bytes] | None]) -> list[str | None]:
-    out: list[str | None] = []
-    for process in running:
-        if process is None:
-            out.append(None)
-            continue
+    try:
         # no timeout: with one, the wait after the output ends polls with sleeps (a plan's floor)
-        stdout, _ = process.communicate()
-        out.append(stdout.decode("utf-8", "surrogateescape") if process.returncode == 0 else None)
-    return out
+        done = subprocess.run(["git", *args], cwd=root, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              check=False)
+    except OSError:
+        return None
+    return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
 
 
 def _ls_tree(out: str) -> list[tuple[str, str, str, str]]:
@@ -128,7 +105,7 @@ def unlike_head(root: Path, folders: Sequence[str]) -> set[str] | None:
     """Files under `folders` whose content git cannot vouch is HEAD's: modified, staged, deleted,
     untracked, ignored, or flagged skip-worktree or assume-unchanged (git stops looking at those),
     or not a plain file; None when git cannot say."""
-    return _unlike_head(*plain_all(root, *_unlike_head_commands(folders)))
+    return _unlike_head(*(plain(root, *command) for command in _unlike_head_commands(folders)))
 
 
 def _unlike_head_commands(folders: Sequence[str]) -> list[list[str]]:
