@@ -172,13 +172,17 @@ def main(ctx: click.Context, directory: Path | None) -> None:
 @click.pass_obj
 def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str, staged: bool) -> None:
     """Check specs (all of specs_dir, or the given files and folders); report every problem."""
-    from reconciler.render import documents
-    from reconciler.specs import load_specs
-
     if staged:
         _validate_staged(obj.root, paths, fmt)
     settings = obj.settings()
-    result = load_specs(settings, [Path(p) for p in paths]) if paths else _validate_all(settings)
+    if paths:
+        from reconciler.specs import load_specs
+
+        result = load_specs(settings, [Path(p) for p in paths])
+    else:
+        result = _validate_all(settings)
+    from reconciler.render import documents  # after: git answers while it is imported
+
     click.echo(render("validate", fmt, documents.validate(result)), nl=False)
     raise SystemExit(0 if result.valid else 1)
 
@@ -237,16 +241,20 @@ def _plan(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = No
 @click.pass_obj
 def plan(obj: Ctx, fmt: str, backend: str | None, detailed_exitcode: bool, replace_ids: tuple[str, ...]) -> None:
     """Show what apply would do. Reads files only: no backend, no credentials; writes nothing."""
-    from reconciler.render import documents
 
     def invalid(specs: SpecSet) -> NoReturn:
+        from reconciler.render import documents
+
         # the document still goes out, with every problem: the pull-request comment shows them
         document = documents.invalid_plan(specs)
         click.echo(render("plan", fmt, document), nl=False)
         step_summary("plan", document)
         raise SystemExit(1)
 
+    # asked first: git answers while the renderer's modules are imported
     the_plan = _plan(obj.settings(backend), invalid if fmt != "text" else None, replace_ids)
+    from reconciler.render import documents
+
     document = documents.plan(the_plan)
     click.echo(render("plan", fmt, document), nl=False)
     step_summary("plan", document)

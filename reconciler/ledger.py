@@ -24,19 +24,17 @@ import json
 import math
 import os
 import re
-import secrets as _random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring as _quote  # json's own (C) string encoder
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
-if TYPE_CHECKING:
-    from reconciler.settings import Settings
+from reconciler.settings import LEDGER_META, Settings
 
 VERSION = 2
-META = "_ledger.json"
+META = LEDGER_META
 SUFFIX = ".json"
 STATUSES = ("pending", "applied", "failed", "unknown", "removed")
 # Attempts that may or may not have reached the queue: looked up by marker before any retry.
@@ -65,7 +63,9 @@ def marker(repository: str, change: str) -> str:
 
 
 def new_repository_id() -> str:
-    return _random.token_hex(16)
+    import secrets  # apply's, once per repository: a plan need not import it
+
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True)

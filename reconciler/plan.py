@@ -245,11 +245,11 @@ def _rename_hints(changes: list[Change]) -> tuple[str, ...]:
 
 def _with_cells(changes: list[Change], specs: Mapping[str, Spec], ledger: Ledger) -> list[Change]:
     """Each matrix cell's change carries its values and its spec (reconciler.matrix)."""
-    from reconciler.matrix import base_id
-
     if not any(s.cell is not None for s in specs.values()) and not any(e.cell is not None
                                                                         for e in ledger.specs.values()):
         return changes
+    from reconciler.matrix import base_id
+
     sources = {s.source for s in specs.values()}
     out = []
     for change in changes:

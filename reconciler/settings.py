@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ class SettingsError(Exception):
 # Settings that also act as repository-wide launch defaults, under every _defaults.yaml.
 LAUNCH_DEFAULT_KEYS = ("entity", "project", "queue_name", "project_queue")
 BACKENDS = ("local", "wandb")
+LEDGER_META = "_ledger.json"  # the ledger folder's own file (reconciler.ledger.META), known before ledger is imported
 
 
 PREVIEW_MATRIX = ("first", "none", "all")
@@ -179,6 +179,8 @@ def _from_file(root: Path) -> tuple[dict[str, Any], str]:
 
 
 def _read_toml(path: Path, name: str) -> dict[str, Any]:
+    import tomllib  # a repository without a settings file never needs it
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -197,6 +197,34 @@ def test_an_edit_reads_its_file_and_its_shard_only(clone: Path, monkeypatch: pyt
     _as_full(clone, monkeypatch)
 
 
+@pytest.mark.parametrize("form", ["-C DIR", "-CDIR"])
+def test_git_asked_ahead_from_the_command_line_answers_the_plan(clone: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               form: str) -> None:
+    """The entry point asks git before the CLI is imported; the plan takes up that answer."""
+    from reconciler import engine
+
+    write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))
+    commit_all(clone, "lr")
+    engine.ask_ahead(["-C", str(clone), "plan"] if form == "-C DIR" else [f"-C{clone}", "plan"])
+    assert len(engine._AHEAD) == 1
+    specs, shards = spec_reads(monkeypatch), shard_reads(monkeypatch)
+    out = cli(clone, "plan")
+    assert "1 to update" in out.output, out.output
+    assert (specs, shards) == ([TRAIN], ["team-b/train-7b.yaml.json"]) and engine._AHEAD == {}
+    _as_full(clone, monkeypatch)
+
+
+@pytest.mark.parametrize("argv", [[], ["-C"], ["--version"], ["apply", "--yes"], ["status"],
+                                  ["validate", "--staged"], ["--help", "plan"]])
+def test_nothing_is_asked_ahead_for_other_commands(clone: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   argv: list[str]) -> None:
+    from reconciler import engine
+
+    monkeypatch.chdir(clone)
+    engine.ask_ahead(argv)
+    assert engine._AHEAD == {}
+
+
 def test_an_amended_ledger_commit_vouches_for_nothing(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the edit goes into the stamped commit itself: its index describes the tree it had before
     write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))

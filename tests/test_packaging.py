@@ -47,4 +47,4 @@ def test_wheel_carries_the_schema(tmp_path: Path) -> None:
         assert f"reconciler/templates/{template}" in names
     assert "reconciler/backends/local.py" in names and "reconciler/render/markdown.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "launchops = reconciler.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "launchops = reconciler.__main__:main" in zipfile.ZipFile(wheel).read(entry).decode()

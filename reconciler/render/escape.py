@@ -20,7 +20,6 @@ heading, link or @mention of its own.
 """
 from __future__ import annotations
 
-import html as _html
 import re
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators: all break or disguise a line.
@@ -102,4 +101,6 @@ def html(value: str) -> str:
     if _HTML_PLAIN.fullmatch(value):  # most strings: nothing to do (a status page has 100,000 of them)
         return value
     shown = _CONTROL.sub(_visible, value).encode("utf-8", "backslashreplace").decode("utf-8")
-    return _html.escape(shown, quote=True)
+    import html  # for the few strings that need it (a status page)
+
+    return html.escape(shown, quote=True)

@@ -5,7 +5,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from reconciler.matrix import cells_line, grouped
 from reconciler.render.escape import text as esc
 
 SYMBOLS = {"create": "+", "update": "~", "retry": "↻", "remove": "-", "slot": "@", "replace": "±", "move": "→"}
@@ -42,7 +41,7 @@ def summary_line(summary: dict[str, int]) -> str:
 
 def plan(doc: dict[str, Any]) -> str:
     lines = []
-    for change in grouped(doc["changes"]):  # a matrix spec's cells: one line per spec and action
+    for change in _grouped(doc["changes"]):  # a matrix spec's cells: one line per spec and action
         if "cells" in change:
             lines.extend(_group(change))
             continue
@@ -84,11 +83,21 @@ def _diff_line(d: dict[str, Any]) -> str:
     return f"      ~ {esc(d['path'])}: {value(d['old'])} -> {value(d['new'])}"
 
 
+def _grouped(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not changes:
+        return []  # a plan of nothing does not import matrix
+    from reconciler import matrix
+
+    return matrix.grouped(changes)
+
+
 def _group(group: dict[str, Any]) -> list[str]:
     """A matrix spec's cells of one action: the diff they share, the fields that differ by cell."""
+    from reconciler import matrix
+
     count = plural(len(group["cells"]), "cell")
     lines = [f"  {SYMBOLS[group['action']]} {esc(group['id'])}  ({group['action']} {count}: {esc(group['reason'])}; "
-             f"{esc(group['source'])})", f"      cells: {esc(cells_line(group))}"]
+             f"{esc(group['source'])})", f"      cells: {esc(matrix.cells_line(group))}"]
     lines.extend(_diff_line(d) for d in group["diff"])
     lines.extend(f"      ~ {esc(path)}: (differs by cell)" for path in group["varies"])
     if group["withdraw"]:
