@@ -38,6 +38,7 @@ lists the item (see backends/wandb.py).
 """
 from __future__ import annotations
 
+import datetime
 import gc
 import json
 import os
@@ -57,11 +58,12 @@ from reconciler.backends.base import Backend, BackendError, EnqueueFailed, Enque
 from reconciler.journal import Journal, explain
 from reconciler.ledger import UNCERTAIN, Event, Ledger, intent, marker
 from reconciler.lock import claim, claim_age, claimed_elsewhere, describe_claim, renewed
-from reconciler.plan import Action, Change, Plan, make_plan
+from reconciler.plan import Action, Change, Plan
 from reconciler.settings import Settings
 from reconciler.specs import SpecSet
 
 if TYPE_CHECKING:  # git is imported only by commands that commit
+    from reconciler.engine import Planned
     from reconciler.gitrepo import Repo
 
 FAULT_ENV = "LAUNCHOPS_DIE_AT"  # tests name a step (optionally step:N) to be SIGKILLed at
@@ -104,6 +106,7 @@ class Options:
     push_attempts: int = 5
     replace: tuple[str, ...] = ()  # apply --replace: specs enqueued again although unchanged
     max_enqueue: int | None = None  # a plan made again after a rejected push is held to it too (None: no limit)
+    clock: datetime.datetime | None = None  # the one clock an apply judges slots by (None: the real one)
 
 
 @dataclass(frozen=True)
@@ -693,12 +696,25 @@ class Applier:
         if not specs.valid:
             raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
         self.shard_inputs = cost.shard_inputs(self.settings, specs)
-        plan = make_plan(specs.specs, ledger, withdraw=self.settings.withdraw, replace_ids=self.options.replace,
-                         moves=specs.moves)
         try:
-            return engine.vetted(self.settings, plan, self.options.max_enqueue)
+            return engine.applying(self.settings, specs, ledger, self.options)
         except engine.EngineError as exc:
             raise ApplyAborted(f"after catching up with the remote: {exc}") from None
+
+    def plan_again(self, planned: Planned) -> Plan:
+        """The plan apply showed, or the same recipe on the ledger now when something was recorded
+        since it was made (another apply in this clone, a migration): what a plan reads of the
+        ledger is otherwise the same, and so would be the plan."""
+        from reconciler import engine
+
+        assert planned.plan is not None and planned.ledger is not None
+        now, then = self.current_ledger(), planned.ledger
+        if (now.specs, now.forgotten, now.legacy) == (then.specs, then.forgotten, then.legacy):
+            return planned.plan
+        try:
+            return engine.applying(self.settings, planned.specs, now, self.options)
+        except engine.EngineError as exc:
+            raise ApplyAborted(str(exc)) from None
 
     def _catch_up(self) -> None:
         """Move to the remote's tip; what our unpushed ledger commits held is journalled first.

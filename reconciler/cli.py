@@ -106,19 +106,6 @@ backend_option = click.option("--backend", type=click.Choice(["local", "wandb"])
                               help="Queue backend (default: settings, then LAUNCHOPS_BACKEND, then local).")
 
 
-def _specs_or_fail(settings: Settings, invalid: Callable[[SpecSet], NoReturn] | None = None,
-                   what: str = "nothing was enqueued", current: Ledger | None = None) -> SpecSet:
-    """Every spec, its warnings shown on stderr; invalid specs end the command (`invalid` says how;
-    by default the problems go to stderr and `what` says what did not happen). `current`: the
-    ledger, when the caller has read it already."""
-    from reconciler import engine
-
-    try:
-        return _report(engine.specs(settings, current), invalid, what)
-    except engine.EngineError as exc:
-        fail(str(exc))
-
-
 def _report(specs: SpecSet, invalid: Callable[[SpecSet], NoReturn] | None, what: str) -> SpecSet:
     if specs.warnings or not specs.valid:
         from reconciler.render import documents, text
@@ -286,9 +273,8 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
           allow_dirty: bool, fail_fast: bool, parallel: int | None, lock_timeout: float, fmt: str,
           max_enqueue: int | None, replace_ids: tuple[str, ...]) -> None:
     """Enqueue new and changed specs, record every QueuedRun ID, commit the ledger."""
-    from reconciler import lifecycle
+    from reconciler import engine
     from reconciler.apply import Options, no_cycle_collection
-    from reconciler.plan import make_plan
     from reconciler.render import documents, text
 
     if push and no_commit:
@@ -296,42 +282,26 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     if push and local:
         raise click.UsageError("--local says no other clone applies, --push publishes for them: pick one")
     settings = obj.settings(backend)
-    if settings.backend == "wandb" and not (push or local):
-        _refuse_unpublished(settings)
-    if push:
-        _refuse_missing_remote(settings, remote)
-    planned_from = _ledger_with_journal(settings)  # read once: the specs' shards and the plan shown
-    specs = _specs_or_fail(settings, current=planned_from)
-    # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
-    # "no" leaves the repository as it was. The session plans again and enqueues only what was shown.
-    clock = _apply_clock()
-    limit = settings.max_enqueue if max_enqueue is None else max_enqueue
-    unknown = lifecycle.unknown_replaces(replace_ids, specs.specs)
-    if unknown:
-        fail(unknown)
-    shown = make_plan(specs.specs, planned_from, withdraw=settings.withdraw, now=clock, replace_ids=replace_ids,
-                      moves=specs.moves)
-    shown = _vetted(settings, shown, limit)
-    asked = None if yes else _confirm(shown, fmt)
     options = Options(commit=not no_commit, push=push, remote=remote, fail_fast=fail_fast, replace=replace_ids,
-                      max_enqueue=limit)
+                      max_enqueue=settings.max_enqueue if max_enqueue is None else max_enqueue, clock=_apply_clock())
+    # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
+    # "no" leaves the repository as it was. The session enqueues only what was shown.
+    try:
+        planned = engine.apply_plan(settings, options, local)
+    except engine.EngineError as exc:
+        fail(str(exc))
+    _report(planned.specs, None, "nothing was enqueued")
+    assert planned.plan is not None
+    asked = None if yes else _confirm(planned.plan, fmt)
     threads = parallel if parallel is not None else settings.parallel
     with no_cycle_collection(), _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        current = runner.current_ledger()
-        the_plan = shown
-        # planned again only when something was recorded meanwhile (another apply in this clone; a
-        # migration): what a plan reads of the ledger is the same, so would be the plan
-        if (current.specs, current.forgotten, current.legacy) != (planned_from.specs, planned_from.forgotten,
-                                                                   planned_from.legacy):
-            the_plan = make_plan(specs.specs, current, withdraw=settings.withdraw, now=clock,
-                                 replace_ids=replace_ids, moves=specs.moves)
-            the_plan = _vetted(settings, the_plan, limit)
+        the_plan = runner.plan_again(planned)
         if yes and not the_plan.empty:
             click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
         if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
             fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
                  "apply again to see it (nothing was enqueued)")
-        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan), specs)
+        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan), planned.specs)
         # the report too: with the collector back on, its first full collection walked everything
         document = documents.apply(result)
         report = render("apply", fmt, document)
@@ -358,17 +328,6 @@ def _apply_clock() -> datetime.datetime:
     return clock
 
 
-def _vetted(settings: Settings, the_plan: Plan, limit: int) -> Plan:
-    """Protect (removals and moves held to their spec's last `lifecycle:`) and max_enqueue (one
-    folder-defaults edit must not launch hundreds of GPU jobs unasked), before anything is sent."""
-    from reconciler import engine
-
-    try:
-        return engine.vetted(settings, the_plan, limit)
-    except engine.EngineError as exc:
-        fail(str(exc))
-
-
 def _shown(change: Any) -> tuple[str, str, str]:
     return change.id, change.action.value, change.digest
 
@@ -386,20 +345,6 @@ def _confirm(the_plan: Plan, fmt: str) -> set[tuple[str, str, str]]:
     return {_shown(c) for c in the_plan.changes}
 
 
-def _refuse_missing_remote(settings: Settings, remote: str) -> None:
-    """--push names a remote: one that does not exist is found before an intent is written."""
-    from reconciler.gitrepo import GitError, Repo
-
-    try:
-        remotes = Repo(settings.root).remotes()
-    except GitError:
-        return  # not a repository: the session says so
-    if remote not in remotes:
-        have = f"this clone's remotes: {', '.join(remotes)}" if remotes else "this clone has no remote"
-        fail(f"--push: there is no remote named {remote!r} ({have}); add it (git remote add {remote} URL) "
-             "or name another with --remote (nothing was written or enqueued)")
-
-
 @contextmanager
 def _session(settings: Settings, options: Options, command: str, lock_timeout: float = 0, parallel: int = 1,
              allow_dirty: bool = True) -> Iterator[Applier]:
@@ -412,22 +357,6 @@ def _session(settings: Settings, options: Options, command: str, lock_timeout: f
             yield runner
     except engine.EngineError as exc:
         fail(str(exc))
-
-
-def _refuse_unpublished(settings: Settings) -> None:
-    """On W&B, intents that stay in this clone are invisible to every other applier (CI runs
-    `apply --push`): both would enqueue the same change. A clone with a remote must say which."""
-    from reconciler.gitrepo import GitError, Repo
-
-    try:
-        remotes = Repo(settings.root).remotes()
-    except GitError:
-        return  # not a repository: the session says so
-    if remotes:
-        fail(f"this clone has a remote ({', '.join(remotes)}): on the wandb backend an apply without --push keeps "
-             "its intents in this clone, so another clone or CI applying the same change cannot see them and "
-             "would enqueue it again; pass --push (intents are pushed before anything is enqueued), or --local "
-             "if this clone is the only one that applies (nothing was enqueued)")
 
 
 def _progress(plan: Plan) -> Callable[..., None] | None:

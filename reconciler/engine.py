@@ -54,6 +54,7 @@ class Planned:
 
     specs: SpecSet  # when invalid there is no plan
     plan: Plan | None
+    ledger: Ledger | None = None  # what the plan was made from
 
 
 def specs(settings: Settings, current: Ledger | None = None) -> SpecSet:
@@ -201,7 +202,58 @@ def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
     made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves,
                                      replace_ids=replace_ids))
     # every unread spec is applied as it is now: unchanged
-    return Planned(loaded, replace(made, unchanged=made.unchanged + loaded.unread, causes=causes(settings, made)))
+    return Planned(loaded, replace(made, unchanged=made.unchanged + loaded.unread, causes=causes(settings, made)),
+                   current)
+
+
+def apply_plan(settings: Settings, options: Options, local: bool) -> Planned:
+    """What apply shows before it asks and before anything is written, refused first where it
+    must not run (below); the session then sends it (Applier.plan_again)."""
+    if options.push or (settings.backend == "wandb" and not local):
+        _refuse_unsafe_remote(settings, options)
+    current = ledger(settings)
+    loaded = specs(settings, current)
+    if not loaded.valid:
+        return Planned(loaded, None, current)
+    from reconciler.lifecycle import unknown_replaces
+
+    unknown = unknown_replaces(options.replace, loaded.specs)
+    if unknown:
+        raise EngineError(unknown)
+    return Planned(loaded, applying(settings, loaded, current, options), current)
+
+
+def applying(settings: Settings, loaded: SpecSet, current: Ledger, options: Options) -> Plan:
+    """The plan apply sends, made one way whether shown, made again after another apply recorded
+    meanwhile, or after catching up with the remote: at the apply's clock, with its --replace,
+    held to protect and max_enqueue (vetted)."""
+    from reconciler.plan import make_plan
+
+    made = make_plan(loaded.specs, current, withdraw=settings.withdraw, now=options.clock,
+                     replace_ids=options.replace, moves=loaded.moves)
+    return vetted(settings, made, options.max_enqueue)
+
+
+def _refuse_unsafe_remote(settings: Settings, options: Options) -> None:
+    """--push names a remote, which must exist before an intent is written. Without --push on W&B,
+    intents stay in this clone, invisible to every other applier (CI runs `apply --push`): both
+    would enqueue the same change, so a clone with a remote must say which (--push or --local)."""
+    from reconciler.gitrepo import GitError, Repo
+
+    try:
+        remotes = Repo(settings.root).remotes()
+    except GitError:
+        return  # not a repository: the session says so
+    if options.push and options.remote not in remotes:
+        have = f"this clone's remotes: {', '.join(remotes)}" if remotes else "this clone has no remote"
+        raise EngineError(f"--push: there is no remote named {options.remote!r} ({have}); add it (git remote add "
+                          f"{options.remote} URL) or name another with --remote (nothing was written or enqueued)")
+    if not options.push and remotes:
+        raise EngineError(
+            f"this clone has a remote ({', '.join(remotes)}): on the wandb backend an apply without --push keeps "
+            "its intents in this clone, so another clone or CI applying the same change cannot see them and "
+            "would enqueue it again; pass --push (intents are pushed before anything is enqueued), or --local "
+            "if this clone is the only one that applies (nothing was enqueued)")
 
 
 def guard(settings: Settings, plan: Plan) -> Plan:

@@ -456,14 +456,6 @@ class Repo:
         except (ValueError, git.GitCommandError):
             return None
 
-    def file_at(self, commit: str, path: str) -> str | None:
-        """A file's text at `commit`; None when it does not exist there."""
-        try:
-            text: str = self.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
-            return text
-        except git.GitCommandError:
-            return None
-
     # ---- a branch of launchops' own beside the user's (the preview ledger): never checked out ----
 
     def merge_base(self, a: str, b: str) -> str | None:

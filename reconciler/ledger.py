@@ -40,7 +40,6 @@ STATUSES = ("pending", "applied", "failed", "unknown", "removed")
 # Attempts that may or may not have reached the queue: looked up by marker before any retry.
 UNCERTAIN = ("pending", "unknown")
 RETRYABLE = ("pending", "unknown", "failed")
-KINDS = ("change", "replace", "slot")  # and "preview:pr-N"
 # Entry keys this launchops writes; any other key (written by a later minor release: schedule
 # slots, preview namespaces) is kept as it was read.
 _ENTRY_KEYS = ("applied_commit", "cell", "change", "claim", "digest", "error", "kind", "launch", "marker",

@@ -37,8 +37,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 UTC = datetime.UTC
-CATCHUP = ("latest", "all", "none")
-CONCURRENCY = ("allow", "forbid", "replace")
 MAX_CATCHUP_DEFAULT = 10
 MISSED_KEPT = 20  # the newest missed slots a record lists; git history keeps the rest
 NOW_ENV = "LAUNCHOPS_NOW"

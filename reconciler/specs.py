@@ -157,27 +157,6 @@ def is_input(settings: Settings, rel: str) -> bool:
     return not any(part.startswith(".") for part in parts[:-1]) and _is_input_name(parts[-1])
 
 
-def spec_files_among(settings: Settings, changed: Iterable[str]) -> list[Path] | None:
-    """Which of these changed repository-relative paths `discover` would load now, or None when one
-    of them changes more than itself: a _defaults file (every spec below it), a symlink or a folder
-    (discover refuses linked folders; git lists an untracked linked folder as one path)."""
-    top = Path(settings.specs_dir).as_posix()
-    prefix = "" if top == "." else top + "/"
-    out = []
-    for rel in changed:
-        if not rel.startswith(prefix):
-            continue
-        parts = rel[len(prefix):].split("/")
-        if any(part.startswith(".") for part in parts[:-1]):
-            continue  # discover never walks into hidden folders
-        path = settings.root / rel
-        if parts[-1] in DEFAULTS_NAMES or path.is_symlink() or path.is_dir():
-            return None
-        if _is_spec_name(parts[-1]) and path.exists():
-            out.append(path)
-    return out
-
-
 def _scope(loader: Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
     """Which reported files the given paths ask about: the files, everything under the folders,
     and the _defaults files above any of them (their values are part of those specs)."""

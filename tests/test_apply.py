@@ -372,9 +372,9 @@ def test_an_apply_between_the_shown_plan_and_the_lock_is_planned_against(repo: P
     """apply sends the plan it showed when nothing was recorded before it took the lock (it plans
     once); when another apply in this clone ran in between, it plans again on that ledger and
     sends nothing a second time."""
-    import reconciler.cli as cli_mod
+    import reconciler.engine as engine_mod
 
-    vetted = cli_mod._vetted
+    vetted = engine_mod.vetted
     plans: list[Any] = []
 
     def another_apply_after_the_first_plan(settings: Any, plan: Any, limit: int) -> Any:
@@ -384,7 +384,7 @@ def test_an_apply_between_the_shown_plan_and_the_lock_is_planned_against(repo: P
             assert other.returncode == 0, other.stderr
         return vetted(settings, plan, limit)
 
-    monkeypatch.setattr(cli_mod, "_vetted", another_apply_after_the_first_plan)
+    monkeypatch.setattr(engine_mod, "vetted", another_apply_after_the_first_plan)
     result = cli(repo, "apply", "--yes")
     assert result.exit_code == 0, result.output
     assert len(plans) == 2 and plans[1].empty  # planned again, on the other apply's ledger
@@ -394,8 +394,8 @@ def test_an_apply_between_the_shown_plan_and_the_lock_is_planned_against(repo: P
     edit(repo, TRAIN, "lr: 0.0003", "lr: 0.0001")
     commit_all(repo, "edit")
     plans.clear()
-    monkeypatch.setattr(cli_mod, "_vetted", lambda settings, plan, limit: plans.append(plan) or vetted(settings, plan,
-                                                                                                      limit))
+    monkeypatch.setattr(engine_mod, "vetted", lambda settings, plan, limit: plans.append(plan) or vetted(settings, plan,
+                                                                                                        limit))
     result = cli(repo, "apply", "--yes")
     assert result.exit_code == 0, result.output
     assert len(plans) == 1  # nothing recorded meanwhile: the plan shown is the plan sent
