@@ -629,22 +629,16 @@ def schema() -> None:
 @main.command()
 @click.option("--html", "folder", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Write the status page here: index.html (self-contained) and status.json.")
-@click.option("--now", "now_text", default=None, metavar="TIME",
-              help="The clock, as ISO 8601 (default: LAUNCHOPS_NOW, then the real clock): what is 24 h old, "
-              "next slots; for tests and replays.")
+@now_option
 @click.pass_obj
-def report(obj: Ctx, folder: Path, now_text: str | None) -> None:
+def report(obj: Ctx, folder: Path) -> None:
     """Write the status page: every spec's state, what needs attention, schedules, open previews.
     Reads files only (no backend): run status --refresh first for fresh queue states."""
-    from reconciler import engine, report as report_mod
+    from reconciler import engine, report as report_mod, schedule
 
     try:
-        now = report_mod.parse_now(now_text if now_text is not None else os.environ.get("LAUNCHOPS_NOW"))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--now") from None
-    try:
-        document = report_mod.collect(obj.settings(), now)
-    except engine.EngineError as exc:
+        document = report_mod.collect(obj.settings(), schedule.now())
+    except (engine.EngineError, schedule.ScheduleError) as exc:
         fail(str(exc))
     for path in report_mod.write(folder, document):
         click.echo(escape.lines(f"wrote {escape.text(str(path))}"))

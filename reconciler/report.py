@@ -44,16 +44,6 @@ def iso(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_now(text: str | None) -> datetime.datetime:
-    """`--now`: an ISO 8601 time (UTC when it names no zone); None is the real clock."""
-    if not text:
-        return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    moment = _parse_time(text)
-    if moment is None:
-        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-01T09:00:00Z)")
-    return moment
-
-
 def _parse_time(value: Any) -> datetime.datetime | None:
     if not isinstance(value, str) or not value:
         return None

@@ -91,7 +91,7 @@ def parse_time(value: Any) -> datetime.datetime:
         try:
             when = datetime.datetime.fromisoformat(value.strip().replace("z", "Z"))
         except ValueError:
-            raise ScheduleError(f"{value!r} is not a timestamp; write it as 2026-12-01T00:00:00Z") from None
+            raise ScheduleError(f"{value!r} is not an ISO 8601 timestamp; write it as 2026-12-01T00:00:00Z") from None
     else:
         raise ScheduleError("must be a timestamp such as 2026-12-01T00:00:00Z")
     if when.tzinfo is None:

@@ -43,6 +43,13 @@ def make_repo(path: Path, examples: bool = True) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_clock_carried_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--now sets LAUNCHOPS_NOW for the rest of its process (cli._set_now), and in-process runs of
+    the CLI share this one: each test starts on the real clock."""
+    monkeypatch.delenv("LAUNCHOPS_NOW", raising=False)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository holding the example specs, committed."""
