@@ -83,6 +83,15 @@ def plain(root: Path, *args: str) -> str | None:
     return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
 
 
+def run(root: Path, args: Sequence[str], stdin: str = "", env: dict[str, str] | None = None) -> str:
+    """One git command fed `stdin`; GitError with git's words when it fails."""
+    done = subprocess.run(["git", *args], cwd=root, input=stdin.encode("utf-8", "surrogateescape"),
+                          capture_output=True, env={**os.environ, **_LITERAL, **(env or {})}, check=False)
+    if done.returncode:
+        raise GitError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
 def _ls_tree(out: str) -> list[tuple[str, str, str, str]]:
     """(mode, kind, object, path) of each entry of `git ls-tree -z` output."""
     entries = []
@@ -349,12 +358,7 @@ class Repo:
         return commit
 
     def _run(self, args: list[str], stdin: str, env: dict[str, str] | None = None) -> str:
-        """One git command fed `stdin`; GitError with git's words when it fails."""
-        done = subprocess.run(["git", *args], cwd=self.root, input=stdin.encode("utf-8", "surrogateescape"),
-                              capture_output=True, env={**os.environ, **_LITERAL, **(env or {})}, check=False)
-        if done.returncode:
-            raise GitError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
-        return done.stdout.decode("utf-8", "surrogateescape")
+        return run(self.root, args, stdin, env)
 
     def _update_index(self, files: list[str], attempts: int = 50) -> None:
         """`git update-index --add --remove`, waiting while a `git status` beside it (a `launchops

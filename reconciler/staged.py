@@ -6,7 +6,6 @@ written to a temporary folder with `git checkout-index`, which reads the index a
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,16 +20,14 @@ class StagedError(Exception):
 
 def _export(root: Path, into: Path, *pathspecs: str) -> None:
     """Copy the index's files under `pathspecs` into `into`, as a commit would hold them."""
-    listed = _git(root, "ls-files", "-z", "--", *pathspecs)
-    if listed:
-        _git(root, "checkout-index", "-z", "--stdin", f"--prefix={into}/", stdin=listed)
+    from reconciler.gitrepo import GitError, run
 
-
-def _git(root: Path, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StagedError(f"git {args[0]} failed: {result.stderr.strip()} (is {root} a git repository?)")
-    return result.stdout
+    try:
+        listed = run(root, ["ls-files", "-z", "--", *pathspecs])
+        if listed:
+            run(root, ["checkout-index", "-z", "--stdin", f"--prefix={into}/"], listed)
+    except GitError as exc:
+        raise StagedError(f"{exc} (is {root} a git repository?)") from None
 
 
 @contextmanager
