@@ -10,6 +10,9 @@ written where that is possible. `say` callbacks carry notes meant for a person w
   specs(settings)             every spec, files the ledger vouches for taken from their shards
   plan(settings)              the specs and the plan, reading only what changed since the newest
                               stamped ledger commit (reconciler.cost); checked(settings) for validate
+  ask_ahead(argv)             plan's questions to git, asked by the entry point before the CLI loads
+  apply_plan(settings, ...)   what apply shows before it asks; applying(...), the one recipe of the
+                              plan apply sends (shown, made again, after catching up with the remote)
   session(settings, ...)      git, the lock, the journal, the backend: an Applier to run
 """
 from __future__ import annotations
