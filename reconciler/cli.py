@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.specs import SpecSet
 
-# Modules are imported where a command needs them: a no-op plan answered from its verdict needs
-# neither YAML nor JSON Schema nor the applier, and start-up is most of its time (profile).
+# Modules are imported where a command needs them: a plan of nothing needs neither YAML nor JSON
+# Schema nor the applier, and start-up is most of its time (profile).
 
 @dataclass
 class Ctx:
