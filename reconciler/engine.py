@@ -128,13 +128,17 @@ _AHEAD: dict[tuple[Path, str, str], SinceStamp | None] = {}  # asked by ask_ahea
 def ask_ahead(argv: Sequence[str]) -> None:
     """Ask git what a plan or a validate will ask it (_asked), from the command line alone and
     before the CLI is imported, which takes as long as git's answers (a third of a plan of nothing).
-    Only `[-C DIR] plan|validate ...`; anything else, or settings that do not load, asks nothing
-    here (the command then says what is wrong)."""
+    Only `[-C DIR] plan ...` and `[-C DIR] validate [--format F]` (files named, or --staged, need no
+    such answer); anything else, or settings that do not load, asks nothing here (the command then
+    says what is wrong)."""
     args = list(argv)
     directory = None
     while args and args[0].startswith("-C"):
         directory, args = (args[0][2:], args[1:]) if len(args[0]) > 2 else (args[1] if args[1:] else None, args[2:])
-    if not args or args[0] not in ("plan", "validate") or "--staged" in args:
+    if not args or args[0] not in ("plan", "validate"):
+        return
+    if args[0] == "validate" and ("--staged" in args or any(
+            not arg.startswith("-") and before != "--format" for before, arg in zip(args, args[1:], strict=False))):
         return
     from reconciler.settings import SettingsError, find_root, load_settings
 

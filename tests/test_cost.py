@@ -205,7 +205,7 @@ def test_git_asked_ahead_from_the_command_line_answers_the_plan(clone: Path, mon
 
     write(clone, TRAIN, (clone / TRAIN).read_text().replace("0.0003", "0.0001"))
     commit_all(clone, "lr")
-    engine.ask_ahead(["-C", str(clone), "plan"] if form == "-C DIR" else [f"-C{clone}", "plan"])
+    engine.ask_ahead(["-C", str(clone), "plan"] if form == "-C DIR" else [f"-C{clone}", "validate", "--format", "json"])
     assert len(engine._AHEAD) == 1
     specs, shards = spec_reads(monkeypatch), shard_reads(monkeypatch)
     out = cli(clone, "plan")
@@ -215,7 +215,8 @@ def test_git_asked_ahead_from_the_command_line_answers_the_plan(clone: Path, mon
 
 
 @pytest.mark.parametrize("argv", [[], ["-C"], ["--version"], ["apply", "--yes"], ["status"],
-                                  ["validate", "--staged"], ["--help", "plan"]])
+                                  ["validate", "--staged"], ["validate", "launches/a.yaml"],
+                                  ["validate", "--format", "json", "launches"], ["--help", "plan"]])
 def test_nothing_is_asked_ahead_for_other_commands(clone: Path, monkeypatch: pytest.MonkeyPatch,
                                                    argv: list[str]) -> None:
     from reconciler import engine
