@@ -140,11 +140,11 @@ def ask_ahead(argv: Sequence[str]) -> None:
     if args[0] == "validate" and ("--staged" in args or any(
             not arg.startswith("-") and before != "--format" for before, arg in zip(args, args[1:], strict=False))):
         return
-    from reconciler.settings import SettingsError, find_root, load_settings
+    from reconciler.settings import find_root, load_settings
 
     try:
         settings = load_settings(find_root(Path(directory) if directory is not None else Path.cwd()))
-    except (SettingsError, OSError):
+    except Exception:  # only a head start: the command itself finds and says what is wrong
         return
     _AHEAD[settings.root, settings.specs_dir, settings.ledger_dir] = _asked(settings)
 
