@@ -118,3 +118,67 @@ def test_a_ledger_newer_than_launchops_is_refused_naming_its_version(tmp_path: P
     write(repo, ".launchops/ledger/_ledger.json", json.dumps({"version": 3, "repository": "0" * 32}))
     out = cli(repo, "plan")
     assert out.exit_code == 1 and "ledger version 3 is newer than this launchops reads" in out.stderr
+
+
+def test_an_unknown_entry_keeps_its_version_1_marker_and_is_looked_up_not_sent_again(v1_code: Path,
+                                                                                      tmp_path: Path) -> None:
+    """Version 1 records an attempt W&B may or may not have taken as `unknown`. The local queue
+    never answers that way, so the entry is the one version 1 wrote for `b`'s applied change with
+    its status set to unknown (change and digest as version 1 wrote them, so its marker is the one
+    `b`'s item on the queue carries). Migrated, the entry keeps that marker, and the retry finds
+    the item by it."""
+    repo = _v1_world(v1_code, tmp_path)
+    path = repo / ".launchops/ledger.json"
+    old = json.loads(path.read_text())
+    entry = old["specs"]["b"]
+    (v1_marker,) = [i["marker"] for i in local_items(repo) if i["spec_id"] == "b"]  # from id, digest, change
+    old["specs"]["b"] = {**entry, "status": "unknown", "error": "the backend did not answer"}
+    path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    commit_all(repo, "a version 1 ledger with an unknown attempt")
+    before = sends(local_items(repo))
+    assert before[v1_marker] == 1
+
+    assert cli(repo, "migrate").exit_code == 0
+    migrated = read_ledger(repo)["specs"]["b"]
+    assert migrated["status"] == "unknown" and migrated["marker"] == v1_marker
+    planned = cli(repo, "plan")
+    assert "b" in planned.output and "retry" in planned.output, planned.output
+    applied = cli(repo, "apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    # looked up by its version 1 marker and adopted: one item for b, sent once
+    assert [(i["marker"], i["sends"]) for i in local_items(repo) if i["spec_id"] == "b"] == [(v1_marker, 1)]
+    assert read_ledger(repo)["specs"]["b"]["status"] == "applied"
+    assert cli(repo, "plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_push_publishes_the_migration_before_it_enqueues_anything(v1_code: Path, tmp_path: Path) -> None:
+    """With --push the migration commit reaches the remote before any intent or enqueue: killed
+    at its first enqueue, apply has sent nothing, and the remote already holds version 2 (with
+    the .gitignore that lets the shards be committed)."""
+    from crash_kit import bare_remote
+
+    repo = _v1_world(v1_code, tmp_path)
+    remote = bare_remote(tmp_path / "remote.git", repo)
+    write(repo, "launches/d.yaml", spec_text(1))
+    commit_all(repo, "a new spec")
+    git(repo, "push", "-q")
+    before = local_items(repo)
+    killed = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes", "--push"],
+                            capture_output=True, text=True, env={**os.environ, "LAUNCHOPS_DIE_AT": "before-enqueue"},
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert sends(local_items(repo)) == sends(before)  # killed before its first enqueue: nothing was sent
+    subjects = git(remote, "log", "--format=%s", "main").splitlines()
+    migration = [i for i, s in enumerate(subjects) if "migrate the ledger to version 2" in s]
+    assert migration, subjects
+    assert json.loads(git(remote, "show", "main:.launchops/ledger.json")) == {"moved_to": ".launchops/ledger/",
+                                                                              "version": 2}
+    assert "!ledger/**" in git(remote, "show", "main:.launchops/.gitignore").splitlines()
+    assert json.loads(git(remote, "show", "main:.launchops/ledger/_ledger.json"))["version"] == 2
+
+    again = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes", "--push"],
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert all(n == 1 for n in sends(local_items(repo)).values())
+    assert {i["spec_id"] for i in local_items(repo)} >= {"a", "b", "c", "d"}
+    assert git(repo, "status", "--porcelain") == ""
