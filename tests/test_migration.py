@@ -16,6 +16,7 @@ import pytest
 
 from conftest import ROOT, cli, commit_all, git, make_repo, read_ledger, write
 from crash_kit import local_items, sends, spec_text
+from reconciler.ledger import marker
 
 V1_COMMIT = "ec58883c4c69174e8dcee6b105c8834d38ca3480"  # the last commit whose launchops wrote version 1
 
@@ -182,3 +183,46 @@ def test_apply_push_publishes_the_migration_before_it_enqueues_anything(v1_code:
     assert all(n == 1 for n in sends(local_items(repo)).values())
     assert {i["spec_id"] for i in local_items(repo)} >= {"a", "b", "c", "d"}
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_two_clones_migrating_at_once_converge_on_the_one_that_pushed_first(v1_code: Path, tmp_path: Path) -> None:
+    """Clone A runs `migrate --push`; clone B, which has not seen it, runs `apply --push`: B's own
+    migration is refused by the remote, and B takes A's (its repository id, so its markers), sends
+    nothing, and what either clone enqueues afterwards carries A's id."""
+    from crash_kit import bare_remote
+
+    env = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "shared-queue.db")}
+    repo = make_repo(tmp_path / "repo", examples=False)
+    for name in "ab":
+        write(repo, f"launches/{name}.yaml", spec_text(1))
+    commit_all(repo)
+    v1_env = {**os.environ, "PYTHONPATH": str(v1_code), **env}
+    done = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(repo), "apply", "--yes"],
+                          capture_output=True, text=True, env=v1_env, cwd=v1_code, timeout=120)
+    assert done.returncode == 0, done.stderr
+    remote = bare_remote(tmp_path / "remote.git", repo)
+    clones = []
+    for name in ("a", "b"):
+        clone = tmp_path / f"clone-{name}"
+        git(tmp_path, "clone", "-q", str(remote), str(clone))
+        git(clone, "config", "user.name", "Test User")
+        git(clone, "config", "user.email", "test@example.invalid")
+        clones.append(clone)
+    first, second = clones
+    before = local_items(first, env)
+
+    assert cli(first, "migrate", "--push", env=env).exit_code == 0
+    theirs = read_ledger(first)["repository"]
+    out = cli(second, "apply", "--yes", "--push", env=env)
+    assert out.exit_code == 0, out.output
+    assert read_ledger(second)["repository"] == theirs
+    assert git(second, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    assert local_items(first, env) == before  # neither migration enqueued anything
+
+    write(second, "launches/a.yaml", spec_text(2))
+    commit_all(second, "a=2")
+    git(second, "push", "-q")
+    assert cli(second, "apply", "--yes", "--push", env=env).exit_code == 0
+    entry = read_ledger(second)["specs"]["a"]
+    assert entry["queued_runs"][-1]["marker"] == marker(theirs, entry["change"])
+    assert all(n == 1 for n in sends(local_items(first, env)).values())
