@@ -167,3 +167,26 @@ def test_an_unpushed_run_of_an_earlier_change_is_not_taken_for_the_remotes_pendi
     value = {i["id"]: i["launch"]["config"]["overrides"]["run_config"]["v"] for i in items}
     assert sorted(value.values()) == [1, 2, 3] and set(sends(items).values()) == {1}, items
     _settled(remote, tmp_path / "fresh", env, value, 3)
+
+
+def test_apply_warns_when_the_remote_is_not_the_one_the_ledger_was_made_under(tmp_path: Path) -> None:
+    """`_ledger.json` records the remote URL it was made under: a fork (origin points elsewhere now)
+    is told to take an id of its own, and is not told again once it has."""
+    env = _queue(tmp_path)
+    original = _repo(tmp_path / "original", 1)
+    bare_remote(tmp_path / "remote.git", original)
+    assert launchops(original, "apply", "--yes", env=env).returncode == 0
+    assert read_ledger(original)["remote"] == str(tmp_path / "remote.git")
+    fork = Path(shutil.copytree(original, tmp_path / "fork", symlinks=True))
+    git(fork, "remote", "set-url", "origin", str(tmp_path / "fork.git"))
+    write(fork, "launches/x.yaml", spec_text(2))
+    commit_all(fork, "x=2")
+    warned = launchops(fork, "apply", "--yes", env=env)
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert "migrate --new-repository-id" in warned.stdout + warned.stderr
+    assert launchops(fork, "migrate", "--new-repository-id", env=env).returncode == 0
+    assert read_ledger(fork)["remote"] == str(tmp_path / "fork.git")
+    write(fork, "launches/x.yaml", spec_text(3))
+    commit_all(fork, "x=3")
+    quiet = launchops(fork, "apply", "--yes", env=env)
+    assert quiet.returncode == 0 and "new-repository-id" not in quiet.stdout + quiet.stderr
