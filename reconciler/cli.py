@@ -85,7 +85,7 @@ def format_option(command: str) -> Callable[[Any], Any]:
 
 
 def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """--now sets the clock slots are judged by, for every plan this process makes (LAUNCHOPS_NOW)."""
+    """--now sets the clock for the rest of this process (LAUNCHOPS_NOW): every plan it makes, the report."""
     if value is not None:
         from reconciler import schedule
 
@@ -98,8 +98,8 @@ def _set_now(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 
 now_option = click.option("--now", "now_text", default=None, metavar="TIME", expose_value=False, callback=_set_now,
-                          help="The clock schedules' slots are judged by, ISO 8601 with an offset (default: "
-                          "LAUNCHOPS_NOW, then the real clock); for tests and replays.")
+                          help="The clock (what slots are due; on the status page, what is 24 h old), ISO 8601 "
+                          "with an offset (default: LAUNCHOPS_NOW, then the real clock); for tests and replays.")
 
 
 backend_option = click.option("--backend", type=click.Choice(["local", "wandb"]), default=None,
