@@ -75,14 +75,6 @@ def _strict(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
-def _reads_as_json(text: str) -> bool:
-    try:
-        _strict(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _escape(text: str) -> str:
     out = []
     for char in text:
@@ -95,8 +87,11 @@ def _escape(text: str) -> str:
 
 def value_text(value: Any) -> str:
     """A value as it appears in a cell id, before percent-encoding."""
-    if isinstance(value, str) and not _reads_as_json(value):
-        return value
+    if isinstance(value, str):
+        try:
+            _strict(value)
+        except ValueError:
+            return value
     return _compact(value)
 
 
@@ -179,12 +174,14 @@ def _placeholders(value: Any, path: Path_) -> Iterator[tuple[Path_, str, bool]]:
 
 def _check_values(axis: str, values: list[Any], path: Path_) -> list[Finding]:
     out: list[Finding] = []
-    kinds = {_kind(v) for v in values}
+    kinds: dict[str, Any] = {}  # kind -> its first value
+    for value in values:
+        kinds.setdefault(_kind(value), value)
     if len(kinds) > 1:
         numeric = [v for v in values if isinstance(v, str) and _NUMERIC.fullmatch(v)]
         hint = (f"; YAML 1.1 reads {numeric[0]} as a string: write it with a dot and a signed exponent "
                 f"(1.0e-3) to make it a number, or quote the others" if numeric and "a number" in kinds else "")
-        shown = ", ".join(f"{_show(v)} is {_kind(v)}" for v in _first_of_each_kind(values))
+        shown = ", ".join(f"{_show(v)} is {k}" for k, v in kinds.items())
         out.append(Finding(path, f"the values of axis {axis!r} have different types ({shown}); one axis holds "
                                  f"values of one type{hint}"))
     seen: set[str] = set()
@@ -204,13 +201,6 @@ def _check_values(axis: str, values: list[Any], path: Path_) -> list[Finding]:
                                                f"write it with a dot and a signed exponent (1.0e-3) for a number, or "
                                                f"quote it to keep the string", warning=True))
     return out
-
-
-def _first_of_each_kind(values: list[Any]) -> list[Any]:
-    out: dict[str, Any] = {}
-    for value in values:
-        out.setdefault(_kind(value), value)
-    return list(out.values())
 
 
 def _structure(matrix: Any) -> list[Finding]:
@@ -264,10 +254,6 @@ def _entries(matrix: dict[str, Any], axes: dict[str, list[Any]]) -> list[Finding
     return out
 
 
-def _matches(entry: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    return all(_same(values[axis], value) for axis, value in entry.items())
-
-
 def check(doc: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[Finding]]:
     """The cells' values of a spec document with `matrix` (sorted by id), and every finding
     (errors and warnings). No cells when there is an error."""
@@ -303,16 +289,16 @@ def _expand(matrix: dict[str, Any], axes: dict[str, list[Any]]) -> tuple[list[di
     names = sorted(axes)
     total = math.prod(len(axes[n]) for n in names)
     includes = [dict(item) for item in matrix.get("include", [])]
+    before = total + len(includes)
     if total > _EXPAND_LIMIT:
-        return [], Finding(("matrix",), f"matrix has {total + len(includes)} cells before exclude, more than "
+        return [], Finding(("matrix",), f"matrix has {before} cells before exclude, more than "
                                         f"max_cells ({limit}) allows")
     excludes = matrix.get("exclude", [])
     cells: dict[str, dict[str, Any]] = {}
     for combo in itertools.product(*(axes[n] for n in names)):
         values = dict(zip(names, combo, strict=True))
-        if not any(_matches(e, values) for e in excludes):
+        if not any(all(_same(values[axis], v) for axis, v in e.items()) for e in excludes):
             cells.setdefault(canonical(values), values)
-    before = total + len(includes)
     for values in includes:
         cells.setdefault(canonical(values), values)
     if len(cells) > limit:
@@ -404,8 +390,6 @@ def pack(specs: Mapping[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]]
     for entry_id, raw in specs.items():
         if raw.get("cell") is not None:
             groups.setdefault(base_id(entry_id), []).append(entry_id)
-    if not groups:
-        return dict(specs), {}
     out = dict(specs)
     section: dict[str, Any] = {}
     for spec_id, ids in sorted(groups.items()):
