@@ -132,21 +132,15 @@ def _when(value: Any, now: str) -> str:
     """`2026-11-29 19:00Z` and how long ago, from the document's own clock (deterministic)."""
     if not isinstance(value, str) or not value:
         return ""
-    ago = _ago(value, now)
-    shown = esc(value.replace("T", " ").replace(":00Z", "Z") if len(value) == 20 else value)
-    return f"{shown}{f' <span class=mute>({ago})</span>' if ago else ''}"
-
-
-def _ago(value: str, now: str) -> str:
     from reconciler.report import _parse_time
 
+    shown = esc(value.replace("T", " ").replace(":00Z", "Z") if len(value) == 20 else value)
     then, at = _parse_time(value), _parse_time(now)
     if then is None or at is None:
-        return ""
+        return shown
     seconds = int((at - then).total_seconds())
-    if seconds < 0:
-        return "in " + _span(-seconds)
-    return _span(seconds) + " ago"
+    ago = f"in {_span(-seconds)}" if seconds < 0 else f"{_span(seconds)} ago"
+    return f"{shown} <span class=mute>({ago})</span>"
 
 
 def _span(seconds: int) -> str:
@@ -180,10 +174,7 @@ def _head(columns: Iterable[str]) -> str:
 
 def _what(launch: Mapping[str, Any]) -> str:
     """What a spec launches, in a few words: its job, image or URI."""
-    for key in ("job", "docker_image", "uri"):
-        if isinstance(launch.get(key), str):
-            return str(launch[key])
-    return ""
+    return next((str(launch[key]) for key in ("job", "docker_image", "uri") if isinstance(launch.get(key), str)), "")
 
 
 # Up to this many rows, each shows its launch arguments (masked) when opened; a larger page leaves
@@ -204,7 +195,6 @@ def _spec_row(row: Mapping[str, Any], in_group: bool, details: bool) -> str:
     source = "" if ("/" + row["source"]).endswith((named + "aml", named + "ml")) else row["source"]
     where = " · ".join(esc(part) for part in (row["id"] if label != row["id"] else "", source,
                                               _what(row.get("launch") or {})) if part)
-    at = row.get("applied_at") or ""
     key = f' data-v="{esc(row["id"])}"' if label != row["id"] or details else ""
     if details:
         launch = json.dumps(row.get("launch") or {}, indent=1, sort_keys=True, ensure_ascii=False)
@@ -215,7 +205,7 @@ def _spec_row(row: Mapping[str, Any], in_group: bool, details: bool) -> str:
     shown = f' class="{classes}"' if classes else ""
     return (f"<tr{shown}{anchor}><td{key}>{head}{error}</td>"
             f'<td>{pill(row["git"])}</td><td>{pill(row["status"])}</td><td>{pill(row.get("queue_state"))}</td>'
-            f'<td class=t>{esc(at.replace("T", " ").replace(":00Z", "Z")) if at else ""}</td>'
+            f'<td class=t>{esc((row.get("applied_at") or "").replace("T", " ").replace(":00Z", "Z"))}</td>'
             f'<td class=c>{esc((row.get("applied_commit") or "")[:8])}</td>'
             f'<td class=c>{esc(row.get("queued_run") or "")}{more}</td>'
             f'<td>{_link(row.get("run_url"), "run")}</td><td>{esc(row.get("queue") or "")}</td></tr>')
@@ -227,43 +217,36 @@ def _spec_row(row: Mapping[str, Any], in_group: bool, details: bool) -> str:
 PAGE = 500
 
 
-def _past(index: int) -> str:
-    return " hidden" if index >= PAGE else ""
-
-
-def _spec_bodies(rows: list[Mapping[str, Any]]) -> str:
+def _spec_bodies(rows: list[Mapping[str, Any]]) -> list[str]:
+    """A tbody per spec (its cells with it), the ones past the first page hidden."""
     details = len(rows) <= DETAILS_UP_TO
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
     out: list[str] = []
     for group, members in groups.items():
-        matrix = len(members) > 1 or members[0].get("cell") is not None
-        if not matrix:
-            out.append(f"<tbody{_past(len(out))}>{_spec_row(members[0], False, details)}</tbody>")
+        past = " hidden" if len(out) >= PAGE else ""
+        if len(members) == 1 and members[0].get("cell") is None:
+            out.append(f"<tbody{past}>{_spec_row(members[0], False, details)}</tbody>")
             continue
         states = Counter(m["status"] for m in members)
         tally = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
         head = (f'<tr class="gh"><td colspan="{len(_SPEC_COLUMNS)}">{esc(group)} '
                 f'<span class="mute">matrix · {len(members)} cells</span> {tally}</td></tr>')
         cells = "".join(_spec_row(m, True, details) for m in members)
-        out.append(f'<tbody class="matrix"{_past(len(out))}>{head}{cells}</tbody>')
-    return "".join(out)
+        out.append(f'<tbody class="matrix"{past}>{head}{cells}</tbody>')
+    return out
 
 
 def _attention(items: list[Mapping[str, Any]]) -> str:
     if not items:
         return ('<section id="attention" class="calm"><h2>Needs attention</h2>'
                 '<p>Nothing: no failed, unknown or long-pending spec, and every withdraw was honoured.</p></section>')
+    # the reason without the status its pill shows already (`failed: …` beside a `failed` pill)
     lis = "".join(f'<li><a href="#{esc("spec-" + a["id"])}"><b>{esc(a["id"])}</b></a> {pill(a["status"])} '
-                  f'{esc(_unsaid(a["reason"], a["status"]))}</li>' for a in items)
+                  f'{esc(a["reason"].removeprefix(a["status"] + ": "))}</li>' for a in items)
     count = len({a["id"] for a in items})
     return f'<section id="attention"><h2>Needs attention ({count})</h2><ul>{lis}</ul></section>'
-
-
-def _unsaid(reason: str, status: str) -> str:
-    """The reason without the status its pill shows already (`failed: …` beside a `failed` pill)."""
-    return reason[len(status) + 2:] if reason.startswith(status + ": ") else reason
 
 
 MISSED_SHOWN = 5  # the newest; status.json has every one the ledger keeps
@@ -272,7 +255,7 @@ MISSED_SHOWN = 5  # the newest; status.json has every one the ledger keeps
 def _missed(missed: list[Mapping[str, Any]]) -> str:
     if not missed:
         return '<span class="mute">none</span>'
-    newest = list(reversed(missed))[:MISSED_SHOWN]
+    newest = missed[::-1][:MISSED_SHOWN]
     shown = "<br>".join(f'{_when(m["slot"], "")} <span class="mute">{esc(m.get("why") or "")}</span>' for m in newest)
     more = f'<br><span class="mute">and {len(missed) - len(newest)} earlier</span>' if len(missed) > len(newest) else ""
     return f'{pill("missed")} {len(missed)}<div class="nw">{shown}{more}</div>'
@@ -301,9 +284,6 @@ def _schedules(items: list[Mapping[str, Any]], now: str) -> str:
                      ("Spec", "Cron", "Next slot", "Last slot", "Missed slots"), rows)
 
 
-_PREVIEW_COLUMNS = ("Pull request", "Spec", "Status", "Queue state", "QueuedRun", "Enqueued", "W&B run")
-
-
 def _previews(items: list[Mapping[str, Any]], now: str) -> str:
     if not items:
         return ""
@@ -314,7 +294,8 @@ def _previews(items: list[Mapping[str, Any]], now: str) -> str:
         f'<td data-v="{esc(p.get("enqueued_at") or "")}">{_when(p.get("enqueued_at"), now)}</td>'
         f'<td>{_link(p.get("run_url"), "open run")}</td>' for p in items)
     prs = len({p["pr"] for p in items})
-    return _sortable("previews", f'Open previews ({prs} pull request{"s" if prs != 1 else ""})', _PREVIEW_COLUMNS, rows)
+    return _sortable("previews", f'Open previews ({prs} pull request{"s" if prs != 1 else ""})',
+                     ("Pull request", "Spec", "Status", "Queue state", "QueuedRun", "Enqueued", "W&B run"), rows)
 
 
 def page(document: Mapping[str, Any]) -> str:
@@ -323,15 +304,14 @@ def page(document: Mapping[str, Any]) -> str:
     summary = document["summary"]
     specs = document["specs"]
     bodies = _spec_bodies(specs)
-    hidden = bodies.count("<tbody hidden>") + bodies.count('<tbody class="matrix" hidden>')
+    hidden = max(len(bodies) - PAGE, 0)
     more = (f'<p><button type="button" id="more" data-page="{PAGE}">Show {min(PAGE, hidden)} more '
             f"({hidden} not shown)</button></p>" if hidden else "")
-    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{bodies}</table>{more}'
+    table = (f'<table class="sortable" id="specs">{_head(_SPEC_COLUMNS)}{"".join(bodies)}</table>{more}'
              if specs else '<p class="empty">No specs and no ledger entries yet.</p>')
     if len(specs) > DETAILS_UP_TO:
         table = (f'<p class="m">More than {DETAILS_UP_TO} specs: each one\'s launch arguments are in '
                  f"status.json, beside this page.</p>{table}")
-    queue = summary.get("queue") or {}
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -344,7 +324,7 @@ def page(document: Mapping[str, Any]) -> str:
            else '<span class="p ok">nothing needs attention</span>')
         + f' · generated {esc(now)} · status.json format {int(document["format_version"])}</p>'
         f'{_tiles("Ledger status", summary["status"])}{_tiles("Git vs ledger", summary["git"])}'
-        + (_tiles("Queue state (latest item)", queue) if queue else "") + "</header><main>"
+        + (_tiles("Queue state (latest item)", summary["queue"]) if summary.get("queue") else "") + "</header><main>"
         f'{_attention(document["attention"])}'
         f'<section id="all"><h2>Specs</h2>{table}</section>'
         f'{_schedules(document.get("schedules") or [], now)}{_previews(document.get("previews") or [], now)}'
