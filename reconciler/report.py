@@ -170,12 +170,9 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
     `previews`: the open preview launches (see `preview_rows`); `withdraw`: the setting (off, a
     superseded item left pending is what was asked for)."""
     bad_files = {str(p.file) for p in problems}
-    rows: list[dict[str, Any]] = []
-    attention: list[dict[str, Any]] = []
-    schedules: list[dict[str, Any]] = []
-    for spec_id in sorted(set(specs) | set(ledger.specs)):
-        entry, spec = ledger.specs.get(spec_id), specs.get(spec_id)
-        source = spec.source if spec is not None else entry.source if entry is not None else ""
+
+    def row_of(spec_id: str, entry: Entry | None, spec: Spec | None, source: str = "") -> dict[str, Any]:
+        source = spec.source if spec is not None else entry.source if entry is not None else source
         launch = entry.launch if entry is not None else spec.launch if spec is not None else {}
         run = entry.latest_run if entry is not None else None
         cell = entry.cell if entry is not None else getattr(spec, "cell", None)
@@ -199,26 +196,20 @@ def build(ledger: Ledger, specs: Mapping[str, Spec], problems: Iterable[Any], no
         own = spec.lifecycle if spec is not None else {}
         kept = own.get("withdraw") is False or own.get("protect") is True
         row["attention"] = _attention(row, entry, now, withdraw and not kept)
-        rows.append(row)
-        attention.extend({"id": spec_id, "reason": reason, "status": row["status"]} for reason in row["attention"])
-        if entry is not None:
-            slots = _schedule(spec_id, entry, now)
-            if slots is not None:
-                schedules.append(slots)
-    known_sources = {r["source"] for r in rows}
-    for file in sorted(bad_files - known_sources):  # an invalid file that declares nothing applied yet
-        row = {"id": file, "group": file, "cell": None, "source": file, "git": "invalid", "status": "not applied",
-               "queue_state": None, "kind": None, "digest": None, "applied_commit": None, "applied_at": None,
-               "queued_run": None, "queued_runs": 0, "run_url": None, "queue": "", "error": None, "launch": {},
-               "attention": [INVALID]}
-        rows.append(row)
-        attention.append({"id": file, "reason": row["attention"][0], "status": "not applied"})
-    attention.sort(key=lambda a: (_severity(a["reason"]), a["id"]))
+        return row
+
+    rows = [row_of(spec_id, ledger.specs.get(spec_id), specs.get(spec_id))
+            for spec_id in sorted(set(specs) | set(ledger.specs))]
+    # an invalid file that declares nothing applied yet: a row of its own, under its name
+    rows += [row_of(file, None, None, file) for file in sorted(bad_files - {r["source"] for r in rows})]
+    attention = sorted(({"id": r["id"], "reason": reason, "status": r["status"]} for r in rows
+                        for reason in r["attention"]), key=lambda a: (_severity(a["reason"]), a["id"]))
+    schedules = [s for s in (_schedule(i, e, now) for i, e in sorted(ledger.specs.items())) if s is not None]
     summary = {
         "specs": len(rows),
         "git": {state: sum(1 for r in rows if r["git"] == state) for state in GIT_STATES},
         "status": {state: sum(1 for r in rows if r["status"] == state) for state in STATUSES},
-        "queue": _count(r["queue_state"] for r in rows if r["queue_state"]),
+        "queue": dict(sorted(Counter(r["queue_state"] for r in rows if r["queue_state"]).items())),
         "attention": len({a["id"] for a in attention}),
         "schedules": len(schedules), "previews": len(previews),
     }
@@ -233,10 +224,6 @@ _ORDER = ("invalid", "failed", "unknown", "withdraw", "pending", "queue item")
 
 def _severity(reason: str) -> int:
     return next((i for i, start in enumerate(_ORDER) if reason.startswith(start)), len(_ORDER))
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    return dict(sorted(Counter(values).items()))
 
 
 def preview_rows(records: Mapping[str, Mapping[str, Any]], app: str = DEFAULT_WANDB_APP) -> list[dict[str, Any]]:
