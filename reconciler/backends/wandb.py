@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import netrc
 import os
 import re
@@ -223,12 +224,11 @@ class WandbBackend(Backend):
         """Fail before any request when there is no key at all; never show the key."""
         if os.environ.get("WANDB_API_KEY"):
             return
-        host = urlsplit(base_url).hostname or ""
+        url = urlsplit(base_url)
         path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-        with contextlib.suppress(FileNotFoundError, netrc.NetrcParseError, OSError):
-            entry = netrc.netrc(path).authenticators(urlsplit(base_url).netloc) or netrc.netrc(
-                path
-            ).authenticators(host)
+        with contextlib.suppress(netrc.NetrcParseError, OSError):
+            stored = netrc.netrc(path)
+            entry = stored.authenticators(url.netloc) or stored.authenticators(url.hostname or "")
             if entry and entry[2]:
                 return
         raise BackendError(
@@ -644,16 +644,20 @@ class WandbBackend(Backend):
 # ------------------------------------------------------------------------------------------------
 
 
-def _http_status(error: BaseException) -> int | None:
-    """The HTTP status wandb-core saw, found through CommError.exc / __cause__ chains."""
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps: CommError keeps the original in .exc, others in __cause__."""
     cause: BaseException | None = error
-    for _ in range(5):
-        if cause is None:
-            return None
+    while cause is not None:
+        yield cause
+        cause = getattr(cause, "exc", None) or cause.__cause__
+
+
+def _http_status(error: BaseException) -> int | None:
+    """The HTTP status wandb-core saw, within five links of the error's chain."""
+    for cause in itertools.islice(_causes(error), 5):
         status = getattr(getattr(cause, "response", None), "http_status", None)
         if status:
             return int(status)
-        cause = getattr(cause, "exc", None) or cause.__cause__
     return None
 
 
@@ -671,13 +675,10 @@ def _clean(error: BaseException) -> str:
 
 def _is_transport(error: BaseException) -> bool:
     """True when the lookup got no authoritative answer (timeout, no response, 5xx)."""
-    cause: BaseException | None = error
-    while cause is not None:
-        response = getattr(cause, "response", None)
-        status = getattr(response, "http_status", None)
+    for cause in _causes(error):
         if type(cause).__name__ == "WandbApiFailedError":
+            status = getattr(getattr(cause, "response", None), "http_status", None)
             return not status or status >= 500 or status in (408, 429)
-        cause = getattr(cause, "exc", None) or cause.__cause__  # CommError keeps the original in .exc
     return False
 
 
