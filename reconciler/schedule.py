@@ -29,8 +29,8 @@ import heapq
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -151,7 +151,7 @@ def fires_between(schedule: Schedule, after: datetime.datetime,
     once). Newest first: a plan needs the newest few, and a window may be years of minutes."""
     zone = _zone(schedule.timezone)
     top = (until + datetime.timedelta(seconds=1)).astimezone(zone)  # cronsim's reverse start is exclusive
-    streams = [_stream(CronSim(expr, top, reverse=True)) for expr in schedule.crons]
+    streams = [(w.astimezone(UTC) for w in CronSim(expr, top, reverse=True)) for expr in schedule.crons]
     last: datetime.datetime | None = None
     for when in heapq.merge(*streams, key=lambda d: -d.timestamp()):
         if when <= after:
@@ -161,15 +161,9 @@ def fires_between(schedule: Schedule, after: datetime.datetime,
         last = when
 
 
-def _stream(it: CronSim) -> Iterator[datetime.datetime]:
-    for when in it:
-        yield when.astimezone(UTC)
-
-
 def next_fire(schedule: Schedule, after: datetime.datetime) -> datetime.datetime | None:
-    zone = _zone(schedule.timezone)
-    found = [next(CronSim(expr, after.astimezone(zone))).astimezone(UTC) for expr in schedule.crons]
-    first = min(found) if found else None
+    start = after.astimezone(_zone(schedule.timezone))
+    first = min((next(CronSim(expr, start)).astimezone(UTC) for expr in schedule.crons), default=None)
     if first is not None and schedule.end is not None and first > schedule.end:
         return None
     return first
@@ -182,42 +176,20 @@ Found = tuple[tuple[str | int, ...], str]  # (path below the document, message)
 
 def check(raw: Mapping[str, Any]) -> list[Found]:
     """Problems of a `schedule:` mapping the schema let through, each at its key's path."""
-    out = _check_crons(raw.get("cron"))
-    out.extend(_check_values(raw))
-    if not out and "start" in raw and "end" in raw and parse_time(raw["end"]) <= parse_time(raw["start"]):
-        out.append((("schedule", "end"), "is not after start: the schedule would never fire"))
-    return out
-
-
-def _check_crons(crons: Any) -> list[Found]:
     out: list[Found] = []
-    listed = crons if isinstance(crons, list) else [crons]
-    for i, expr in enumerate(listed):
-        if isinstance(expr, str):
-            problem = check_cron(expr)
-            if problem:
-                out.append((("schedule", "cron", i) if isinstance(crons, list) else ("schedule", "cron"), problem))
-    return out
-
-
-def _check_values(raw: Mapping[str, Any]) -> list[Found]:
-    out: list[Found] = []
-    if isinstance(raw.get("timezone"), str):
-        try:
-            _zone(raw["timezone"])
-        except ScheduleError as exc:
-            out.append((("schedule", "timezone"), str(exc)))
-    for key in ("start", "end"):
-        if key in raw:
+    crons = raw.get("cron")
+    for i, expr in enumerate(crons if isinstance(crons, list) else [crons]):
+        problem = check_cron(expr) if isinstance(expr, str) else None
+        if problem:
+            out.append((("schedule", "cron", i) if isinstance(crons, list) else ("schedule", "cron"), problem))
+    for key, read in (("timezone", _zone), ("start", parse_time), ("end", parse_time), ("starting_deadline", duration)):
+        if key in raw and (key != "timezone" or isinstance(raw[key], str)):
             try:
-                parse_time(raw[key])
+                read(raw[key])
             except ScheduleError as exc:
                 out.append((("schedule", key), str(exc)))
-    if "starting_deadline" in raw:
-        try:
-            duration(raw["starting_deadline"])
-        except ScheduleError as exc:
-            out.append((("schedule", "starting_deadline"), str(exc)))
+    if not out and "start" in raw and "end" in raw and parse_time(raw["end"]) <= parse_time(raw["start"]):
+        out.append((("schedule", "end"), "is not after start: the schedule would never fire"))
     return out
 
 
@@ -316,10 +288,6 @@ def is_active(state: Any) -> bool:
     return isinstance(state, str) and state.lower() in ACTIVE_STATES
 
 
-def slot_runs(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [r for r in runs if isinstance(r.get("slot"), str)]
-
-
 # ---- what a plan does with a scheduled spec ------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -358,25 +326,25 @@ def planned(spec: Any, entry: Any, basis: str | None, at: datetime.datetime) -> 
     from reconciler.plan import Action, Change
 
     schedule: Schedule = spec.schedule
+    cell = getattr(spec, "cell", None)
     live = entry is not None and entry.status != "removed"
     record = entry.extra.get("schedule") if live else None
     found = due(schedule, record if isinstance(record, Mapping) else None, at)
     this = entry.change if live else identity("slot", spec.id, basis, spec.digest, f"seen {found.record['since']}")
     upkeep = Upkeep(spec.id, spec.source, entry.digest if live else spec.digest,
                     entry.launch if live else spec.launch, this, entry.previous if live else basis,
-                    found.record, found.changed, getattr(spec, "cell", None))
+                    found.record, found.changed, cell)
     last_slot = _slot_of(entry) if live else None
     if live and (entry.status in UNCERTAIN or (entry.status == "failed" and not found.slots)):
         # the slot already taken is resolved first; slots due meanwhile stay due (the record is not moved)
         retry = Change(spec.id, Action.RETRY, spec.source, entry.digest, entry.change, entry.launch,
                        prior_status=entry.status, previous=entry.previous, marker=entry.marker,
                        reason=f"slot {last_slot or '?'}: last attempt is {entry.status}"
-                       + (f": {entry.error}" if entry.error else ""), slot=last_slot, cell=getattr(spec, "cell", None))
+                       + (f": {entry.error}" if entry.error else ""), slot=last_slot, cell=cell)
         older = _taken_with(entry, record, spec) if entry.status in UNCERTAIN else []
-        return [*older, retry], replace_upkeep(upkeep, found.changed and entry.status == "failed")
+        return [*older, retry], replace(upkeep, changed=found.changed and entry.status == "failed")
     changes: list[Change] = []
     previous = entry.basis if live else basis
-    cell = getattr(spec, "cell", None)
     chain = []
     for slot in found.slots:
         chain.append((slot, identity("slot", spec.id, previous, spec.digest, slot), previous))
@@ -392,7 +360,7 @@ def planned(spec: Any, entry: Any, basis: str | None, at: datetime.datetime) -> 
         changes.append(Change(spec.id, Action.SLOT, spec.source, spec.digest, ident, spec.launch, prior_status=before,
                               previous=after, reason=f"slot {slot} is due", slot=slot, schedule=carried,
                               cell=cell, withdraw=None if changes else _replace_target(schedule, entry)))
-    return changes, replace_upkeep(upkeep, found.changed and not changes)
+    return changes, replace(upkeep, changed=found.changed and not changes)
 
 
 def _taken_with(entry: Any, record: Any, spec: Any) -> list[Any]:
@@ -409,12 +377,6 @@ def _taken_with(entry: Any, record: Any, spec: Any) -> list[Any]:
             for t in (taken if isinstance(taken, list) else [])
             if isinstance(t, Mapping) and isinstance(t.get("change"), str) and t["change"] != entry.change
             and t["change"] not in recorded]
-
-
-def replace_upkeep(upkeep: Upkeep, changed: bool) -> Upkeep:
-    from dataclasses import replace
-
-    return replace(upkeep, changed=changed)
 
 
 def _slot_of(entry: Any) -> str | None:
@@ -448,8 +410,7 @@ def forbidden(schedule: Schedule | None, entry: Any) -> Mapping[str, Any] | None
     there is nothing to ask (allow, replace, no earlier slot)."""
     if schedule is None or schedule.concurrency != "forbid" or entry is None:
         return None
-    runs = slot_runs(entry.queued_runs)
-    return runs[-1] if runs else None
+    return next((r for r in reversed(entry.queued_runs) if isinstance(r.get("slot"), str)), None)
 
 
 def skipped_record(record: Mapping[str, Any], slot: str, why: str) -> dict[str, Any]:
