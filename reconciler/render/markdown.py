@@ -28,8 +28,16 @@ def _cell(v: Any) -> str:
     return f"<code>{md(json.dumps(v, ensure_ascii=False, sort_keys=True))}</code>"
 
 
-def _secret_changed(d: dict[str, Any]) -> bool:
-    return bool(d.get("secret")) and d["old"] is not None and d["new"] is not None
+def _diff_row(d: dict[str, Any]) -> str:
+    """One field's table row; a secret's values are never shown."""
+    secret = d.get("secret") and d["old"] is not None and d["new"] is not None
+    return f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | {'(secret changed)' if secret else _cell(d['new'])} |"
+
+
+def _details(summary: str, lines: list[str], rows: list[str]) -> str:
+    """A spec's block: folded under its summary, what is said of it, then its fields' table if any."""
+    table = ["| field | old | new |", "|---|---|---|", *rows, ""] if rows else []
+    return "\n".join([f"<details><summary>{summary}</summary>", "", *lines, *table, "</details>", ""]) + "\n"
 
 
 def _counts(summary: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
@@ -80,36 +88,24 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
         if "cells" in change:
             blocks.append(_group(change))
             continue
-        lines = [f"<details><summary>{SYMBOLS[change['action']]} {change['action']} "
-                 f"<code>{md(change['id'])}</code> ({md(change['source'])})</summary>", "",
-                 md(change["reason"]), ""]
-        if change.get("withdraw"):
-            lines += [f"withdraw (if still pending) <code>{md(change['withdraw'])}</code>", ""]
-        if change["diff"]:
-            lines += ["| field | old | new |", "|---|---|---|"]
-            lines += [f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | "
-                      f"{'(secret changed)' if _secret_changed(d) else _cell(d['new'])} |" for d in change["diff"]]
-            lines.append("")
-        lines += ["</details>", ""]
-        blocks.append("\n".join(lines) + "\n")
+        withdraw = [f"withdraw (if still pending) <code>{md(change['withdraw'])}</code>", ""] \
+            if change.get("withdraw") else []
+        blocks.append(_details(f"{SYMBOLS[change['action']]} {change['action']} <code>{md(change['id'])}</code> "
+                               f"({md(change['source'])})", [md(change["reason"]), "", *withdraw],
+                               [_diff_row(d) for d in change["diff"]]))
     return head, blocks
 
 
 def _group(group: dict[str, Any]) -> str:
     """A matrix spec's cells of one action: the diff they share, the fields that differ by cell;
     a few hundred characters whatever the number of cells."""
-    lines = [f"<details><summary>{SYMBOLS[group['action']]} {group['action']} "
-             f"{plural(len(group['cells']), 'cell')} of <code>{md(group['id'])}</code> "
-             f"({md(group['source'])})</summary>", "", md(group["reason"]), "",
-             f"cells: <code>{md(cells_line(group))}</code>", ""]
+    lines = [md(group["reason"]), "", f"cells: <code>{md(cells_line(group))}</code>", ""]
     if group["withdraw"]:
         lines += [f"withdraw (if still pending) {plural(len(group['withdraw']), 'item')} of these cells", ""]
-    rows = [f"| <code>{md(d['path'])}</code> | {_cell(d['old'])} | "
-            f"{'(secret changed)' if _secret_changed(d) else _cell(d['new'])} |" for d in group["diff"]]
+    rows = [_diff_row(d) for d in group["diff"]]
     rows += [f"| <code>{md(path)}</code> | differs by cell | differs by cell |" for path in group["varies"]]
-    if rows:
-        lines += ["| field | old | new |", "|---|---|---|", *rows, ""]
-    return "\n".join([*lines, "</details>", ""]) + "\n"
+    return _details(f"{SYMBOLS[group['action']]} {group['action']} {plural(len(group['cells']), 'cell')} of "
+                    f"<code>{md(group['id'])}</code> ({md(group['source'])})", lines, rows)
 
 
 def _problem_parts(errors: list[dict[str, Any]]) -> tuple[str, list[str]]:
