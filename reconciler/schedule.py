@@ -223,7 +223,6 @@ class Due:
     """A slot that fell due."""
 
     slots: tuple[str, ...]  # to enqueue now, oldest first (UTC instants)
-    missed: tuple[tuple[str, str], ...]  # (slot, why) newly recorded missed, newest first
     record: Mapping[str, Any]  # the record after this apply
     changed: bool  # the record differs from the ledger's: an apply writes it
 
@@ -256,17 +255,14 @@ def due(schedule: Schedule, record: Mapping[str, Any] | None, at: datetime.datet
                     reverse=True)
     newest = max(within + late, default=None)
     record.pop("taken", None)  # a chain of slots an earlier apply took (planned), resolved by now
-    new = {**record, "spec": schedule.to_json(), "fingerprint": schedule.fingerprint, "since": iso(since),
-           "last_slot": iso(newest) if newest is not None else record.get("last_slot")}
-    old_missed = [m for m in record.get("missed", []) if isinstance(m, Mapping)]
-    new["missed"] = sorted([{"slot": s, "why": w} for s, w in missed] + old_missed, key=lambda m: str(m.get("slot")),
-                           reverse=True)[:MISSED_KEPT]
+    last_slot = iso(newest) if newest is not None else record.get("last_slot")
+    new = _with_missed({**record, "spec": schedule.to_json(), "fingerprint": schedule.fingerprint, "since": iso(since),
+                        "last_slot": last_slot}, missed)
     after = max(at, schedule.start - datetime.timedelta(seconds=1)) if schedule.start is not None else at
-    upcoming = None if schedule.suspend else next_fire(schedule, after)
-    new["next_slot"] = iso(upcoming)
+    new["next_slot"] = iso(None if schedule.suspend else next_fire(schedule, after))
     if not new["missed"]:
         del new["missed"]
-    return Due(tuple(iso(s) or "" for s in sorted(take)), tuple(missed), new, new != record)
+    return Due(tuple(iso(s) or "" for s in sorted(take)), new, new != record)
 
 
 def _by_policy(schedule: Schedule, within: list[datetime.datetime],
@@ -415,5 +411,11 @@ def forbidden(schedule: Schedule | None, entry: Any) -> Mapping[str, Any] | None
 
 def skipped_record(record: Mapping[str, Any], slot: str, why: str) -> dict[str, Any]:
     """The record after a slot that was taken but not enqueued (concurrency: forbid)."""
-    missed = [{"slot": slot, "why": why}] + [m for m in record.get("missed", []) if isinstance(m, Mapping)]
-    return {**record, "missed": sorted(missed, key=lambda m: str(m.get("slot")), reverse=True)[:MISSED_KEPT]}
+    return _with_missed(record, [(slot, why)])
+
+
+def _with_missed(record: Mapping[str, Any], missed: list[tuple[str, str]]) -> dict[str, Any]:
+    """The record with `missed` (slot, why) before the ones it lists, keeping the newest MISSED_KEPT."""
+    listed: list[Mapping[str, Any]] = [{"slot": s, "why": w} for s, w in missed]
+    listed += [m for m in record.get("missed", []) if isinstance(m, Mapping)]
+    return {**record, "missed": sorted(listed, key=lambda m: str(m.get("slot")), reverse=True)[:MISSED_KEPT]}
