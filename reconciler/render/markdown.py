@@ -13,13 +13,11 @@ from typing import Any
 
 from reconciler.matrix import cells_line, grouped
 from reconciler.render.escape import markdown as md
-from reconciler.render.text import SYMBOLS, plural
+from reconciler.render.text import SYMBOLS, plural, summary_line
 
 MARKER = "<!-- launchops-plan -->"
 LIMIT = 65_535  # characters, in a pull-request comment
 SUMMARY_LIMIT = 1_048_576  # bytes, in one step's $GITHUB_STEP_SUMMARY
-_COLUMNS = ("create", "update", "retry", "remove", "unchanged")
-_LIFECYCLE = ("replace", "move")  # said in the title and table only when the plan has some
 
 
 def _cell(v: Any) -> str:
@@ -71,17 +69,13 @@ def _plan_parts(doc: dict[str, Any]) -> tuple[str, list[str]]:
     if not doc.get("valid", True):
         return _problem_parts(doc["errors"])
     s = doc["summary"]
-    title = ("### launchops plan: no changes" if not doc["changes"] else
-             f"### launchops plan: {s['create']} to create, {s['update']} to update, {s['retry']} to retry, "
-             f"{s['remove']} to remove" + (f", {plural(s['slot'], 'slot')} due" if s.get("slot") else "")
-             + "".join(f", {s[k]} to {k}" for k in _LIFECYCLE if s.get(k))
-             + (f", {s['withdraw']} to withdraw if still pending" if s.get("withdraw") else ""))
+    title = "### launchops plan: " + (summary_line(s, unchanged=False) if doc["changes"] else "no changes")
     causes = [f"- {c['count']} spec{'s change' if c['count'] != 1 else ' changes'} because "
               f"<code>{md(c['file'])}</code> changed {', '.join(f'<code>{md(p)}</code>' for p in c['paths'])}"
               for c in doc.get("causes", [])]
     # a schedule's due slots, replaces, moves and withdraws: a column each, only when there are some
-    extra = tuple(k for k in ("slot", *_LIFECYCLE, "withdraw") if s.get(k))
-    columns = (*_COLUMNS[:4], *extra, _COLUMNS[4])
+    extra = tuple(k for k in ("slot", "replace", "move", "withdraw") if s.get(k))
+    columns = ("create", "update", "retry", "remove", *extra, "unchanged")
     head = "\n".join([MARKER, title, "", *_counts(s, columns), "", *causes, *([""] if causes else [])]) + "\n"
     blocks = []
     for change in grouped(doc["changes"]):  # a matrix spec's cells: one block per spec and action

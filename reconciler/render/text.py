@@ -30,12 +30,11 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def summary_line(summary: dict[str, int]) -> str:
+def summary_line(summary: dict[str, int], unchanged: bool = True) -> str:
     return (f"{summary['create']} to create, {summary['update']} to update, {summary['retry']} to retry, "
-            f"{summary['remove']} to remove, {summary['unchanged']} unchanged"
+            f"{summary['remove']} to remove" + (f", {summary['unchanged']} unchanged" if unchanged else "")
             + (f", {plural(summary['slot'], 'slot')} due" if summary.get("slot") else "")
-            + (f", {summary['replace']} to replace" if summary.get("replace") else "")
-            + (f", {summary['move']} to move" if summary.get("move") else "")
+            + "".join(f", {summary[k]} to {k}" for k in ("replace", "move") if summary.get(k))
             + (f", {summary['withdraw']} to withdraw if still pending" if summary.get("withdraw") else ""))
 
 
