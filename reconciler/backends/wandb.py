@@ -64,7 +64,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -369,20 +369,8 @@ class WandbBackend(Backend):
         elapsed = time.monotonic() - started
         if not result or "runQueueItemId" not in result:
             raise EnqueueFailed(self._push_failure(queue_name, None), uncertain=True)
-        queue_entity = spec.get("queue_entity") or spec["entity"]
-        run = QueuedRun(
-            id=str(result["runQueueItemId"]),
-            backend=self.name,
-            queue_name=queue_name,
-            entity=queue_entity,
-            project_queue=project_queue,
-            priority=priority,
-            digest=request.digest,
-            enqueued_at=utc_now(),
-            state="pending",
-            marker=request.marker,
-            extra={"project": spec.get("project")},
-        )
+        where = (spec.get("queue_entity") or spec["entity"], project_queue, queue_name)
+        run = self._node_run({"id": result["runQueueItemId"]}, spec, where, request.marker, priority, request.digest)
         if elapsed >= RETRY_SUSPECT_SECONDS:
             run = self._with_duplicates(request, run)
         return run
@@ -476,17 +464,24 @@ class WandbBackend(Backend):
             raise
         except Exception as e:  # BackendError, or the default-entity lookup failing
             raise EnqueueFailed(f"could not search W&B for {request.spec_id}: {_clean(e)}", uncertain=True) from None
-        nodes, incomplete = self._queue_items(api, entity, project_queue, queue_name)
+        found, incomplete = self._marked_runs(api, (entity, project_queue, queue_name), lambda m: m == request.marker,
+                                              request.launch.get("priority"), request.digest)
+        if not found and incomplete:
+            raise EnqueueFailed(f"could not search queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
+        return found
+
+    def _marked_runs(self, api: Any, where: tuple[str, str, str], wanted: Callable[[str], bool], priority: Any,
+                     digest: str) -> tuple[list[QueuedRun], str | None]:
+        """The listed items whose run spec's marker is `wanted`, oldest first (stable: server order
+        breaks ties), and why the listing stopped short of the end (None when it did not)."""
+        nodes, incomplete = self._queue_items(api, *where)
         found: list[QueuedRun] = []
         for node in nodes:
             spec = _json(node.get("runSpec"))
-            if not isinstance(spec, Mapping) or spec.get(MARKER_KEY) != request.marker:
-                continue
-            found.append(self._node_run(node, spec, (entity, project_queue, queue_name), request.marker,
-                                        request.launch.get("priority"), request.digest))
-        if not found and incomplete:
-            raise EnqueueFailed(f"could not search queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
-        return sorted(found, key=lambda r: r.enqueued_at)  # stable: server order breaks ties
+            mark = spec.get(MARKER_KEY) if isinstance(spec, Mapping) else None
+            if isinstance(mark, str) and wanted(mark):
+                found.append(self._node_run(node, spec, where, mark, priority, digest))
+        return sorted(found, key=lambda r: r.enqueued_at), incomplete
 
     def _queue_items(self, api: Any, entity: str, project_queue: str,
                      queue_name: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -568,30 +563,17 @@ class WandbBackend(Backend):
     def refresh(self, run: QueuedRun) -> QueuedRun:
         """The item's state (lower-case, as QueuedRun.state gives it) and associated run id."""
         item = self._item(run)
-        if not item:
-            return run
-        state = str(item.get("state") or run.state).lower()
-        return replace(run, state=state, run_id=item.get("associatedRunId") or run.run_id)
+        return _read(run, item, run.state) if item else run
 
     def lookup(self, run: QueuedRun) -> QueuedRun | None:
         """The item by id on the queue `run` names (BackendError when W&B cannot be read)."""
         item = self._item(run)
-        if not item:
-            return None
-        return replace(run, state=str(item.get("state") or "pending").lower(),
-                       run_id=item.get("associatedRunId") or run.run_id)
+        return _read(run, item, "pending") if item else None
 
     def delete(self, run: QueuedRun) -> bool:
-        """Remove a duplicate only while it is still pending (an agent may have taken it since)."""
-        try:
-            item = self._item(run)
-            if not item or str(item.get("state")).lower() != "pending":
-                return False
-            with self._silenced():
-                self._sdk_queued_run(run).delete()  # QueuedRun.delete(): queue id, then deleteFromRunQueue
-            return self._item(run) is None
-        except Exception:
-            return False
+        """Remove a duplicate only while it is still pending (an agent may have taken it since);
+        "withdrawn" is no state of a W&B queue item, so only a delete that took can answer it."""
+        return self.withdraw(run) == "withdrawn"
 
     def withdraw(self, run: QueuedRun) -> str:
         """Delete the item only while it is pending, reading it before and after (the SDK's
@@ -615,17 +597,11 @@ class WandbBackend(Backend):
         EnqueueFailed(uncertain=True) when a page cannot be read or the listing stops short."""
         api = self._client()
         entity, project_queue, queue_name = self._queue_of(EnqueueRequest("", "", "", queue))
-        nodes, incomplete = self._queue_items(api, entity, project_queue, queue_name)
+        found, incomplete = self._marked_runs(api, (entity, project_queue, queue_name), lambda m: m.startswith(prefix),
+                                              None, "")
         if incomplete:
             raise EnqueueFailed(f"could not list queue {queue_name} on W&B to its end: {incomplete}", uncertain=True)
-        found: list[QueuedRun] = []
-        for node in nodes:
-            spec = _json(node.get("runSpec"))
-            mark = spec.get(MARKER_KEY) if isinstance(spec, Mapping) else None
-            if not isinstance(mark, str) or not mark.startswith(prefix):
-                continue
-            found.append(self._node_run(node, spec, (entity, project_queue, queue_name), mark, None, ""))
-        return sorted(found, key=lambda r: r.enqueued_at)
+        return found
 
     def _node_run(self, node: Mapping[str, Any], spec: Mapping[str, Any], where: tuple[str, str, str], marker: str,
                   priority: Any, digest: str) -> QueuedRun:
@@ -680,6 +656,11 @@ def _is_transport(error: BaseException) -> bool:
             status = getattr(getattr(cause, "response", None), "http_status", None)
             return not status or status >= 500 or status in (408, 429)
     return False
+
+
+def _read(run: QueuedRun, item: Mapping[str, Any], state: str) -> QueuedRun:
+    """`run` with the state (`state` when the item has none) and run id of its queue item."""
+    return replace(run, state=str(item.get("state") or state).lower(), run_id=item.get("associatedRunId") or run.run_id)
 
 
 def _json(value: Any) -> Any:
