@@ -43,14 +43,13 @@ def plan(plan: Plan) -> dict[str, Any]:
             # each scheduled spec's next slot (and last and missed), said only where there are schedules
             **({"schedules": [_schedule(u.id, u.record) for u in plan.schedules]} if plan.schedules else {})}
 
+
 def _schedule(spec_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
     found = record.get("spec")
     spec: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return {"id": spec_id, "cron": spec.get("cron"), "timezone": spec.get("timezone"),
             "suspend": bool(spec.get("suspend")), "next_slot": record.get("next_slot"),
             "last_slot": record.get("last_slot"), "missed": list(record.get("missed", []))}
-
-
 
 
 def invalid_plan(specs: SpecSet) -> dict[str, Any]:
@@ -87,10 +86,10 @@ def status(ledger: Ledger) -> dict[str, Any]:
                      "queued_run": dict(run) if run else None,
                      **({"schedule": _schedule(spec_id, entry.extra["schedule"])}
                         if isinstance(entry.extra.get("schedule"), Mapping) else {})})
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"format_version": STATUS_FORMAT_VERSION, "summary": counts, "specs": rows}
+    from collections import Counter
+
+    return {"format_version": STATUS_FORMAT_VERSION, "summary": dict(Counter(row["status"] for row in rows)),
+            "specs": rows}
 
 
 def apply(result: Result) -> dict[str, Any]:

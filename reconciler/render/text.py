@@ -17,8 +17,8 @@ def value(v: Any) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     # every row has a cell per header; a cell may come from a spec or the ledger
     rows = [[esc(str(c)) for c in row] for row in rows]
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (headers, *rows)]
+    widths = [max(len(x) for x in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in (headers, *rows)]
     return "\n".join(lines)
 
 
