@@ -275,9 +275,8 @@ def replaces(changes: list[Change], unchanged: int, specs: Mapping[str, Any], le
     out = list(changes)
     for spec_id in sorted(set(ids)):
         spec, entry = specs.get(spec_id), ledger.specs.get(spec_id)
-        if spec is None or entry is None or spec_id in planned or entry.status != "applied":
-            continue
-        if entry.digest != spec.digest:
+        if (spec is None or entry is None or spec_id in planned or entry.status != "applied"
+                or entry.digest != spec.digest):
             continue
         out.append(Change(spec_id, Action.REPLACE, spec.source, spec.digest,
                           identity("replace", spec_id, entry.basis, spec.digest), spec.launch,
@@ -292,8 +291,7 @@ def unknown_replaces(ids: Sequence[str], specs: Mapping[str, Any]) -> str | None
     missing = sorted({i for i in ids if i not in specs})
     if not missing:
         return None
-    return (f"--replace: there is no spec {', '.join(missing)} (ids are as plan shows them); nothing was "
-            "enqueued")
+    return f"--replace: there is no spec {', '.join(missing)} (ids are as plan shows them); nothing was enqueued"
 
 
 # ---- launchops forget and adopt ------------------------------------------------------------------------
@@ -322,9 +320,8 @@ def forgotten(ledger: Ledger, ids: Sequence[str], force: bool) -> tuple[Ledger, 
     lines = []
     for spec_id in sorted(set(ids)):
         entry = ledger.specs[spec_id]
-        basis = entry.basis
-        if basis:
-            kept[spec_id] = basis
+        if entry.basis:
+            kept[spec_id] = entry.basis
         runs = ", ".join(str(r.get("id")) for r in entry.queued_runs) or "no QueuedRun"
         lines.append(f"{spec_id} -> forgotten ({entry.status}; dropped {runs})")
     count = len(set(ids))
