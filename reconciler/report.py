@@ -61,8 +61,7 @@ def wandb_app_url(environ: Mapping[str, str] = os.environ) -> str:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return DEFAULT_WANDB_APP
-    host = parts.netloc[4:] if parts.netloc.startswith("api.") else parts.netloc
-    return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{parts.netloc.removeprefix('api.')}"
 
 
 def run_url(run: Mapping[str, Any], launch: Mapping[str, Any], app: str) -> str | None:
