@@ -136,8 +136,7 @@ def check_cron(expr: str) -> str | None:
         return (f"{expr!r} has {len(fields)} fields; a schedule has five (minute hour day-of-month month "
                 "day-of-week), without seconds or years")
     try:
-        it = CronSim(expr, datetime.datetime(2000, 1, 1, tzinfo=UTC))
-        next(it)
+        next(CronSim(expr, datetime.datetime(2000, 1, 1, tzinfo=UTC)))
     except CronSimError as exc:
         return f"{expr!r} can never fire or is not a cron expression ({exc})"
     except StopIteration:
@@ -163,7 +162,7 @@ def fires_between(schedule: Schedule, after: datetime.datetime,
 
 def next_fire(schedule: Schedule, after: datetime.datetime) -> datetime.datetime | None:
     start = after.astimezone(_zone(schedule.timezone))
-    first = min((next(CronSim(expr, start)).astimezone(UTC) for expr in schedule.crons), default=None)
+    first = min([next(CronSim(expr, start)).astimezone(UTC) for expr in schedule.crons], default=None)
     if first is not None and schedule.end is not None and first > schedule.end:
         return None
     return first
@@ -233,7 +232,7 @@ def due(schedule: Schedule, record: Mapping[str, Any] | None, at: datetime.datet
     same = record.get("fingerprint") == schedule.fingerprint and isinstance(record.get("since"), str)
     since = parse_time(record["since"]) if same else at
     last = parse_time(record["last_slot"]) if isinstance(record.get("last_slot"), str) else None
-    lower = max(x for x in (since, last) if x is not None)
+    lower = since if last is None else max(since, last)
     if schedule.start is not None:
         before_start = schedule.start - datetime.timedelta(seconds=1)
         # an explicit start may be in the past (a backfill asked for); never a slot before it
