@@ -199,17 +199,6 @@ class WandbBackend(Backend):
     # ------------------------------------------------------------------------------------------
     # The client
 
-    def _import(self) -> Any:
-        try:
-            import wandb  # noqa: F401  (the extra may be missing: say how to get it)
-            from wandb.sdk.launch import api as launch_api
-        except ImportError as e:
-            raise BackendError(
-                f"the wandb backend needs the wandb extra ({e.name or 'wandb'} is not installed): "
-                f"run {PIP_INSTALL}"
-            ) from None
-        return launch_api
-
     def _base_url(self) -> str:
         url = os.environ.get("WANDB_BASE_URL")
         if url:
@@ -243,7 +232,14 @@ class WandbBackend(Backend):
         with self._lock:
             if self._api is not None:  # another thread made it while this one waited
                 return self._api  # type: ignore[unreachable]  # mypy does not see the other thread
-            launch_api = self._import()
+            try:
+                import wandb  # noqa: F401  (the extra may be missing: say how to get it)
+                from wandb.sdk.launch import api as launch_api
+            except ImportError as e:
+                raise BackendError(
+                    f"the wandb backend needs the wandb extra ({e.name or 'wandb'} is not installed): "
+                    f"run {PIP_INSTALL}"
+                ) from None
             from wandb.errors import AuthenticationError, Error as WandbError, UsageError
 
             base_url = self._base_url()
@@ -293,11 +289,7 @@ class WandbBackend(Backend):
     # Preflight and job checks
 
     def preflight(self, requests: Sequence[EnqueueRequest]) -> dict[str, str]:
-        reasons: dict[str, str] = {}
-        for r in requests:
-            problems = launch_problems(r.launch)
-            if problems:
-                reasons[r.spec_id] = "; ".join(problems)
+        reasons = {r.spec_id: "; ".join(problems) for r in requests if (problems := launch_problems(r.launch))}
         jobs = sorted({str(r.launch["job"]) for r in requests if r.spec_id not in reasons and r.launch.get("job")})
         self._client()  # BackendError (extra, credentials) before anything else
         if jobs:
@@ -441,11 +433,9 @@ class WandbBackend(Backend):
     def _queue_of(self, request: EnqueueRequest) -> tuple[str, str, str]:
         """(queue entity, project_queue, queue_name) as the push computes them."""
         launch = request.launch
-        config = launch.get("config") if isinstance(launch.get("config"), Mapping) else {}
-        entity = launch.get("entity") or (config or {}).get("entity")
-        if not entity:
-            entity = self._client().default_entity
-        queue_entity = (config or {}).get("queue_entity") or entity
+        config = launch["config"] if isinstance(launch.get("config"), Mapping) else {}
+        entity = launch.get("entity") or config.get("entity") or self._client().default_entity
+        queue_entity = config.get("queue_entity") or entity
         return (
             str(queue_entity),
             str(launch.get("project_queue") or DEFAULT_PROJECT_QUEUE),
@@ -524,7 +514,7 @@ class WandbBackend(Backend):
                 with self._silenced():
                     res = service.execute_graphql(query, {**base, "after": after} if paged else dict(base))
             except Exception as e:
-                missing = _missing_feature(e) if first else None
+                missing = next((n for n, p in _MISSING_FEATURE.items() if p.search(str(e))), None) if first else None
                 if missing in features:
                     features.discard(str(missing))
                     continue
@@ -679,8 +669,3 @@ def _iso(value: Any) -> str | None:
         return None
     return value[:19] + "Z"
 
-
-def _missing_feature(error: BaseException) -> str | None:
-    """Which of launchops' extra features a validation error says the server lacks, if any."""
-    text = str(error)
-    return next((name for name, pattern in _MISSING_FEATURE.items() if pattern.search(text)), None)
