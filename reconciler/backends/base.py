@@ -55,7 +55,7 @@ class QueuedRun:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> QueuedRun:
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        known = set(_RUN_FIELDS)
         kwargs: dict[str, Any] = {k: data.get(k) for k in known}
         kwargs["state"] = data.get("state") or "pending"
         extra = {k: v for k, v in data.items() if k not in known}

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS sends (
 """
 _COLUMNS = ("id, marker, spec_id, digest, queue_name, entity, project, project_queue, priority, state, launch, "
             "enqueued_at")
+_NAMES = _COLUMNS.split(", ")
 
 
 def _item_id(marker: str) -> str:
@@ -70,7 +71,7 @@ class LocalQueue(Backend):
         self._db.execute(_SENDS)
 
     def _run(self, row: tuple[Any, ...]) -> QueuedRun:
-        item = dict(zip(_COLUMNS.split(", "), row, strict=True))
+        item = dict(zip(_NAMES, row, strict=True))
         return QueuedRun(id=item["id"], backend=self.name, queue_name=item["queue_name"], entity=item["entity"],
                          project_queue=item["project_queue"], priority=item["priority"], digest=item["digest"],
                          enqueued_at=item["enqueued_at"], state=item["state"], marker=item["marker"])
@@ -142,7 +143,7 @@ class LocalQueue(Backend):
         sends = Counter(s["marker"] for s in self.sends())
         out = []
         for row in self._db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY enqueued_at, rowid"):
-            item = dict(zip(_COLUMNS.split(", "), row, strict=True))
+            item = dict(zip(_NAMES, row, strict=True))
             out.append({"id": item["id"], "spec_id": item["spec_id"], "queue_name": item["queue_name"],
                         "entity": item["entity"], "project": item["project"], "priority": item["priority"],
                         "state": item["state"], "launch": json.loads(item["launch"]),
