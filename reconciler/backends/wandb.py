@@ -450,8 +450,6 @@ class WandbBackend(Backend):
         try:
             api = self._client()
             entity, project_queue, queue_name = self._queue_of(request)
-        except EnqueueFailed:
-            raise
         except Exception as e:  # BackendError, or the default-entity lookup failing
             raise EnqueueFailed(f"could not search W&B for {request.spec_id}: {_clean(e)}", uncertain=True) from None
         found, incomplete = self._marked_runs(api, (entity, project_queue, queue_name), lambda m: m == request.marker,
