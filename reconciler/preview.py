@@ -186,8 +186,7 @@ def _specs_at(settings: Settings, repo: Repo, commit: str) -> SpecSet:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text, encoding="utf-8", newline="")
         (root / settings.specs_dir).mkdir(parents=True, exist_ok=True)
-        loaded = load_specs(replace(settings, root=root))
-    return loaded
+        return load_specs(replace(settings, root=root))
 
 
 @dataclass(frozen=True)
@@ -245,7 +244,7 @@ def changed(settings: Settings, repo: Repo, base: str, head: str) -> tuple[list[
             problems.append(f"{spec.source}: {spec_id}: its preview launch needs exactly one of job, docker_image "
                             f"or uri (found {' and '.join(given) or 'none'})")
             continue
-        out.append(Candidate(spec_id, spec.source, launch, digest, getattr(spec, "matrix", None)))
+        out.append(Candidate(spec_id, spec.source, launch, digest, spec.matrix))
     return out, problems
 
 
@@ -253,7 +252,7 @@ def select(candidates: Sequence[Candidate], matrix: str, cap: int) -> tuple[list
     """The matrix policy, then the cap, in id order; what was left out, each with why."""
     chosen: list[Candidate] = []
     left: list[tuple[str, str]] = []
-    taken: set[str] = set()
+    taken: set[str | None] = set()
     for cand in sorted(candidates, key=lambda c: c.id):
         parent = cand.matrix
         if parent is not None and matrix == "none":
@@ -261,19 +260,13 @@ def select(candidates: Sequence[Candidate], matrix: str, cap: int) -> tuple[list
         elif parent is not None and matrix == "first" and parent in taken:
             left.append((cand.id, "not the matrix's lowest cell (preview.matrix = first)"))
         else:
-            if parent is not None:
-                taken.add(parent)
+            taken.add(parent)  # None too: only a cell's parent is ever looked up
             chosen.append(cand)
-    over = chosen[cap:]
-    left += [(c.id, f"over preview.max_launches ({cap})") for c in over]
+    left += [(c.id, f"over preview.max_launches ({cap})") for c in chosen[cap:]]
     return chosen[:cap], sorted(left)
 
 
 # ---- the commands --------------------------------------------------------------------------------
-
-def _queued(run: Mapping[str, Any]) -> QueuedRun:
-    return QueuedRun.from_json(run)
-
 
 def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str | None = "origin") -> Outcome:
     """`launchops preview apply --pr N`: enqueue what this head changes, once per change."""
@@ -409,7 +402,7 @@ def _supersede(backend: Backend, spec_id: str, entry: dict[str, Any], result: Ou
 
 def _withdraw_run(backend: Backend, name: str, runs: list[Mapping[str, Any]], i: int, result: Outcome) -> None:
     run = runs[i]
-    outcome = backend.withdraw(_queued(run))
+    outcome = backend.withdraw(QueuedRun.from_json(run))
     if outcome == "withdrawn":
         result.withdrawn.append((name, str(run.get("id"))))
         runs[i] = {**run, "state": "withdrawn"}
@@ -468,7 +461,7 @@ def _scan(settings: Settings, branch: Branch, backend: Backend, repository: str,
                 result.running.append((name, run.id, run.state))
 
 
-def _close(branch: Branch, settings: Settings, repository: str, prs: Iterable[int], withdrawn: set[str]) -> None:
+def _close(branch: Branch, repository: str, prs: Iterable[int], withdrawn: set[str]) -> None:
     """Mark each pull request closed on the branch, with the withdrawn items' state recorded."""
     for pr in sorted(set(prs)):
         record = _read_record(branch.files, pr)
@@ -497,8 +490,7 @@ def cleanup(settings: Settings, pr: int, backend: Backend, remote: str | None = 
         return result
     repository = branch.repository(settings)
     _scan(settings, branch, backend, repository, lambda n: n == pr, result)
-    _close(branch, settings, repository, [pr] if _path(pr) in branch.files else [],
-           {q for _, q in result.withdrawn})
+    _close(branch, repository, [pr] if _path(pr) in branch.files else [], {q for _, q in result.withdrawn})
     return result
 
 
@@ -514,5 +506,5 @@ def sweep(settings: Settings, open_prs: Sequence[int], backend: Backend, remote:
     recorded = {int(m.group(1)) for name in branch.files if (m := re.match(r"^pr-(\d+)/ledger\.json$", name))}
     stale = {pr for pr in recorded if pr not in keep and _read_record(branch.files, pr).state != "closed"}
     stale |= {int(n[3:]) for n, _ in result.withdrawn if int(n[3:]) in recorded}
-    _close(branch, settings, repository, stale, {q for _, q in result.withdrawn})
+    _close(branch, repository, stale, {q for _, q in result.withdrawn})
     return result
