@@ -69,9 +69,12 @@ class Record:
     base: str | None = None
     specs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def text(self) -> str:
-        return ledger_mod.dumps({"version": VERSION, "pr": self.pr, "state": self.state, "head": self.head,
-                                 "base": self.base, "specs": {k: dict(v) for k, v in sorted(self.specs.items())}})
+    def files(self, repository: str) -> dict[str, str]:
+        """What the branch holds for it: the repository id, and this ledger."""
+        return {META: ledger_mod.dumps({"version": VERSION, "repository": repository}),
+                _path(self.pr): ledger_mod.dumps({"version": VERSION, "pr": self.pr, "state": self.state,
+                                                  "head": self.head, "base": self.base,
+                                                  "specs": {k: dict(v) for k, v in sorted(self.specs.items())}})}
 
 
 def _path(pr: int) -> str:
@@ -144,35 +147,25 @@ def _branch(settings: Settings, remote: str | None) -> Branch:
     return branch
 
 
-def _save(branch: Branch, record: Record, repository: str, message: str,
-          merge: Callable[[Record], Record] | None = None) -> None:
-    """Write `record` (and the repository id) onto the branch; on a lost race, again on the new tip
-    (`merge` folds what the new tip holds for this pull request into it)."""
-    meta = ledger_mod.dumps({"version": VERSION, "repository": repository})
+def _save(branch: Branch, ours: Record, repository: str, message: str) -> None:
+    """Write `ours` (and the repository id) onto the branch; on a lost race, again on the new tip,
+    with every QueuedRun ID the tip's copy has that ours lacks."""
+    record = ours
     for _ in range(ATTEMPTS):
         try:
-            if branch.publish({META: meta, _path(record.pr): record.text()}, message):
+            if branch.publish(record.files(repository), message):
                 return
             branch.load()
         except GitError as exc:
             raise PreviewError(str(exc)) from None
-        if merge is None:
-            raise PreviewError(f"{BRANCH} moved while this run wrote to it; run it again")
-        record = merge(_read_record(branch.files, record.pr))
-    raise PreviewError(f"{BRANCH} kept moving: {ATTEMPTS} pushes lost their race; run it again")
-
-
-def _keep_runs(ours: Record) -> Callable[[Record], Record]:
-    """Our record on the new tip, with every QueuedRun ID the tip's copy has that ours lacks."""
-    def merge(theirs: Record) -> Record:
         specs = {k: dict(v) for k, v in ours.specs.items()}
-        for spec_id, entry in theirs.specs.items():
+        for spec_id, entry in _read_record(branch.files, ours.pr).specs.items():
             mine = specs.setdefault(spec_id, dict(entry))
             known = {r.get("id") for r in mine.get("queued_runs", [])}
             mine["queued_runs"] = [*mine.get("queued_runs", []),
                                    *(r for r in entry.get("queued_runs", []) if r.get("id") not in known)]
-        return replace(ours, specs=specs)
-    return merge
+        record = replace(ours, specs=specs)
+    raise PreviewError(f"{BRANCH} kept moving: {ATTEMPTS} pushes lost their race; run it again")
 
 
 # ---- what a pull request changes -------------------------------------------------------------------
@@ -292,8 +285,7 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
         if not work and _read_record(branch.files, pr) == record:
             return result
         try:
-            if branch.publish({META: ledger_mod.dumps({"version": VERSION, "repository": repository}),
-                               _path(pr): record.text()},
+            if branch.publish(record.files(repository),
                               f"launchops: preview intents for pull request #{pr} at {head[:12]}"):
                 break
             branch.load()
@@ -304,7 +296,7 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
     _carry_out(backend, record, work, gone, result)
     lines = [f"{i} -> {q}" for i, q in result.enqueued + result.adopted]
     _save(branch, record, repository, f"launchops: preview of pull request #{pr} at {head[:12]}\n\n"
-          + "\n".join(lines) + "\n", _keep_runs(record))
+          + "\n".join(lines) + "\n")
     return result
 
 
@@ -469,7 +461,7 @@ def _close(branch: Branch, repository: str, prs: Iterable[int], withdrawn: set[s
                                           for r in v.get("queued_runs", [])]} for k, v in record.specs.items()}
         closed = replace(record, state="closed", specs=specs)
         if closed != record:
-            _save(branch, closed, repository, f"launchops: preview of pull request #{pr} closed\n", _keep_runs(closed))
+            _save(branch, closed, repository, f"launchops: preview of pull request #{pr} closed\n")
 
 
 def _idle(settings: Settings, branch: Branch, result: Outcome) -> bool:
