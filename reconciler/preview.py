@@ -392,17 +392,18 @@ def _supersede(backend: Backend, spec_id: str, entry: dict[str, Any], result: Ou
             _withdraw_run(backend, spec_id, runs, i, result)
 
 
-def _withdraw_run(backend: Backend, name: str, runs: list[Mapping[str, Any]], i: int, result: Outcome) -> None:
-    run = runs[i]
-    outcome = backend.withdraw(QueuedRun.from_json(run))
+def _withdraw(backend: Backend, name: str, run: QueuedRun, result: Outcome) -> str:
+    """Withdraw one item; report it withdrawn, or running in the state that kept it (gone is neither)."""
+    outcome = backend.withdraw(run)
     if outcome == "withdrawn":
-        result.withdrawn.append((name, str(run.get("id"))))
-        runs[i] = {**run, "state": "withdrawn"}
-    elif outcome == "gone":
-        runs[i] = {**run, "state": "gone"}
-    else:
-        result.running.append((name, str(run.get("id")), outcome))
-        runs[i] = {**run, "state": outcome}
+        result.withdrawn.append((name, str(run.id)))  # str: a ledger edited by hand may hold any id
+    elif outcome != "gone":
+        result.running.append((name, str(run.id), outcome))
+    return outcome
+
+
+def _withdraw_run(backend: Backend, name: str, runs: list[Mapping[str, Any]], i: int, result: Outcome) -> None:
+    runs[i] = {**runs[i], "state": _withdraw(backend, name, QueuedRun.from_json(runs[i]), result)}
 
 
 def _queues(settings: Settings, branch: Branch) -> list[Mapping[str, Any]]:
@@ -444,11 +445,7 @@ def _scan(settings: Settings, branch: Branch, backend: Backend, repository: str,
             seen.add(run.id)
             name = f"pr-{found.group(1)}"
             if run.state == "pending":
-                outcome = backend.withdraw(run)
-                if outcome == "withdrawn":
-                    result.withdrawn.append((name, run.id))
-                elif outcome != "gone":
-                    result.running.append((name, run.id, outcome))
+                _withdraw(backend, name, run, result)
             elif run.state not in ("withdrawn", "finished", "failed", "crashed", "stopped"):
                 result.running.append((name, run.id, run.state))
 
