@@ -83,7 +83,7 @@ def _type_name(value: Any) -> str:
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
         return f"the number {value!r}"
-    if isinstance(value, (datetime.date, datetime.datetime)):
+    if isinstance(value, datetime.date):
         return "a date"
     if value is None:
         return "null"
@@ -164,13 +164,20 @@ def _error_findings(error: ValidationError, launch_keys: list[str]) -> Iterator[
         subschema: Any = error.schema
         yield from _unknown_keys(instance, list(subschema.get("properties", {})), path, launch_keys)
     elif kind == "required":
-        yield from _missing_keys(instance, value, path)
+        for key in value:
+            if key not in instance:
+                what = {"apiVersion": "apiVersion: launchops/v1",
+                        "launch": "launch: (the launch_add arguments)"}.get(key, key)
+                yield Finding(path, f"missing {what}", whole=True)
     elif kind == "const":
         yield Finding(path, f"must be {value!r}, not {instance!r}")
     elif kind == "oneOf" and where == "priority":
         yield Finding(path, f"must be critical, high, medium, low or a number 0..3, not {instance!r}")
     elif kind == "type":
-        yield _wrong_type(instance, value if isinstance(value, list) else [value], path)
+        expected: list[str] = value if isinstance(value, list) else [value]
+        want = " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+        quote = "string" in expected and not isinstance(instance, (dict, list))
+        yield Finding(path, f"must be {want}, not {_type_name(instance)}", quote_hint=quote)
     elif path == ("id",) and kind in ("pattern", "maxLength", "minLength"):
         yield Finding(path, id_problem(instance) or "must not be empty, nor start or end with a space or '/'")
     else:
@@ -187,37 +194,12 @@ def _unknown_keys(instance: dict[Any, Any], known: list[str], path: tuple[str | 
         yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
 
 
-def _missing_keys(instance: dict[Any, Any], required: list[str], path: tuple[str | int, ...]) -> Iterator[Finding]:
-    for key in required:
-        if key not in instance:
-            what = {"apiVersion": "apiVersion: launchops/v1",
-                    "launch": "launch: (the launch_add arguments)"}.get(key, key)
-            yield Finding(path, f"missing {what}", whole=True)
-
-
-def _wrong_type(instance: Any, expected: list[str], path: tuple[str | int, ...]) -> Finding:
-    want = " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
-    quote = "string" in expected and not isinstance(instance, (dict, list))
-    return Finding(path, f"must be {want}, not {_type_name(instance)}", quote_hint=quote)
-
-
-def _non_json(value: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
-    """A leaf JSON cannot carry, which the schema leaves through in free-form mappings like config
-    (`_leaf_walk` walks the mappings and lists)."""
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        yield Finding(path, "is a date, which a launch cannot carry", quote_hint=True)
-    elif isinstance(value, float) and not math.isfinite(value):
-        yield Finding(path, f"is {value}, which JSON cannot carry", quote_hint=True)
-    elif not isinstance(value, (str, int, float, bool, type(None))):
-        yield Finding(path, f"is a {type(value).__name__}, which a launch cannot carry; write a plain value")
-
-
 _PLAIN = (str, int, bool, type(None))  # leaves that need no look beyond the credential check
 
 
 def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], secret: bool, odd: list[Finding],
                found: list[tuple[tuple[str | int, ...], str]]) -> None:
-    """One walk for values JSON cannot carry (`_non_json`, into `odd`) and credentials, with their
+    """One walk for values JSON cannot carry (`_leaf`, into `odd`) and credentials, with their
     format (into `found`): two separate walks were a fifth of a cold load (profile). A leaf's path is
     built only when something is found there (building one per leaf was half of this walk, profile).
     The leaves of every spec (a short string, a number, a bool, null; not under a secret-named key)
@@ -246,18 +228,23 @@ def _leaf_walk(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...], s
 
 def _leaf(k: Any, v: Any, path: tuple[str | int, ...], below: bool, odd: list[Finding],
           found: list[tuple[tuple[str | int, ...], str]]) -> None:
-    """`_leaf_walk` for a value of any other type, or under a secret-named key."""
-    if isinstance(v, (dict, list)):
+    """`_leaf_walk` for a value of any other type, or under a secret-named key: a leaf JSON cannot
+    carry, which the schema leaves through in free-form mappings like config, is told in `odd`."""
+    if isinstance(v, (dict, list)):  # a subclass (the loader's placeholder mappings)
         _leaf_walk(v, (*path, k), below, odd, found)
         return
-    if not isinstance(v, _PLAIN):  # floats too: _non_json says which of them JSON cannot carry
-        odd.extend(_non_json(v, (*path, k)))
-    if below:
-        kind = secrets.credential_format(v, True) if isinstance(v, (str, int)) and not isinstance(v, bool) else None
-    else:
-        kind = secrets.credential_format(v, False) if type(v) is str and len(v) >= secrets.SHORTEST else None
-    if kind:
-        found.append(((*path, k), kind))
+    if isinstance(v, datetime.date):
+        odd.append(Finding((*path, k), "is a date, which a launch cannot carry", quote_hint=True))
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            odd.append(Finding((*path, k), f"is {v}, which JSON cannot carry", quote_hint=True))
+    elif not isinstance(v, _PLAIN):
+        odd.append(Finding((*path, k), f"is a {type(v).__name__}, which a launch cannot carry; write a plain value"))
+    # outside a secret-named key only an exact str is looked at, and _leaf_walk did that
+    if below and isinstance(v, (str, int)) and not isinstance(v, bool):
+        named = secrets.credential_format(v, True)
+        if named:
+            found.append(((*path, k), named))
 
 
 MAX_ID = 180  # characters: room for a matrix cell suffix and a shard path within common name limits
