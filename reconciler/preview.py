@@ -300,9 +300,6 @@ def apply(settings: Settings, pr: int, base: str, backend: Backend, remote: str 
     return result
 
 
-RETRY = ("pending", "unknown", "failed")
-
-
 def _carry_out(backend: Backend, record: Record, work: Sequence[tuple[Candidate, dict[str, Any], bool]],
                gone: Sequence[str], result: Outcome) -> None:
     """Send the intents, then withdraw the pending items of the specs this head reverted."""
@@ -343,13 +340,13 @@ def _plan(branch: Branch, pr: int, chosen: Sequence[Candidate], repository: str,
     work: list[tuple[Candidate, dict[str, Any], bool]] = []
     for cand in chosen:
         entry = specs.get(cand.id)
-        same = entry is not None and entry.get("digest") == cand.digest
-        if same and entry is not None and entry.get("status") == "applied":
-            result.unchanged.append(cand.id)
-            continue
-        if same and entry is not None and entry.get("status") in RETRY:
-            work.append((cand, entry, entry["status"] != "failed"))
-            continue
+        if entry is not None and entry.get("digest") == cand.digest:
+            if entry.get("status") == "applied":
+                result.unchanged.append(cand.id)
+                continue
+            if entry.get("status") in ("pending", "unknown", "failed"):
+                work.append((cand, entry, entry["status"] != "failed"))
+                continue
         previous = None if entry is None else (entry.get("previous") if entry.get("status") == "failed"
                                                 else entry.get("change"))
         change = ledger_mod.identity(kind, cand.id, previous, cand.digest)
