@@ -98,6 +98,9 @@ def _where(sessions: list[int] | None) -> str:
     return f"(session IS NULL OR session IN ({','.join(str(int(s)) for s in sessions)}))"
 
 
+V1Event = tuple[str, str, int, dict[str, object]]  # (kind, spec_id, change number, data) of ledger version 1
+
+
 class Journal:
     def __init__(self, path: Path, lineage: Lineage | None = None) -> None:
         self.path = path
@@ -114,9 +117,6 @@ class Journal:
         except (OSError, sqlite3.Error) as exc:
             error = exc if isinstance(exc, sqlite3.Error) else sqlite3.Error(str(exc))
             raise JournalError(explain(path, error)) from exc
-
-    def append(self, event: Event) -> None:
-        self.extend([event])
 
     def extend(self, events: list[Event]) -> None:
         """One transaction; sqlite3.Error when it could not be written (the caller decides)."""
@@ -141,36 +141,33 @@ class Journal:
 
     def events(self) -> Iterator[tuple[int, Event]]:
         """The events that fold into the checked-out history, in order."""
-        where = _where(_folding(self._db, self.lineage))
         for seq, kind, spec_id, change, data in self._db.execute(
-                f"SELECT seq, kind, spec_id, identity, data FROM events WHERE {where} AND identity IS NOT NULL "
-                "ORDER BY seq"):
+                f"SELECT seq, kind, spec_id, identity, data FROM events WHERE {_where(self.folding())} "
+                "AND identity IS NOT NULL ORDER BY seq"):
             yield seq, Event(kind, spec_id, change, json.loads(data))
 
-    def v1_events(self) -> list[tuple[str, str, int, dict[str, object]]]:
+    def v1_events(self) -> list[V1Event]:
         """What an interrupted apply of ledger version 1 left on the checked-out history: folded
         into the version 1 ledger by the migration, then forgotten with it."""
-        where = _where(_folding(self._db, self.lineage))
         return [(kind, spec_id, change, json.loads(data)) for kind, spec_id, change, data in self._db.execute(
-            f"SELECT kind, spec_id, change, data FROM events WHERE {where} AND identity IS NULL ORDER BY seq")]
+            f"SELECT kind, spec_id, change, data FROM events WHERE {_where(self.folding())} AND identity IS NULL "
+            "ORDER BY seq")]
 
     def state(self) -> tuple[tuple[int, ...] | None, int, int]:
         """Which events fold now, as a key: the sessions folded, their count and last seq. A seq is
         never reused and `forget` drops only the oldest, so an equal key means the same events."""
-        sessions = _folding(self._db, self.lineage)
+        sessions = self.folding()
         count, seq = self._db.execute(
             f"SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events WHERE {_where(sessions)}").fetchone()
         return (None if sessions is None else tuple(sessions)), int(count), int(seq)
 
     def last_seq(self) -> int:
-        where = _where(_folding(self._db, self.lineage))
-        (seq,) = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {where}").fetchone()
+        (seq,) = self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM events WHERE {_where(self.folding())}").fetchone()
         return int(seq)
 
     def forget(self, up_to: int) -> None:
         """Drop events that a written ledger already holds (those of other histories stay)."""
-        where = _where(_folding(self._db, self.lineage))
-        self._db.execute(f"DELETE FROM events WHERE seq <= ? AND {where}", (up_to,))
+        self._db.execute(f"DELETE FROM events WHERE seq <= ? AND {_where(self.folding())}", (up_to,))
 
     def sent_before(self, markers: Iterable[str]) -> set[str]:
         """Which of `markers` an intent named before, on any history (this clone may have sent them)."""
@@ -205,9 +202,6 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
-
-
-V1Event = tuple[str, str, int, dict[str, object]]  # (kind, spec_id, change number, data) of ledger version 1
 
 
 def peek(path: Path, lineage: Lineage | None = None) -> tuple[list[Event], list[V1Event]]:
