@@ -278,10 +278,8 @@ def check_spec(doc: dict[str, Any], backend: str) -> list[Finding]:
     findings = list(_schema_findings(doc))
     typed = {f.path for f in findings}  # a date where a string was expected is already said once
     spec_id = doc.get("id")
-    if isinstance(spec_id, str) and ("id",) not in typed:
-        problem = id_problem(spec_id)
-        if problem:
-            findings.append(Finding(("id",), problem))
+    if isinstance(spec_id, str) and ("id",) not in typed and (problem := id_problem(spec_id)):
+        findings.append(Finding(("id",), problem))
     odd: list[Finding] = []
     found: list[tuple[tuple[str | int, ...], str]] = []
     _leaf_walk(doc, (), False, odd, found)
