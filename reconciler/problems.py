@@ -13,7 +13,7 @@ def dotted(path: Path_) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part.isidentifier() or part.replace("-", "_").isidentifier():
+        elif part.replace("-", "_").isidentifier():
             out += f".{part}" if out else part
         else:
             out += f'["{part}"]'
