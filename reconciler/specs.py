@@ -186,9 +186,8 @@ def _scope(loader: Loader, paths: Iterable[Path]) -> Callable[[str], bool]:
     def relevant(file: str) -> bool:
         if file in exact or any(file.startswith(f) for f in folders):
             return True
-        name = file.rsplit("/", 1)[-1]
-        folder = file[: len(file) - len(name)]
-        return name in DEFAULTS_NAMES and any(a.startswith(folder) for a in asked)
+        folder, slash, name = file.rpartition("/")
+        return name in DEFAULTS_NAMES and any(a.startswith(folder + slash) for a in asked)
     return relevant
 
 
