@@ -52,26 +52,23 @@ class ApplyLock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = read_holder(self.path)
+                    holder = read_holder(self.path) or {}
                     handle.close()
-                    raise LockError(f"another launchops {holder.get('command', 'apply') if holder else 'apply'} "
+                    raise LockError(f"another launchops {holder.get('command', 'apply')} "
                                     f"holds {self.path.name}: {_describe(holder) if holder else 'unknown holder'}; "
                                     "wait for it, or pass --lock-timeout SECONDS") from None
                 time.sleep(0.1)
         self.stale = read_holder(self.path)
-        handle.seek(0)
-        handle.truncate()
+        handle.truncate(0)
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
-                                 "started": datetime.datetime.now(datetime.UTC).isoformat(
-                                     timespec="seconds")}))
+                                 "started": _now().isoformat(timespec="seconds")}))
         handle.flush()
         self._handle = handle
         return self
 
     def release(self) -> None:
         if self._handle:
-            self._handle.seek(0)
-            self._handle.truncate()
+            self._handle.truncate(0)
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
@@ -105,8 +102,7 @@ def unlock(path: Path) -> str:
         holder = read_holder(path)
         # Emptied, not unlinked: an apply already waiting on this inode would otherwise hold a lock
         # on a deleted file while the next one locks a new file, and two would run at once.
-        handle.seek(0)
-        handle.truncate()
+        handle.truncate(0)
     return f"removed the stale lock of {_describe(holder)}" if holder else "no stale lock: the lock file was empty"
 
 
