@@ -15,10 +15,8 @@ class SettingsError(Exception):
 # Settings that also act as repository-wide launch defaults, under every _defaults.yaml.
 LAUNCH_DEFAULT_KEYS = ("entity", "project", "queue_name", "project_queue")
 BACKENDS = ("local", "wandb")
-LEDGER_META = "_ledger.json"  # the ledger folder's own file (reconciler.ledger.META), known before ledger is imported
-
-
 PREVIEW_MATRIX = ("first", "none", "all")
+LEDGER_META = "_ledger.json"  # the ledger folder's own file (reconciler.ledger.META), known before ledger is imported
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,7 @@ class Settings:
     @property
     def ledger_dir(self) -> str:
         """The ledger folder, repository-relative; the version 1 setting named the file, `<folder>.json`."""
-        name = self.ledger.rstrip("/")
-        return name[: -len(".json")] if name.endswith(".json") else name
+        return self.ledger.rstrip("/").removesuffix(".json")
 
     @property
     def ledger_path(self) -> Path:
@@ -130,8 +127,8 @@ def _bool(key: str, value: Any, where: str) -> bool:
     words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in words:
-        return words[value.strip().lower()]
+    if isinstance(value, str) and (word := value.strip().lower()) in words:
+        return words[word]
     raise SettingsError(f"{where}: {key} must be true or false, not {value!r}")
 
 
@@ -207,11 +204,9 @@ def load_settings(root: Path, overrides: Mapping[str, Any] | None = None,
     for key, value in data.items():
         values[key], origin[key] = _coerce(key, value, name), name
     for key in _KEYS:
-        if key == "preview":
-            continue  # a table: no single environment value holds it
-        env_value = environ.get(f"LAUNCHOPS_{key.upper()}")
-        if env_value:
-            values[key], origin[key] = _coerce(key, env_value, f"LAUNCHOPS_{key.upper()}"), f"LAUNCHOPS_{key.upper()}"
+        env = f"LAUNCHOPS_{key.upper()}"
+        if key != "preview" and (env_value := environ.get(env)):  # preview is a table: no one value holds it
+            values[key], origin[key] = _coerce(key, env_value, env), env
     for key, value in (overrides or {}).items():
         if value is not None:
             flag = f"--{key.replace('_', '-')}"
