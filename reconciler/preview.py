@@ -406,7 +406,7 @@ def _withdraw_run(backend: Backend, name: str, runs: list[Mapping[str, Any]], i:
 def _queues(settings: Settings, branch: Branch) -> list[Mapping[str, Any]]:
     """Every queue a preview item may sit on: those of the runs the branch records, and those the
     specs' preview launches name now (the branch may be gone)."""
-    seen: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    launches: list[Mapping[str, Any]] = []
     for name, text in branch.files.items():
         if not name.endswith("/ledger.json"):
             continue
@@ -414,13 +414,9 @@ def _queues(settings: Settings, branch: Branch) -> list[Mapping[str, Any]]:
             specs = json.loads(text).get("specs") or {}
         except ValueError:
             continue
-        for entry in specs.values():
-            launch = entry.get("launch") or {}
-            seen[(launch.get("entity"), launch.get("project_queue"), launch.get("queue_name"))] = launch
-    loaded = load_specs(settings)
-    for spec in loaded.specs.values():
-        launch = preview_launch(spec)
-        seen[(launch.get("entity"), launch.get("project_queue"), launch.get("queue_name"))] = launch
+        launches += (entry.get("launch") or {} for entry in specs.values())
+    launches += (preview_launch(spec) for spec in load_specs(settings).specs.values())
+    seen = {(q.get("entity"), q.get("project_queue"), q.get("queue_name")): q for q in launches}
     return [seen[k] for k in sorted(seen, key=lambda k: tuple(str(x) for x in k))]
 
 
