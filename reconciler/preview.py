@@ -344,7 +344,7 @@ def _plan(branch: Branch, pr: int, chosen: Sequence[Candidate], repository: str,
             if entry.get("status") == "applied":
                 result.unchanged.append(cand.id)
                 continue
-            if entry.get("status") in ("pending", "unknown", "failed"):
+            if entry.get("status") in ledger_mod.RETRYABLE:
                 work.append((cand, entry, entry["status"] != "failed"))
                 continue
         previous = None if entry is None else (entry.get("previous") if entry.get("status") == "failed"
