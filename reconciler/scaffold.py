@@ -36,7 +36,7 @@ from reconciler.settings import SettingsError, load_settings
 LOCAL_ACTION = re.compile(r"^(\s+)uses: \./\.github/actions/launchops$", re.M)
 WORKFLOWS = ("launchops-apply.yml", "launchops-preview.yml", "launchops-preview-launch.yml", "launchops-sync.yml")
 SCHEMA = "schemas/launch-spec.v1.schema.json"
-_ACTION = re.compile(r"^(?P<repo>[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100})@(?P<ref>[A-Za-z0-9._/-]+)$")
+_ACTION = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100})@(?P<ref>[A-Za-z0-9._/-]+)$")
 _GITHUB = re.compile(r"^(?:git\+)?(?:https://|ssh://git@|git@)github\.com[/:](?P<repo>[^/]+/[^/]+?)(?:\.git)?/?$")
 
 
@@ -68,13 +68,6 @@ def action_from_direct_url(text: str | None) -> str | None:
         return None
     commit = str(vcs.get("commit_id", ""))
     return f"{match['repo']}@{commit}" if re.fullmatch(r"[0-9a-f]{40}", commit) else None
-
-
-def installed_action() -> str | None:
-    try:
-        return action_from_direct_url(metadata.distribution("launchops").read_text("direct_url.json"))
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _template(*parts: str) -> str:
@@ -109,7 +102,11 @@ def _files(root: Path, action: str | None) -> tuple[list[tuple[str, str]], list[
     files.append((f"{specs}/_defaults.yaml", _template("launches", "_defaults.yaml")))
     files.append((example, _template("launches", "example", "hello.yaml").replace("@SCHEMA@", schema_ref)))
     files.append((SCHEMA, resources.files("reconciler").joinpath(SCHEMA_FILE).read_text("utf-8")))
-    action = action or installed_action()
+    if action is None:
+        try:
+            action = action_from_direct_url(metadata.distribution("launchops").read_text("direct_url.json"))
+        except metadata.PackageNotFoundError:
+            pass
     if action is None:
         skipped.extend((f".github/workflows/{name}", "no launchops action to pin") for name in WORKFLOWS)
         notes.append("this launchops was not installed from a GitHub git URL, so the workflows have no action "
