@@ -475,16 +475,22 @@ class Repo:
         except git.GitCommandError:
             return None
 
-    def remote_tip(self, remote: str, branch: str) -> str | None:
-        """Fetch `branch` from `remote`; its commit there, None when the remote has no such branch."""
-        try:
-            listed = str(self.git.ls_remote(remote, f"refs/heads/{branch}")).split()
-            if not listed:
-                return None
-            self.git.fetch(remote, f"refs/heads/{branch}")
-            return listed[0]
-        except git.GitCommandError as exc:
-            raise GitError(f"could not fetch {remote}/{branch}: {_git_stderr(exc)}") from None
+    def remote_tip(self, remote: str, branch: str, attempts: int = 5) -> str | None:
+        """Fetch `branch` from `remote`; its commit there, None when the remote has no such branch.
+        Two fetches in one clone at once (two pull requests' previews) race to update the
+        remote-tracking ref, and the loser's git says "unable to update local ref": it asks again."""
+        for attempt in range(attempts):
+            try:
+                listed = str(self.git.ls_remote(remote, f"refs/heads/{branch}")).split()
+                if not listed:
+                    return None
+                self.git.fetch(remote, f"refs/heads/{branch}")
+                return listed[0]
+            except git.GitCommandError as exc:
+                if "unable to update local ref" not in _git_stderr(exc) or attempt == attempts - 1:
+                    raise GitError(f"could not fetch {remote}/{branch}: {_git_stderr(exc)}") from None
+                time.sleep(0.1 * (attempt + 1))
+        return None  # not reached: the last attempt returns or raises
 
     def commit_files(self, parent: str | None, files: dict[str, str], message: str) -> str:
         """A commit of `parent`'s tree (none: an orphan) with `files` (path -> text) written, made
