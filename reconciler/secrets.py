@@ -30,14 +30,9 @@ _SPECIAL_TOKENS = frozenset({"pad", "bos", "eos", "eot", "unk", "sep", "cls", "m
 _NUMBERED = re.compile(r"(?<=[A-Za-z])[_.-]?[vV]?[0-9]+$")  # `hf_token_2`, `api_key_v2`: the key they number
 
 
-def words(key: str) -> list[str]:
-    """A key's words, lower-cased: split on anything but letters and digits, and on camelCase."""
-    return [w.lower() for w in _SPLIT.findall(key)]
-
-
 @lru_cache(maxsize=4096)
 def _secret_name(key: str) -> bool:
-    parts = words(_NUMBERED.sub("", key))
+    parts = [w.lower() for w in _SPLIT.findall(_NUMBERED.sub("", key))]  # the key's words, lower-cased
     if not parts:
         return False
     if _SECRET_WORDS.intersection(parts) or any(tuple(parts[-len(e):]) == e for e in _SECRET_ENDINGS):
@@ -137,10 +132,8 @@ def credential_format(value: str | int, secret_named: bool) -> str | None:
     is read as a number, so numbers are looked at as their text."""
     text = str(value)
     if len(text) >= SHORTEST:  # a prefixed format first: its name says best what to revoke
-        named = None
         any_format, rows = _formats()
-        if any_format.search(text):
-            named = next((name for name, pattern in rows if pattern.search(text)), None)
+        named = next((name for name, row in rows if row.search(text)), None) if any_format.search(text) else None
         if named or not secret_named:
             return named
     if not secret_named:
