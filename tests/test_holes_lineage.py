@@ -209,15 +209,16 @@ LEASE = 4
 
 
 def test_a_long_healthy_apply_renews_its_claims(tmp_path: Path) -> None:
+    lease = 2 * LEASE  # the other apply has half of it to start and read the claims: 4 s, on a busy machine too
     first, second, remote = _two_clones(tmp_path)
-    shared = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "queue.db"), "LAUNCHOPS_CLAIM_LEASE": str(LEASE)}
+    shared = {"LAUNCHOPS_LOCAL_QUEUE": str(tmp_path / "queue.db"), "LAUNCHOPS_CLAIM_LEASE": str(lease)}
     held, renewed = tmp_path / "held", tmp_path / "renewed"
     slow = _start(first, {**shared, "LAUNCHOPS_PAUSE_AT": f"after-enqueue:{held},after-renew:{renewed}"})
     _wait_for(Path(f"{held}.paused"), slow)  # intents pushed, `a` sent; half a lease passes
-    _wait_until(_claim_time(remote) + LEASE / 2 + 1.1)
+    _wait_until(_claim_time(remote) + lease / 2 + 1.1)
     held.touch()
     _wait_for(Path(f"{renewed}.paused"), slow)  # before sending `b`, it renewed its claims
-    _wait_until(_claim_time(remote) - LEASE / 2 + LEASE)  # the first claims would have run out by now
+    _wait_until(_claim_time(remote) - lease / 2 + lease)  # the first claims would have run out by now
 
     other = launchops(second, "apply", "--yes", "--push", "--format", "json",
                       env={**shared, "LAUNCHOPS_MACHINE": "another-machine"})
