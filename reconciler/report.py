@@ -238,10 +238,12 @@ def preview_rows(records: Mapping[str, Mapping[str, Any]], app: str = DEFAULT_WA
             run = runs[-1] if runs else None
             found = entry.get("launch")
             launch: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
-            rows.append({"pr": pr, "id": str(spec_id), "head": record.get("head"), "status": entry.get("status"),
+            # the branch can be edited by hand: what is shown as text is made text
+            rows.append({"pr": pr, "id": str(spec_id), "head": record.get("head"),
+                         "status": str(entry["status"]) if entry.get("status") else None,
                          "queue_state": str(run.get("state") or "pending").lower() if run else None,
                          "queued_run": str(run["id"]) if run and run.get("id") else None,
-                         "enqueued_at": run.get("enqueued_at") if run else None,
+                         "enqueued_at": str(run["enqueued_at"]) if run and run.get("enqueued_at") else None,
                          "run_url": run_url(run, launch, app) if run else None, "error": entry.get("error")})
     return rows
 

@@ -131,6 +131,19 @@ def test_status_json_golden() -> None:
     assert text == path.read_text(encoding="utf-8"), "report-status.json differs; see the module docstring"
 
 
+def test_a_preview_record_edited_by_hand_is_shown_not_crashed_on() -> None:
+    """The previews branch is written by launchops, but anyone with push access can edit it: a
+    status, a state or a time of the wrong type is shown as text, escaped."""
+    ledger, specs, problems, previews = fixture()
+    entry = previews["pr-7"]["specs"]["team-a/applied"]
+    entry["status"] = 5
+    entry["queued_runs"] = [{"id": 12, "state": 7, "enqueued_at": 1733122800}]
+    rows = report.preview_rows(previews)
+    assert rows[0]["status"] == "5" and rows[0]["enqueued_at"] == "1733122800" and rows[0]["queue_state"] == "7"
+    html = page(report.build(ledger, specs, problems, NOW, rows))
+    assert "1733122800" in html
+
+
 def test_every_state_is_in_the_fixture() -> None:
     document = fixture_document()
     rows = {r["id"]: r for r in document["specs"]}
