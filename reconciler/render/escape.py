@@ -74,7 +74,8 @@ _JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029]|##\[")
 
 def json_text(document: str) -> str:
     """A JSON text (json.dumps escapes C0 controls already) with DEL, C1 controls, the line
-    separators and the `[` of `##[` written as `\\uXXXX`: the same values, nothing the runner reads.
+    separators and the `[` of `##[` written as JSON `\\u` escapes (`[` is `\\u005b`): the same values,
+    nothing the runner reads.
     `##[` can only occur inside a JSON string, where the escape is valid."""
     return _JSON_UNSAFE.sub(lambda m: "##\\u005b" if m.group() == _LEGACY else f"\\u{ord(m.group()):04x}", document)
 
@@ -97,7 +98,7 @@ _HTML_PLAIN = re.compile(r"[^&<>\"'\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]*
 
 def html(value: str) -> str:
     """Text in an element or a double-quoted attribute: `& < > " '` as references, control
-    characters shown as in `text`, lone surrogates (not UTF-8) as `\\udXXX`."""
+    characters shown as in `text`, lone surrogates (not UTF-8) as backslash escapes (`\\udc80`)."""
     if _HTML_PLAIN.fullmatch(value):  # most strings: nothing to do (a status page has 100,000 of them)
         return value
     shown = _CONTROL.sub(_visible, value).encode("utf-8", "backslashreplace").decode("utf-8")
