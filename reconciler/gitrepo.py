@@ -396,14 +396,15 @@ class Repo:
         return True
 
     def fetch(self, remote: str) -> str:
-        """Fetch this branch from `remote`; returns the commit it points to there."""
+        """Fetch this branch from `remote`; returns the commit it points to there (from the
+        listing, not FETCH_HEAD, which another fetch in this clone may write meanwhile)."""
         branch = self.branch()
-        try:
-            self.git.fetch(remote, branch)
-            tip: str = self.git.rev_parse("FETCH_HEAD")
-            return tip.strip()
-        except git.GitCommandError as exc:
-            raise GitError(f"could not fetch {remote}/{branch}: {str(exc.stderr).strip()}") from None
+        if branch is None:
+            raise GitError("cannot fetch to a detached HEAD; check out a branch")
+        tip = self.remote_tip(remote, branch)
+        if tip is None:
+            raise GitError(f"could not fetch {remote}/{branch}: {remote} has no branch {branch}")
+        return tip
 
     def history(self, paths: Sequence[str], limit: int = 0) -> list[tuple[str, str]]:
         """(commit, subject) of each commit in HEAD's history that changed `paths`, newest first."""
@@ -477,8 +478,9 @@ class Repo:
 
     def remote_tip(self, remote: str, branch: str, attempts: int = 5) -> str | None:
         """Fetch `branch` from `remote`; its commit there, None when the remote has no such branch.
-        Two fetches in one clone at once (two pull requests' previews) race to update the
-        remote-tracking ref, and the loser's git says "unable to update local ref": it asks again."""
+        Two fetches in one clone at once (two pull requests' previews, a preview beside an apply)
+        race to update the remote-tracking ref, and the loser's git says "unable to update local
+        ref": it asks again."""
         for attempt in range(attempts):
             try:
                 listed = str(self.git.ls_remote(remote, f"refs/heads/{branch}")).split()
