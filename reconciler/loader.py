@@ -11,14 +11,25 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler import checks, schedule, secrets
+from reconciler import checks, secrets
 from reconciler.problems import Problem, dotted
-from reconciler.schedule import Schedule
 from reconciler.settings import Settings
 from reconciler.specs import DEFAULTS_KEYS, DEFAULTS_NAMES, Spec, deep_merge, digest_of
 from reconciler.yamlload import Document, load_documents, locate, read_text
+
+if TYPE_CHECKING:
+    from reconciler.schedule import Schedule
+
+
+def _schedule_of(effective: Mapping[str, Any]) -> Schedule | None:
+    """The spec's schedule; its module (cronsim, zoneinfo: 6 ms) is imported for a spec that has one."""
+    if "schedule" not in effective:
+        return None
+    from reconciler import schedule
+
+    return schedule.parse(effective["schedule"])
 
 
 def _has(data: Any, path: Sequence[str | int]) -> bool:
@@ -185,7 +196,7 @@ class Loader:
             self._report(layer, folder_layers, findings)
             return []
         return [_spec(layer, effective, effective["id"], effective["launch"], None,
-                      schedule.parse(effective.get("schedule")), tuple(effective.get("moved_from") or ()))]
+                      _schedule_of(effective), tuple(effective.get("moved_from") or ()))]
 
     def _merged(self, folder_layers: list[_Layer]) -> dict[str, Any]:
         """A folder's layers merged, once per folder (merging them again for every spec was a
@@ -243,7 +254,7 @@ class Loader:
         if findings:
             self._report(layer, folder_layers, findings)
             return []
-        when = schedule.parse(effective.get("schedule"))  # once for all cells: they share it
+        when = _schedule_of(effective)  # once for all cells: they share it
         return [_spec(layer, effective, cell.id, cell.launch, cell.values, when, ()) for cell in made]
 
     def _quoted(self, layer: _Layer, path: Sequence[str | int]) -> bool:
