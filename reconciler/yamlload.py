@@ -293,25 +293,6 @@ class _Unusual(Exception):
     """A node the fast builder leaves to PyYAML's constructor (alias, merge, timestamp, binary…)."""
 
 
-def _build(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
-    if id(node) in seen:
-        raise _Unusual  # an alias: PyYAML shares one object between its uses
-    seen.add(id(node))
-    tag = node.tag
-    if isinstance(node, yaml.ScalarNode):
-        return _plain_scalar(loader, node)
-    if tag == _MAP and isinstance(node, yaml.MappingNode):
-        out = {}
-        for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode) or key.tag != _STR:
-                raise _Unusual  # merge keys, and keys load_documents refuses anyway
-            out[key.value] = _build(loader, value, seen)
-        return out
-    if tag == _SEQ and isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, seen) for item in node.value]
-    raise _Unusual
-
-
 # (tag, text) -> (value, may warn): the same scalars recur in every spec, and PyYAML's int and
 # float constructors were a tenth of the node walk (profile). Only immutable values are kept.
 _SCALARS: dict[tuple[str, str], tuple[Any, bool]] = {}
@@ -414,21 +395,12 @@ def _plain_scalar(loader: Any, node: yaml.Node) -> Any:
     raise _Unusual
 
 
-def _construct(loader: Any, node: yaml.Node) -> Any:
-    """`loader.construct_document(node)`, built directly for the plain tags (str, int, float, bool,
-    null, map, seq) that every spec uses: PyYAML's generic constructor was half of a cold load in
-    the profile. Anything else goes to PyYAML's own constructor, so values are always the same."""
-    try:
-        return _build(loader, node, set())
-    except _Unusual:
-        return loader.construct_document(node)
-
-
 def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
     """Every document of a file, checked then built; problems instead of documents that fail."""
     documents: list[Document] = []
     problems: list[Problem] = []
     loader = _Loader(text)
+    no_alias = "*" not in text or "&" not in text  # an alias needs an anchor (a cron's "*/5" is no alias)
     try:
         index = 0
         for node in _documents(loader):
@@ -441,12 +413,13 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
                 problems.append(_top_level_problem(node, rel, index, line, col))
             else:
                 plain = [True]
-                size, built = _check_document(node, rel, problems, loader, plain, "*" not in text)
+                size, built = _check_document(node, rel, problems, loader, plain, no_alias)
                 if size > MAX_NODES and _errors(problems) == before:
                     problems.append(Problem(rel, line, col, f"expands through aliases to more than {MAX_NODES} "
                                                             "values; write the values out or use fewer aliases"))
                 if _errors(problems) == before:  # warnings leave the document as it is
-                    documents.append(Document(index, line, built if plain[0] else _construct(loader, node),
+                    # anything the walk did not build (aliases, merge keys, other tags) PyYAML's constructor builds
+                    documents.append(Document(index, line, built if plain[0] else loader.construct_document(node),
                                               _id_at(node, (line, col))))
             index += 1
     except yaml.YAMLError as exc:
@@ -463,7 +436,7 @@ def load_documents(text: str, rel: str) -> tuple[list[Document], list[Problem]]:
 def _check_document(node: yaml.Node, rel: str, problems: list[Problem], loader: Any, plain: list[bool],
                     no_alias: bool) -> tuple[int, Any]:
     """`_check_node` of a document's top level, by `_fast_mapping` where it can (no alias can
-    share a node where the text has no '*')."""
+    share a node where the text has no '*', or no '&' to anchor one)."""
     mark = len(problems)
     if no_alias:
         try:
