@@ -60,14 +60,16 @@ class Planned:
     ledger: Ledger | None = None  # what the plan was made from
 
 
-def specs(settings: Settings, current: Ledger | None = None) -> SpecSet:
+def specs(settings: Settings, current: Ledger | None = None, differ: set[str] | None = None) -> SpecSet:
     """Every spec, reading only the files whose inputs differ from what their shard recorded
-    (reconciler.cost): the same result as reading them all."""
+    (reconciler.cost): the same result as reading them all. `differ`: what git cannot vouch for
+    under specs_dir, when it was asked already."""
     from reconciler import cost
     from reconciler.specs import load_specs
 
     current = current or ledger(settings)
-    return with_moves(settings, load_specs(settings, known=cost.known_specs(settings, current)), current)
+    known = cost.known_specs(settings, current, differ=differ)
+    return with_moves(settings, load_specs(settings, known=known), current)
 
 
 def with_moves(settings: Settings, loaded: SpecSet, current: Ledger) -> SpecSet:
@@ -173,14 +175,16 @@ def _read(settings: Settings, asking: SinceStamp | None, also: tuple[str, ...] =
         events, v1_events = journal.peek(settings.journal_path, journal.Lineage(settings.root))
         # an interrupted apply's events may name any shard: then everything is read
         scoped = None if events or v1_events or asking is None else cost.load(settings, asking, also)
+        if scoped is None:  # as ledger() reads it, from the events just peeked
+            current = ledger_mod.fold(ledger_mod.load(settings, v1_events), events)
     except (journal.JournalError, ledger_mod.LedgerError) as exc:
         raise EngineError(str(exc)) from None
     finally:
         if asking is not None:
             asking.close()
-    if scoped is None:
-        current = ledger(settings)
-        return current, specs(settings, current)
+    if scoped is None:  # git's answers about the working tree serve the full load too (ledger
+        # paths among them name no spec file and no defaults file: known_specs passes over them)
+        return current, specs(settings, current, asking.unlike() if asking is not None else None)
     current, loaded = scoped
     return current, with_moves(settings, loaded, current)
 

@@ -210,9 +210,13 @@ class SinceStamp:
 
     def answer(self) -> Stamped | None:
         """None when no commit is stamped, the stamped one holds another tree, or git cannot say."""
-        self.close()
-        unlike = _unlike_head(*(self._unlike.get(k) for k in ("changed", "listed")))
+        unlike = self.unlike()
         return None if self._stamped is None or unlike is None else Stamped(*self._stamped, unlike)
+
+    def unlike(self) -> set[str] | None:
+        """unlike_head's answer for the folders, asked already; None when git could not say."""
+        self.close()
+        return _unlike_head(*(self._unlike.get(k) for k in ("changed", "listed")))
 
     def close(self) -> None:
         """Wait for git's answers: asked and never used, its processes are still reaped."""
