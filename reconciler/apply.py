@@ -182,13 +182,16 @@ class Interrupts:
 def no_cycle_collection() -> Iterator[None]:
     """The cyclic collector off while a run sends and writes (and, in the CLI, reports): the specs,
     the plan and the ledger are millions of objects, and each full collection walked them all
-    again (3 s of an apply of 10,000 creates, profile) for garbage that reference counting frees."""
+    again (3 s of an apply of 10,000 creates, profile) for garbage that reference counting frees.
+    What the run made is frozen when the collector comes back, or its first collection would
+    walk it all once more."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
             gc.enable()
 
 

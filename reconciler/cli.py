@@ -294,16 +294,17 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
     assert planned.plan is not None
     asked = None if yes else _confirm(planned.plan, fmt)
     threads = parallel if parallel is not None else settings.parallel
-    with no_cycle_collection(), _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
-        the_plan = runner.plan_again(planned)
-        if yes and not the_plan.empty:
-            click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
-        if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
-            fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
-                 "apply again to see it (nothing was enqueued)")
-        result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan), planned.specs)
-        # the report too: with the collector back on, its first full collection walked everything
-        document = documents.apply(result)
+    with no_cycle_collection():
+        with _session(settings, options, "apply", lock_timeout, threads, allow_dirty) as runner:
+            the_plan = runner.plan_again(planned)
+            if yes and not the_plan.empty:
+                click.echo(text.plan(documents.plan(the_plan)), err=fmt != "text", nl=False)
+            if asked is not None and not {_shown(c) for c in the_plan.changes} <= asked:
+                fail("the plan changed while apply asked for confirmation (another apply in this clone?); run "
+                     "apply again to see it (nothing was enqueued)")
+            result = runner.run(the_plan, runner.repo.head() if runner.repo else None, _progress(the_plan),
+                                planned.specs)
+        document = documents.apply(result)  # after the lock is let go; the collector still off
         report = render("apply", fmt, document)
     click.echo(report, nl=False)
     step_summary("apply", document)
