@@ -106,7 +106,7 @@ backend_option = click.option("--backend", type=click.Choice(["local", "wandb"])
                               help="Queue backend (default: settings, then LAUNCHOPS_BACKEND, then local).")
 
 
-def _report(specs: SpecSet, invalid: Callable[[SpecSet], NoReturn] | None, what: str) -> SpecSet:
+def _report(specs: SpecSet, invalid: Callable[[SpecSet], NoReturn] | None, what: str) -> None:
     if specs.warnings or not specs.valid:
         from reconciler.render import documents, text
 
@@ -117,7 +117,6 @@ def _report(specs: SpecSet, invalid: Callable[[SpecSet], NoReturn] | None, what:
                 invalid(specs)
             click.echo(text.validate({**documents.validate(specs), "warnings": []}), err=True, nl=False)
             fail(f"specs are invalid: {what}")
-    return specs
 
 
 def _ledger_with_journal(settings: Settings) -> Ledger:
@@ -286,11 +285,13 @@ def apply(obj: Ctx, backend: str | None, yes: bool, no_commit: bool, push: bool,
                       max_enqueue=settings.max_enqueue if max_enqueue is None else max_enqueue, clock=_apply_clock())
     # Asked before the session writes anything (.launchops/.gitignore, the journal): a refusal or a
     # "no" leaves the repository as it was. The session enqueues only what was shown.
+    def read(specs: SpecSet) -> None:  # their warnings and problems come before any refusal of the plan
+        _report(specs, None, "nothing was enqueued")
+
     try:
-        planned = engine.apply_plan(settings, options, local)
+        planned = engine.apply_plan(settings, options, local, read)
     except engine.EngineError as exc:
         fail(str(exc))
-    _report(planned.specs, None, "nothing was enqueued")
     assert planned.plan is not None
     asked = None if yes else _confirm(planned.plan, fmt)
     threads = parallel if parallel is not None else settings.parallel

@@ -217,13 +217,16 @@ def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
                    current)
 
 
-def apply_plan(settings: Settings, options: Options, local: bool) -> Planned:
+def apply_plan(settings: Settings, options: Options, local: bool,
+               loaded_specs: Callable[[SpecSet], None] = lambda _: None) -> Planned:
     """What apply shows before it asks and before anything is written, refused first where it
-    must not run (below); the session then sends it (Applier.plan_again)."""
+    must not run (below); the session then sends it (Applier.plan_again). `loaded_specs` hears
+    of the specs as soon as they are read, before the plan may be refused (their warnings)."""
     if options.push or (settings.backend == "wandb" and not local):
         _refuse_unsafe_remote(settings, options)
     current = ledger(settings)
     loaded = specs(settings, current)
+    loaded_specs(loaded)
     if not loaded.valid:
         return Planned(loaded, None, current)
     from reconciler.lifecycle import unknown_replaces
