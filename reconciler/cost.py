@@ -27,7 +27,7 @@ from typing import Any
 
 from reconciler import __version__, gitrepo
 from reconciler.ledger import Inputs, Ledger
-from reconciler.settings import Settings
+from reconciler.settings import Settings, specs_prefix
 from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
@@ -63,9 +63,8 @@ def rules_key(settings: Settings) -> str:
 def _defaults_above(settings: Settings, source: str) -> list[list[str]]:
     """The defaults files that may sit above `source`, repository-relative, a list per folder from
     specs_dir down to the source's."""
-    top = Path(settings.specs_dir).as_posix()
-    prefix = "" if top == "." else top + "/"
-    folders = [top]
+    prefix = specs_prefix(settings.specs_dir)
+    folders = [prefix[:-1] or "."]
     for part in source[len(prefix):].split("/")[:-1]:
         folders.append(part if folders[-1] == "." else f"{folders[-1]}/{part}")
     return [[name if folder == "." else f"{folder}/{name}" for name in DEFAULTS_NAMES] for folder in folders]
@@ -398,8 +397,7 @@ def _holders(settings: Settings, shards: Mapping[str, Any]) -> Callable[[str], l
     (and a matrix spec's shard, at its file's id, its cells)."""
     from reconciler.specs import SPEC_SUFFIXES
 
-    top = Path(settings.specs_dir).as_posix()
-    prefix = "" if top == "." else top + "/"
+    prefix = specs_prefix(settings.specs_dir)
     named: dict[str, list[str]] = {}
     for source, known in shards.items():
         if known != PLAIN:

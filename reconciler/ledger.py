@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from reconciler.settings import LEDGER_META, Settings
+from reconciler.settings import LEDGER_META, Settings, specs_prefix
 
 VERSION = 2
 META = LEDGER_META
@@ -321,8 +321,7 @@ def shard_name(source: str, specs_dir: str) -> str:
     `.json`. Each segment is percent-encoded where it would collide: `%` always, a folder whose
     name ends in `.json` (a shard of that name may sit beside it), a name starting with `_` at the
     top (`_ledger.json`); a file outside specs_dir goes under `%2F` (its repository path)."""
-    top = Path(specs_dir).as_posix()
-    prefix = "" if top == "." else top + "/"
+    prefix = specs_prefix(specs_dir)
     outside = not source.startswith(prefix)
     parts = (source if outside else source[len(prefix):]).split("/")
     escaped = [quote(p, safe="") if p != ".." else "%2E%2E" for p in parts]
@@ -338,8 +337,7 @@ def source_of(name: str, specs_dir: str) -> str:
     parts = name[: -len(SUFFIX)].split("/")
     outside = parts[0] == "%2F"
     rel = "/".join(unquote(p) for p in (parts[1:] if outside else parts))
-    top = Path(specs_dir).as_posix()
-    return rel if outside or top == "." else f"{top}/{rel}"
+    return rel if outside else specs_prefix(specs_dir) + rel
 
 
 # ---- reading -------------------------------------------------------------------------------------

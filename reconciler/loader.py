@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import checks, secrets
 from reconciler.problems import Problem, dotted
 from reconciler.settings import Settings
-from reconciler.specs import DEFAULTS_KEYS, DEFAULTS_NAMES, Spec, deep_merge, digest_of
+from reconciler.specs import DEFAULTS_KEYS, DEFAULTS_NAMES, Spec, deep_merge, default_id, digest_of
 from reconciler.yamlload import Document, load_documents, locate, read_text
 
 if TYPE_CHECKING:
@@ -64,7 +64,6 @@ class Loader:
         self.problems: list[Problem] = []
         self._defaults: dict[Path, list[_Layer]] = {}
         self._root_prefix = str(self.root) + os.sep
-        self._base_prefix = str(self.base) + os.sep
         self._inside: dict[str, bool] = {}  # folders that resolve inside the root (read_text's memo)
         self._layers_at: dict[str, list[_Layer]] = {}  # defaults_for by the folder's text (load_file's memo)
         self._merges: dict[int, tuple[list[_Layer], dict[str, Any]]] = {}  # _merged's memo, by the list's id
@@ -137,12 +136,7 @@ class Loader:
         rel = self.rel(path)
         text = str(path)
         try:
-            if text.startswith(self._base_prefix) and os.sep == "/":  # as below, without Path.relative_to
-                under = text[len(self._base_prefix):]
-                suffix = path.suffix
-                default_id = under[: len(under) - len(suffix)] if suffix else under
-            else:
-                default_id = path.relative_to(self.base).with_suffix("").as_posix()
+            own_id = default_id(self.settings, rel)
         except ValueError:
             self.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({self.settings.specs_dir}/)"))
             return []
@@ -158,7 +152,7 @@ class Loader:
             if nameless:
                 self.problems.append(Problem(rel, doc.line, 1, f"document {doc.index + 1} needs an id: a file "
                                                               "with several documents names each one"))
-            found = self._effective(layer, folder_layers, default_id)  # checked either way: every problem at once
+            found = self._effective(layer, folder_layers, own_id)  # checked either way: every problem at once
             if not nameless:
                 out.extend((spec, doc.id_at if "id" in doc.data else (doc.line, 1)) for spec in found)
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,13 @@ def _read_toml(path: Path, name: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{name}: not valid TOML: {exc}") from None
+
+
+@cache
+def specs_prefix(specs_dir: str) -> str:
+    """What the repository-relative paths under specs_dir start with: "" at the root, else "folder/"."""
+    top = Path(specs_dir).as_posix()
+    return "" if top == "." else top + "/"
 
 
 def find_root(start: Path) -> Path:

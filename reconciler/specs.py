@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from reconciler.problems import Problem
-from reconciler.settings import Settings
+from reconciler.settings import Settings, specs_prefix
 
 if TYPE_CHECKING:
     from reconciler.loader import Loader
@@ -120,11 +120,14 @@ def is_spec(settings: Settings, rel: str) -> bool:
 
 
 def default_id(settings: Settings, source: str) -> str:
-    """The id of a spec that declares none: its file's path under specs_dir, without the suffix."""
-    path = PurePosixPath(source)
-    if settings.specs_dir not in (".", ""):
-        path = path.relative_to(settings.specs_dir)
-    return path.with_suffix("").as_posix()
+    """The id of a spec that declares none: its file's path under specs_dir, without the suffix
+    (by string: apply asks it of every file). ValueError for a path not under specs_dir."""
+    prefix = specs_prefix(settings.specs_dir)
+    if not source.startswith(prefix):
+        raise ValueError(f"{source} is not under {settings.specs_dir}")
+    under = source[len(prefix):]
+    suffix = next((s for s in SPEC_SUFFIXES if under.endswith(s)), None)
+    return under[: -len(suffix)] if suffix else PurePosixPath(under).with_suffix("").as_posix()
 
 
 def _is_spec_name(name: str) -> bool:
@@ -149,8 +152,7 @@ def input_files(settings: Settings) -> list[str]:
 
 def is_input(settings: Settings, rel: str) -> bool:
     """Whether a load would read the repository-relative path `rel` (were it on disk)."""
-    top = Path(settings.specs_dir).as_posix()
-    prefix = "" if top == "." else top + "/"
+    prefix = specs_prefix(settings.specs_dir)
     if not rel.startswith(prefix):
         return False
     parts = rel[len(prefix):].split("/")
