@@ -65,8 +65,10 @@ class Loader:
         self._defaults: dict[Path, list[_Layer]] = {}
         self._root_prefix = str(self.root) + os.sep
         self._inside: dict[str, bool] = {}  # folders that resolve inside the root (read_text's memo)
-        self._layers_at: dict[str, list[_Layer]] = {}  # defaults_for by the folder's text (load_file's memo)
-        self._merges: dict[int, tuple[list[_Layer], dict[str, Any]]] = {}  # _merged's memo, by the list's id
+        # a folder (by its text: hashing a Path was too dear) -> its layers and their merge, which
+        # is never changed (a spec's merge copies what it changes): merging the layers again for
+        # every spec was a twentieth of a cold load (profile)
+        self._folders: dict[str, tuple[list[_Layer], dict[str, Any]]] = {}
         repo_defaults = settings.launch_defaults
         self._repo_layer = [_Layer("launchops.toml", None, 0, {"launch": repo_defaults})] if repo_defaults else []
 
@@ -141,10 +143,14 @@ class Loader:
             self.problems.append(Problem(rel, 0, 0, f"is not under specs_dir ({self.settings.specs_dir}/)"))
             return []
         documents = self.read(path, rel)
-        folder = os.path.dirname(text)
-        folder_layers = self._layers_at.get(folder)
-        if folder_layers is None:
-            folder_layers = self._layers_at[folder] = self.defaults_for(path.parent)
+        folder = self._folders.get(os.path.dirname(text))
+        if folder is None:
+            layers = self.defaults_for(path.parent)
+            merged: dict[str, Any] = {}
+            for source in layers:
+                merged = deep_merge(merged, source.data)
+            folder = self._folders[os.path.dirname(text)] = (layers, merged)
+        folder_layers, merged = folder
         out: list[tuple[Spec, tuple[int, int]]] = []
         for doc in documents:
             layer = _Layer(rel, path, doc.index, doc.data)
@@ -152,7 +158,7 @@ class Loader:
             if nameless:
                 self.problems.append(Problem(rel, doc.line, 1, f"document {doc.index + 1} needs an id: a file "
                                                               "with several documents names each one"))
-            found = self._effective(layer, folder_layers, own_id)  # checked either way: every problem at once
+            found = self._effective(layer, folder_layers, merged, own_id)  # checked either way: every problem at once
             if not nameless:
                 out.extend((spec, doc.id_at if "id" in doc.data else (doc.line, 1)) for spec in found)
         return out
@@ -180,9 +186,10 @@ class Loader:
         del self.problems[before:]
         return found, problems
 
-    def _effective(self, layer: _Layer, folder_layers: list[_Layer], default_id: str) -> list[Spec]:
-        effective = deep_merge(self._merged(folder_layers), layer.data)
-        effective.setdefault("id", default_id)
+    def _effective(self, layer: _Layer, folder_layers: list[_Layer], merged: dict[str, Any],
+                   own_id: str) -> list[Spec]:
+        effective = deep_merge(merged, layer.data)
+        effective.setdefault("id", own_id)
         if "matrix" in effective:
             return self._cells(layer, folder_layers, effective)
         findings = checks.check_spec(effective, self.backend)
@@ -191,17 +198,6 @@ class Loader:
             return []
         return [_spec(layer, effective, effective["id"], effective["launch"], None,
                       _schedule_of(effective), tuple(effective.get("moved_from") or ()))]
-
-    def _merged(self, folder_layers: list[_Layer]) -> dict[str, Any]:
-        """A folder's layers merged, once per folder (merging them again for every spec was a
-        twentieth of a cold load, profile). Never changed: a spec's merge copies what it changes."""
-        entry = self._merges.get(id(folder_layers))
-        if entry is None or entry[0] is not folder_layers:
-            merged: dict[str, Any] = {}
-            for source in folder_layers:
-                merged = deep_merge(merged, source.data)
-            entry = self._merges[id(folder_layers)] = (folder_layers, merged)
-        return entry[1]
 
     def _report(self, layer: _Layer, folder_layers: list[_Layer], findings: Iterable[checks.Finding]) -> None:
         for finding in findings:
