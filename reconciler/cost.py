@@ -20,15 +20,25 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from reconciler import __version__, gitrepo
-from reconciler.ledger import Inputs, Ledger
+from reconciler.ledger import META, RETRYABLE, SUFFIX, Inputs, Ledger, read_folder, shard_name, source_of
 from reconciler.settings import Settings, specs_prefix
-from reconciler.specs import DEFAULTS_NAMES, Spec, SpecSet
+from reconciler.specs import (
+    DEFAULTS_NAMES,
+    MOVED_NAME,
+    SPEC_SUFFIXES,
+    Spec,
+    SpecSet,
+    default_id,
+    is_input,
+    is_spec,
+    load_specs,
+)
 
 # What reads or checks a spec: a change to any of them may change what a file loads to.
 _RULES = ("yamlload.py", "specs.py", "loader.py", "checks.py", "secrets.py", "problems.py", "matrix.py",
@@ -227,8 +237,6 @@ def index(settings: Settings, ledger: Ledger) -> tuple[dict[str, Any], str] | No
     """The index of `ledger` (as written) and the specs tree (HEAD's) it describes; None when a
     plan must read everything anyway (no commit yet, a link or submodule under specs_dir, whose
     meaning only a walk of the folder knows)."""
-    from reconciler.ledger import RETRYABLE
-    from reconciler.specs import default_id, is_spec
 
     found = gitrepo.tree_rows(settings.root, "HEAD", settings.specs_dir)
     if found is None:
@@ -279,8 +287,6 @@ def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
     says need a look; None when everything must be read (no stamp, the index is not the one on
     disk, settings or launchops' rules changed, a moves file, links, or most of it changed).
     `asking`: git's answers about specs_dir and the ledger folder (engine asks before it imports)."""
-    from reconciler.ledger import META, shard_name, source_of
-    from reconciler.specs import MOVED_NAME
 
     root, specs_dir, ledger_dir = settings.root, settings.specs_dir, settings.ledger_dir
     found = asking.answer()
@@ -311,8 +317,6 @@ def scope(settings: Settings, asking: gitrepo.SinceStamp) -> Scope | None:
 def _touched(settings: Settings, paths: set[str], kept: Mapping[str, Any]) -> tuple[set[str], set[str]] | None:
     """(spec files, shard names) among the paths that differ; None when one changes more than
     itself (`_ledger.json`, the moves file, a link or a folder)."""
-    from reconciler.ledger import META, SUFFIX
-    from reconciler.specs import MOVED_NAME, is_input
 
     files: set[str] = set()
     names: set[str] = set()
@@ -362,10 +366,6 @@ def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = (
     """The ledger and the specs a plan or validate needs, reading only what changed since the
     newest stamped ledger commit (`also`: ids to hold as well, as apply --replace names them);
     the specs count every unread one. None when everything must be read."""
-    from dataclasses import replace
-
-    from reconciler.ledger import read_folder, shard_name
-    from reconciler.specs import load_specs
 
     found = scope(settings, asking)
     if found is None:
@@ -387,15 +387,17 @@ def load(settings: Settings, asking: gitrepo.SinceStamp, also: Iterable[str] = (
         names |= {shard_name(source, settings.specs_dir) for source in more}
     else:
         return None
-    unread = [(source, known) for source, known in found.index.items() if source not in files]
-    return partial, replace(loaded, unread=sum(1 if k == PLAIN else k["live"] for _, k in unread),
-                            files=loaded.files + sum(1 for _, k in unread if k == PLAIN or k["file"]))
+    unread = unread_files = 0  # the unread specs and files, in one pass over the index
+    for source, known in found.index.items():
+        if source not in files:
+            unread += 1 if known == PLAIN else known["live"]
+            unread_files += 1 if known == PLAIN or known["file"] else 0
+    return partial, replace(loaded, unread=unread, files=loaded.files + unread_files)
 
 
 def _holders(settings: Settings, shards: Mapping[str, Any]) -> Callable[[str], list[str]]:
     """id -> the sources whose shard may hold it, by the index: a plain shard holds its file's own id
     (and a matrix spec's shard, at its file's id, its cells)."""
-    from reconciler.specs import SPEC_SUFFIXES
 
     prefix = specs_prefix(settings.specs_dir)
     named: dict[str, list[str]] = {}
