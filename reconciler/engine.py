@@ -204,12 +204,7 @@ def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
                   "loaded" for name in current.unsealed)
     if not loaded.valid:
         return Planned(loaded, None)
-    if replace_ids:
-        from reconciler.lifecycle import unknown_replaces
-
-        unknown = unknown_replaces(replace_ids, loaded.specs)
-        if unknown:
-            raise EngineError(unknown)
+    _refuse_unknown(replace_ids, loaded)
     made = guard(settings, make_plan(loaded.specs, current, notes, withdraw=settings.withdraw, moves=loaded.moves,
                                      replace_ids=replace_ids))
     # every unread spec is applied as it is now: unchanged
@@ -229,12 +224,18 @@ def apply_plan(settings: Settings, options: Options, local: bool,
     loaded_specs(loaded)
     if not loaded.valid:
         return Planned(loaded, None, current)
-    from reconciler.lifecycle import unknown_replaces
-
-    unknown = unknown_replaces(options.replace, loaded.specs)
-    if unknown:
-        raise EngineError(unknown)
+    _refuse_unknown(options.replace, loaded)
     return Planned(loaded, applying(settings, loaded, current, options), current)
+
+
+def _refuse_unknown(replace_ids: tuple[str, ...], loaded: SpecSet) -> None:
+    """--replace names only specs there are."""
+    if replace_ids:
+        from reconciler.lifecycle import unknown_replaces
+
+        unknown = unknown_replaces(replace_ids, loaded.specs)
+        if unknown:
+            raise EngineError(unknown)
 
 
 def applying(settings: Settings, loaded: SpecSet, current: Ledger, options: Options) -> Plan:
