@@ -699,25 +699,26 @@ class Applier:
         if not specs.valid:
             raise ApplyAborted("after catching up with the remote the specs are invalid; nothing was enqueued")
         self.shard_inputs = cost.shard_inputs(self.settings, specs)
-        try:
-            return engine.applying(self.settings, specs, ledger, self.options)
-        except engine.EngineError as exc:
-            raise ApplyAborted(f"after catching up with the remote: {exc}") from None
+        return self._applying(specs, ledger, "after catching up with the remote: ")
 
     def plan_again(self, planned: Planned) -> Plan:
         """The plan apply showed, or the same recipe on the ledger now when something was recorded
         since it was made (another apply in this clone, a migration): what a plan reads of the
         ledger is otherwise the same, and so would be the plan."""
-        from reconciler import engine
-
         assert planned.plan is not None and planned.ledger is not None
         now, then = self.current_ledger(), planned.ledger
         if (now.specs, now.forgotten, now.legacy) == (then.specs, then.forgotten, then.legacy):
             return planned.plan
+        return self._applying(planned.specs, now)
+
+    def _applying(self, specs: SpecSet, ledger: Ledger, why: str = "") -> Plan:
+        """engine.applying, its refusal (protect, max_enqueue) ending the run: nothing was sent."""
+        from reconciler import engine
+
         try:
-            return engine.applying(self.settings, planned.specs, now, self.options)
+            return engine.applying(self.settings, specs, ledger, self.options)
         except engine.EngineError as exc:
-            raise ApplyAborted(str(exc)) from None
+            raise ApplyAborted(f"{why}{exc}") from None
 
     def _catch_up(self) -> None:
         """Move to the remote's tip; what our unpushed ledger commits held is journalled first.
