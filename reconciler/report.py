@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 from reconciler import secrets
 from reconciler.ledger import Entry, Ledger
 from reconciler.lifecycle import WITHDRAWABLE
+from reconciler.schedule import iso
 
 if TYPE_CHECKING:
     from reconciler.settings import Settings
@@ -38,10 +39,6 @@ STATUSES = ("applied", "pending", "failed", "unknown", "removed", "not applied")
 STALE = datetime.timedelta(hours=24)  # a pending item older than this needs a look
 DEFAULT_WANDB_APP = "https://wandb.ai"
 INVALID = "invalid spec file: apply enqueues nothing, for any spec, until it is fixed (launchops validate)"
-
-
-def iso(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(value: Any) -> datetime.datetime | None:
