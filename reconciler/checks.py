@@ -230,7 +230,7 @@ def _leaf(k: Any, v: Any, path: tuple[str | int, ...], below: bool, odd: list[Fi
           found: list[tuple[tuple[str | int, ...], str]]) -> None:
     """`_leaf_walk` for a value of any other type, or under a secret-named key: a leaf JSON cannot
     carry, which the schema leaves through in free-form mappings like config, is told in `odd`."""
-    if isinstance(v, (dict, list)):  # a subclass (the loader's placeholder mappings)
+    if isinstance(v, (dict, list)):  # a subclass of one: the walk takes the exact types itself
         _leaf_walk(v, (*path, k), below, odd, found)
         return
     if isinstance(v, datetime.date):

@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from reconciler.specs import DEFAULTS_NAMES, Spec
+
 if TYPE_CHECKING:
     from reconciler.backends.base import QueuedRun
     from reconciler.ledger import Entry, Event, Ledger
     from reconciler.plan import Change, Plan
     from reconciler.problems import Problem
-    from reconciler.specs import Spec
 
 # `withdrawing`: the delete was journalled as about to happen; a kill may have cut it short, so the
 # next apply reads the item again. It is as unsettled as `pending`.
@@ -428,7 +429,7 @@ def _setter(parts: tuple[str | int, ...], source: str, defaults: Mapping[str, Ma
         return None
     folder = PurePosixPath(source).parent
     for above in (folder, *folder.parents):
-        for base in ("_defaults.yaml", "_defaults.yml"):
+        for base in DEFAULTS_NAMES:
             name = (above / base).as_posix()
             if name in defaults and _sets(defaults[name], parts):
                 return name
