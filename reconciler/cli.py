@@ -166,22 +166,13 @@ def validate(obj: Ctx, paths: tuple[Path, ...], fmt: str, staged: bool) -> None:
 
         result = load_specs(settings, [Path(p) for p in paths])
     else:
-        result = _validate_all(settings)
+        from reconciler import engine
+
+        result = engine.checked(settings)
     from reconciler.render import documents  # after: git answers while it is imported
 
     click.echo(render("validate", fmt, documents.validate(result)), nl=False)
     raise SystemExit(0 if result.valid else 1)
-
-
-def _validate_all(settings: Settings) -> SpecSet:
-    """Every spec, reading only what changed; a ledger that cannot be read is no reason not to validate."""
-    from reconciler import engine
-    from reconciler.specs import load_specs
-
-    try:
-        return engine.checked(settings)
-    except engine.EngineError:
-        return load_specs(settings)
 
 
 def _validate_staged(root: Path, paths: tuple[Path, ...], fmt: str) -> NoReturn:

@@ -190,8 +190,14 @@ def _read(settings: Settings, asking: SinceStamp | None, also: tuple[str, ...] =
 
 
 def checked(settings: Settings) -> SpecSet:
-    """What `validate` reports of every spec, reading only what changed."""
-    return _read(settings, _asked(settings))[1]
+    """What `validate` reports of every spec, reading only what changed; a ledger that cannot be
+    read is no reason not to validate (every file is read then)."""
+    try:
+        return _read(settings, _asked(settings))[1]
+    except EngineError:
+        from reconciler.specs import load_specs
+
+        return load_specs(settings)
 
 
 def plan(settings: Settings, replace_ids: tuple[str, ...] = ()) -> Planned:
